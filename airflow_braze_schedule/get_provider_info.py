@@ -1,0 +1,60 @@
+"""Provider metadata for Airflow's ``apache_airflow_provider`` entry point.
+
+Kept free of imports: Airflow loads it whenever its CLI or API server starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The connection form (Airflow 3.2+ reads it from here; the hook serves it to older versions).
+CONNECTION_UI: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login", "extra"],
+    "relabeling": {"host": "REST endpoint", "password": "REST API key"},
+    "placeholders": {
+        "host": "https://rest.iad-01.braze.com (or an instance name such as US-01, EU-01)",
+        "password": "REST API key, without quotes",
+    },
+}
+
+CONNECTION_FIELDS: dict[str, Any] = {
+    "timeout": {
+        "label": "Timeout",
+        "description": "Seconds to wait for Braze to answer a request (default 30).",
+        "schema": {"type": ["number", "null"], "minimum": 1},
+    },
+    "ca_bundle": {
+        "label": "CA bundle",
+        "description": "Path to a CA bundle on the workers, to trust a TLS-inspecting proxy. Leave empty normally.",
+        "schema": {"type": ["string", "null"]},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-braze-schedule",
+        "name": "Braze",
+        "description": "Schedule, reschedule and cancel `Braze <https://www.braze.com/>`__ messages, "
+        "API-triggered campaigns and Canvases.",
+        "integrations": [
+            {
+                "integration-name": "Braze",
+                "external-doc-url": "https://www.braze.com/docs/api/endpoints/messaging/schedule_messages/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.hooks.braze"]}],
+        "operators": [
+            {"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.operators.braze"]}
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_braze_schedule.hooks.braze.BrazeHook",
+                "hook-name": "Braze",
+                "connection-type": "braze",
+                "ui-field-behaviour": CONNECTION_UI,
+                "conn-fields": CONNECTION_FIELDS,
+            }
+        ],
+    }
