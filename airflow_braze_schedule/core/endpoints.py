@@ -1,0 +1,121 @@
+"""Where requests go: Braze instances, REST endpoint resolution, and the paths of the three schedule kinds."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from airflow_braze_schedule.core.errors import BrazeConfigurationError
+
+#: Braze instance name -> REST endpoint (braze-api.md §1.1). There is no US-09.
+INSTANCES: dict[str, str] = {
+    **{f"US-0{n}": f"https://rest.iad-0{n}.braze.com" for n in range(1, 9)},
+    "US-10": "https://rest.us-10.braze.com",
+    "EU-01": "https://rest.fra-01.braze.eu",
+    "EU-02": "https://rest.fra-02.braze.eu",
+    "AU-01": "https://rest.au-01.braze.com",
+    "ID-01": "https://rest.id-01.braze.com",
+    "JP-01": "https://rest.jp-01.braze.com",
+    "KR-01": "https://rest.kr-01.braze.com",
+}
+
+SCHEDULED_BROADCASTS_PATH = "/messages/scheduled_broadcasts"
+SEND_ID_CREATE_PATH = "/sends/id/create"
+
+
+def is_loopback_host(hostname: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_rest_endpoint(host: str | None) -> str:
+    """Turn a connection's host into the REST base URL, without a trailing slash.
+
+    Accepted: a full ``https://`` URL; a bare host (``rest.iad-01.braze.com``, https implied); an
+    instance name (``US-01``, ``eu-01``). Plain ``http://`` is accepted only for loopback addresses,
+    such as the fake Braze, because the API key travels in a header.
+
+    :raises BrazeConfigurationError: if the host is empty or cannot be used safely.
+    """
+    value = (host or "").strip()
+    if not value:
+        raise BrazeConfigurationError(
+            "The Braze connection has no REST endpoint: set its host to your instance's REST endpoint "
+            "(for example https://rest.iad-01.braze.com) or an instance name such as US-01"
+        )
+    instance = INSTANCES.get(value.upper())
+    if instance:
+        return instance
+    if "://" not in value:
+        value = f"https://{value}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise BrazeConfigurationError(
+            f"The Braze connection's REST endpoint {value!r} is not an https URL; "
+            "use for example https://rest.iad-01.braze.com or an instance name such as US-01"
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise BrazeConfigurationError(
+            f"The Braze connection's REST endpoint {value!r} uses plain http to a non-loopback host, which "
+            "would send the API key unencrypted; use https (http is only allowed for 127.0.0.1/localhost)"
+        )
+    if parts.query or parts.fragment:
+        raise BrazeConfigurationError(
+            f"The Braze connection's REST endpoint {value!r} has a query or fragment; give the base URL only"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+class ScheduleKind(enum.StrEnum):
+    """What a schedule sends: a message, an API-triggered campaign, or an API-triggered Canvas."""
+
+    MESSAGE = "message"
+    CAMPAIGN = "campaign"
+    CANVAS = "canvas"
+
+
+@dataclass(frozen=True)
+class KindEndpoints:
+    """The three schedule endpoints of one kind.
+
+    :param owner_field: the id field that update and delete must repeat (``campaign_id`` or ``canvas_id``),
+        or None for message schedules, which are addressed by ``schedule_id`` alone.
+    """
+
+    kind: ScheduleKind
+    create: str
+    update: str
+    delete: str
+    owner_field: str | None
+
+
+ENDPOINTS: dict[ScheduleKind, KindEndpoints] = {
+    ScheduleKind.MESSAGE: KindEndpoints(
+        ScheduleKind.MESSAGE,
+        "/messages/schedule/create",
+        "/messages/schedule/update",
+        "/messages/schedule/delete",
+        None,
+    ),
+    ScheduleKind.CAMPAIGN: KindEndpoints(
+        ScheduleKind.CAMPAIGN,
+        "/campaigns/trigger/schedule/create",
+        "/campaigns/trigger/schedule/update",
+        "/campaigns/trigger/schedule/delete",
+        "campaign_id",
+    ),
+    ScheduleKind.CANVAS: KindEndpoints(
+        ScheduleKind.CANVAS,
+        "/canvas/trigger/schedule/create",
+        "/canvas/trigger/schedule/update",
+        "/canvas/trigger/schedule/delete",
+        "canvas_id",
+    ),
+}

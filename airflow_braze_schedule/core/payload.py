@@ -1,0 +1,472 @@
+"""Request rules for the three schedule kinds (braze-api.md §2 and §4), checked before anything is sent.
+
+The kind rule: ``canvas_id`` means an API-triggered Canvas; ``messages`` means a message schedule (a
+``campaign_id`` beside it only attributes the send to that campaign); ``campaign_id`` without
+``messages`` means an API-triggered campaign. Anything else is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from airflow_braze_schedule.core.endpoints import ENDPOINTS, ScheduleKind
+from airflow_braze_schedule.core.errors import BrazeValidationError
+from airflow_braze_schedule.core.schedule import BrazeSchedule
+
+MAX_USERS_PER_REQUEST = 50  # external ids + aliases, or recipients (braze-api.md §4.2)
+MAX_PROPERTIES_BYTES = 50 * 1024  # trigger_properties and Canvas context (§4.2, §2.7)
+MAX_BODY_BYTES = 4 * 1024 * 1024  # "Most endpoints accept request bodies up to 4 MB" (§6.1)
+MAX_SEND_ID_LENGTH = 64
+MESSAGE_CHANNELS = frozenset(
+    {"apple_push", "android_push", "kindle_push", "web_push", "email", "webhook", "content_card", "sms"}
+)
+SUBSCRIPTION_STATES = ("opted_in", "subscribed", "all")
+RECIPIENT_IDENTIFIERS = ("external_user_id", "user_alias", "braze_id", "email")
+RECIPIENT_KEYS = frozenset(
+    {
+        *RECIPIENT_IDENTIFIERS,
+        "prioritization",
+        "trigger_properties",
+        "context",
+        "canvas_entry_properties",
+        "send_to_existing_only",
+        "attributes",
+    }
+)
+
+#: The fields each create endpoint takes (braze-api.md §4.1).
+CREATE_FIELDS: dict[ScheduleKind, frozenset[str]] = {
+    ScheduleKind.MESSAGE: frozenset(
+        {
+            "schedule",
+            "messages",
+            "broadcast",
+            "external_user_ids",
+            "user_aliases",
+            "audience",
+            "segment_id",
+            "campaign_id",
+            "send_id",
+            "override_messaging_limits",
+            "recipient_subscription_state",
+        }
+    ),
+    ScheduleKind.CAMPAIGN: frozenset(
+        {"schedule", "campaign_id", "send_id", "recipients", "audience", "broadcast", "trigger_properties"}
+    ),
+    ScheduleKind.CANVAS: frozenset(
+        {"schedule", "canvas_id", "recipients", "audience", "broadcast", "context", "canvas_entry_properties"}
+    ),
+}
+ALL_CREATE_FIELDS = frozenset().union(*CREATE_FIELDS.values())
+
+# Why a field is refused on a kind, where there is something better to say than "not accepted".
+_MISPLACED_HINTS = {
+    ("recipients", ScheduleKind.MESSAGE): "external_user_ids or user_aliases (Braze removed recipients here)",
+    ("send_id", ScheduleKind.CANVAS): "no send_id: Braze's Canvas schedule endpoint has none",
+    ("trigger_properties", ScheduleKind.CANVAS): "context, the Canvas equivalent",
+    ("context", ScheduleKind.CAMPAIGN): "trigger_properties, the campaign equivalent",
+    ("canvas_entry_properties", ScheduleKind.CAMPAIGN): "trigger_properties, the campaign equivalent",
+    ("messages", ScheduleKind.CANVAS): "no messages: a Canvas's content lives in Braze",
+}
+
+
+@dataclass(frozen=True)
+class BrazeRequest:
+    """A validated request, ready for the hook to send.
+
+    :param action: ``create``, ``update``, ``delete`` or another verb naming the call.
+    :param notes: advice worth logging (lead times, a dropped offset), from the schedule rules.
+    """
+
+    method: str
+    path: str
+    action: str
+    body: dict[str, Any] | None = None
+    params: dict[str, str] | None = None
+    kind: ScheduleKind | None = None
+    schedule: BrazeSchedule | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def idempotent(self) -> bool:
+        """Sending it twice does no more than sending it once. Only creates are not."""
+        return self.action != "create"
+
+    def describe(self) -> str:
+        """The request as it would go out, for logs. It never holds the API key (that is a header)."""
+        text = f"{self.method} {self.path}"
+        if self.params:
+            text += "?" + "&".join(f"{k}={v}" for k, v in self.params.items())
+        if self.body is not None:
+            text += " " + json.dumps(self.body, sort_keys=True)
+        return text
+
+
+def kind_for(*, canvas_id: Any = None, campaign_id: Any = None, messages: Any = None) -> ScheduleKind:
+    """Apply the kind rule (see the module docstring)."""
+    if canvas_id is not None and campaign_id is not None:
+        raise BrazeValidationError(
+            "campaign_id",
+            "is set together with canvas_id",
+            "one of them: a schedule is for a campaign or a Canvas",
+        )
+    if canvas_id is not None:
+        return ScheduleKind.CANVAS
+    if messages is not None:
+        return ScheduleKind.MESSAGE
+    if campaign_id is not None:
+        return ScheduleKind.CAMPAIGN
+    raise BrazeValidationError(
+        "canvas_id / campaign_id / messages",
+        "none is set, so there is nothing to schedule",
+        "canvas_id for an API-triggered Canvas, campaign_id for an API-triggered campaign, "
+        "or messages for a message schedule",
+    )
+
+
+# --- field checks -------------------------------------------------------------------------------
+
+
+def _identifier(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or value.strip() == "None":
+        raise BrazeValidationError(name, f"{value!r} is not an identifier", "a non-empty string")
+    return value
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise BrazeValidationError(
+            name, f"{value!r} ({type(value).__name__}) is not a boolean", "true or false"
+        )
+    return value
+
+
+def _object(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BrazeValidationError(name, f"{type(value).__name__} is not an object", "a dict (JSON object)")
+    return value
+
+
+def _json_size(name: str, value: Any) -> int:
+    try:
+        return len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise BrazeValidationError(
+            name, f"cannot be sent as JSON ({exc})", "strings, numbers, booleans, lists and dicts only"
+        ) from None
+
+
+def _properties(name: str, value: Any) -> dict[str, Any]:
+    _object(name, value)
+    size = _json_size(name, value)
+    if size > MAX_PROPERTIES_BYTES:
+        raise BrazeValidationError(
+            name, f"is {size} bytes of JSON", f"at most {MAX_PROPERTIES_BYTES} bytes (50 KB)"
+        )
+    return value
+
+
+def _user_alias(name: str, value: Any) -> None:
+    alias = _object(name, value)
+    for key in ("alias_name", "alias_label"):
+        if not isinstance(alias.get(key), str) or not alias[key]:
+            raise BrazeValidationError(
+                f"{name}.{key}",
+                "is missing",
+                'a user alias object {"alias_name": "...", "alias_label": "..."}',
+            )
+
+
+def _list(name: str, value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise BrazeValidationError(name, f"{type(value).__name__} is not a list", "a list")
+    if not value:
+        raise BrazeValidationError(name, "is empty", "at least one entry, or leave the field out")
+    if len(value) > MAX_USERS_PER_REQUEST:
+        raise BrazeValidationError(
+            name,
+            f"has {len(value)} entries",
+            f"at most {MAX_USERS_PER_REQUEST} per request; split the users over several schedules",
+        )
+    return list(value)
+
+
+def _recipient(name: str, value: Any, kind: ScheduleKind) -> None:
+    recipient = _object(name, value)
+    unknown = sorted(set(recipient) - RECIPIENT_KEYS)
+    if unknown:
+        raise BrazeValidationError(
+            f"{name}.{unknown[0]}", "is not a recipient field", ", ".join(sorted(RECIPIENT_KEYS))
+        )
+    given = [key for key in RECIPIENT_IDENTIFIERS if recipient.get(key) is not None]
+    if len(given) != 1:
+        problem = (
+            "has no user identifier" if not given else f"has {len(given)} identifiers ({', '.join(given)})"
+        )
+        raise BrazeValidationError(name, problem, f"exactly one of {', '.join(RECIPIENT_IDENTIFIERS)}")
+    if "user_alias" in given:
+        _user_alias(f"{name}.user_alias", recipient["user_alias"])
+    else:
+        _identifier(f"{name}.{given[0]}", recipient[given[0]])
+    if "email" in given and recipient.get("prioritization") is None:
+        raise BrazeValidationError(
+            f"{name}.prioritization",
+            "is missing",
+            'a prioritization list such as ["unidentified", "most_recently_updated"] '
+            "(Braze requires it with email)",
+        )
+    wrong = {
+        "trigger_properties": ScheduleKind.CAMPAIGN,
+        "context": ScheduleKind.CANVAS,
+        "canvas_entry_properties": ScheduleKind.CANVAS,
+    }
+    for key, owner in wrong.items():
+        if recipient.get(key) is not None:
+            if kind is not owner:
+                raise BrazeValidationError(
+                    f"{name}.{key}",
+                    f"is not used by {kind.value} schedules",
+                    "trigger_properties for campaigns, context for Canvases",
+                )
+            _properties(f"{name}.{key}", recipient[key])
+    if recipient.get("send_to_existing_only") is not None:
+        existing_only = _boolean(f"{name}.send_to_existing_only", recipient["send_to_existing_only"])
+        if "user_alias" in given:
+            raise BrazeValidationError(
+                f"{name}.send_to_existing_only",
+                "cannot be used with user_alias",
+                "an external_user_id, braze_id or email recipient",
+            )
+        if not existing_only and recipient.get("attributes") is None:
+            raise BrazeValidationError(
+                f"{name}.attributes",
+                "is missing while send_to_existing_only is false",
+                "an attributes object to create the user with",
+            )
+    if recipient.get("attributes") is not None:
+        _object(f"{name}.attributes", recipient["attributes"])
+
+
+def _messages(value: Any) -> dict[str, Any]:
+    messages = _object("messages", value)
+    if not messages:
+        raise BrazeValidationError(
+            "messages", "is empty", f"at least one of {', '.join(sorted(MESSAGE_CHANNELS))}"
+        )
+    for channel, payload in messages.items():
+        if channel not in MESSAGE_CHANNELS:
+            raise BrazeValidationError(
+                f"messages.{channel}", "is not a channel Braze schedules", ", ".join(sorted(MESSAGE_CHANNELS))
+            )
+        _object(f"messages.{channel}", payload)
+    return messages
+
+
+def _schedule(value: Any, now: datetime | None) -> tuple[BrazeSchedule, list[str]]:
+    schedule = BrazeSchedule.parse(value)
+    return schedule, schedule.check(now)
+
+
+def _finish(request: BrazeRequest) -> BrazeRequest:
+    """Last checks on the whole body: JSON-serialisable, field by field so the error names one, and size."""
+    body = request.body or {}
+    for name, value in body.items():
+        _json_size(name, value)
+    size = _json_size("body", body)
+    if size > MAX_BODY_BYTES:
+        raise BrazeValidationError(
+            "body", f"is {size} bytes of JSON", f"at most {MAX_BODY_BYTES} bytes (4 MB)"
+        )
+    return request
+
+
+# --- the three calls ----------------------------------------------------------------------------
+
+
+def build_create_request(
+    fields: Mapping[str, Any], *, kind: ScheduleKind | None = None, now: datetime | None = None
+) -> BrazeRequest:
+    """Validate a create and build its request. ``None`` values count as not given.
+
+    :param fields: Braze's request fields, by Braze's names.
+    :param kind: the endpoint to use; by default the kind rule picks it from the fields.
+    :raises BrazeValidationError: naming the field at fault.
+    """
+    given = {name: value for name, value in fields.items() if value is not None}
+    unknown = sorted(set(given) - ALL_CREATE_FIELDS)
+    if unknown:
+        raise BrazeValidationError(
+            unknown[0], "is not a Braze schedule field", ", ".join(sorted(ALL_CREATE_FIELDS))
+        )
+    if kind is None:
+        kind = kind_for(
+            canvas_id=given.get("canvas_id"),
+            campaign_id=given.get("campaign_id"),
+            messages=given.get("messages"),
+        )
+    for name in sorted(set(given) - CREATE_FIELDS[kind]):
+        hint = _MISPLACED_HINTS.get((name, kind), ", ".join(sorted(CREATE_FIELDS[kind])))
+        raise BrazeValidationError(name, f"is not accepted by {kind.value} schedules", hint)
+
+    body: dict[str, Any] = {}
+    for name in ("campaign_id", "canvas_id", "segment_id"):
+        if name in given:
+            body[name] = _identifier(name, given[name])
+    if "send_id" in given:
+        send_id = _identifier("send_id", given["send_id"])
+        if not send_id.isascii() or len(send_id) > MAX_SEND_ID_LENGTH:
+            raise BrazeValidationError(
+                "send_id",
+                f"{send_id!r} is not a valid send id",
+                f"ASCII, at most {MAX_SEND_ID_LENGTH} characters",
+            )
+        body["send_id"] = send_id
+    for name in ("broadcast", "override_messaging_limits"):
+        if name in given:
+            body[name] = _boolean(name, given[name])
+    if "recipient_subscription_state" in given:
+        state = given["recipient_subscription_state"]
+        if state not in SUBSCRIPTION_STATES:
+            raise BrazeValidationError(
+                "recipient_subscription_state", f"{state!r} is not a state", " or ".join(SUBSCRIPTION_STATES)
+            )
+        body["recipient_subscription_state"] = state
+    if "external_user_ids" in given:
+        ids = _list("external_user_ids", given["external_user_ids"])
+        for i, user_id in enumerate(ids):
+            _identifier(f"external_user_ids[{i}]", user_id)
+        body["external_user_ids"] = ids
+    if "user_aliases" in given:
+        aliases = _list("user_aliases", given["user_aliases"])
+        for i, alias in enumerate(aliases):
+            _user_alias(f"user_aliases[{i}]", alias)
+        body["user_aliases"] = aliases
+    users = len(body.get("external_user_ids", [])) + len(body.get("user_aliases", []))
+    if users > MAX_USERS_PER_REQUEST:
+        raise BrazeValidationError(
+            "external_user_ids + user_aliases",
+            f"name {users} users",
+            f"at most {MAX_USERS_PER_REQUEST} per request",
+        )
+    if "recipients" in given:
+        recipients = _list("recipients", given["recipients"])
+        for i, recipient in enumerate(recipients):
+            _recipient(f"recipients[{i}]", recipient, kind)
+        body["recipients"] = recipients
+    if "audience" in given:
+        audience = _object("audience", given["audience"])
+        if not audience:
+            raise BrazeValidationError("audience", "is empty", "a connected audience object, or leave it out")
+        body["audience"] = audience
+    if "context" in given and "canvas_entry_properties" in given:
+        raise BrazeValidationError(
+            "canvas_entry_properties", "is set together with context (its newer name)", "only context"
+        )
+    for name in ("trigger_properties", "context", "canvas_entry_properties"):
+        if name in given:
+            body[name] = _properties(name, given[name])
+    if "messages" in given:
+        body["messages"] = _messages(given["messages"])
+    _check_audience(kind, body)
+    schedule, notes = _schedule(given.get("schedule"), now)
+    body["schedule"] = schedule.to_payload()
+    return _finish(
+        BrazeRequest(
+            "POST", ENDPOINTS[kind].create, "create", body, kind=kind, schedule=schedule, notes=notes
+        )
+    )
+
+
+def _check_audience(kind: ScheduleKind, body: dict[str, Any]) -> None:
+    """Someone must receive the send, and ``broadcast`` excludes a list of users (§2.1, §2.4)."""
+    users = [name for name in ("recipients", "external_user_ids", "user_aliases") if name in body]
+    broadcast = body.get("broadcast") is True
+    if broadcast and users:
+        raise BrazeValidationError(
+            "broadcast",
+            f"is true together with {users[0]}",
+            "broadcast only to send to the whole segment, or a list of users without it",
+        )
+    targets = [*users, "audience"] + (["segment_id"] if kind is ScheduleKind.MESSAGE else [])
+    if not broadcast and not any(name in body for name in targets):
+        raise BrazeValidationError(
+            "audience",
+            "no one would receive this send",
+            f"one of {', '.join(targets)}, or broadcast=True to send to the whole segment the "
+            f"{'campaign or Canvas' if kind is not ScheduleKind.MESSAGE else 'segment_id'} targets",
+        )
+
+
+def check_schedule_id(value: Any) -> str:
+    """A ``schedule_id`` must be a real id: not empty, not whitespace, not a rendered ``None``."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None", "null")):
+        raise BrazeValidationError(
+            "schedule_id",
+            f"is {value!r}: the create task's XCom is probably missing (did it run and succeed?)",
+            "the schedule_id returned by the create call, or the create task's output",
+        )
+    if not isinstance(value, str):
+        raise BrazeValidationError("schedule_id", f"{type(value).__name__} is not an id", "a string")
+    if value != value.strip():
+        raise BrazeValidationError("schedule_id", f"{value!r} has surrounding whitespace", "the id exactly")
+    return value
+
+
+def _owner(kind: ScheduleKind, owner_id: Any) -> dict[str, str]:
+    owner_field = ENDPOINTS[kind].owner_field
+    if owner_field is None:
+        return {}
+    if owner_id is None:
+        raise BrazeValidationError(
+            owner_field,
+            "is missing",
+            f"the {owner_field} the schedule was created with, or the create task's output",
+        )
+    return {owner_field: _identifier(owner_field, owner_id)}
+
+
+def build_update_request(
+    kind: ScheduleKind,
+    schedule_id: Any,
+    *,
+    owner_id: Any = None,
+    schedule: Any = None,
+    messages: Any = None,
+    now: datetime | None = None,
+) -> BrazeRequest:
+    """Validate an update and build its request.
+
+    Message schedules accept ``schedule`` and/or ``messages``; campaign and Canvas schedules accept only
+    ``schedule``, which Braze requires. Braze replaces what is sent wholesale.
+    """
+    body: dict[str, Any] = {**_owner(kind, owner_id), "schedule_id": check_schedule_id(schedule_id)}
+    if kind is not ScheduleKind.MESSAGE and messages is not None:
+        raise BrazeValidationError(
+            "messages",
+            f"cannot be updated on {kind.value} schedules",
+            "only schedule; the content lives in Braze",
+        )
+    if schedule is None and messages is None:
+        need = "schedule and/or messages" if kind is ScheduleKind.MESSAGE else "schedule"
+        raise BrazeValidationError("schedule", "nothing to update", need)
+    parsed: BrazeSchedule | None = None
+    notes: list[str] = []
+    if schedule is not None:
+        parsed, notes = _schedule(schedule, now)
+        body["schedule"] = parsed.to_payload()
+    if messages is not None:
+        body["messages"] = _messages(messages)
+    return _finish(
+        BrazeRequest("POST", ENDPOINTS[kind].update, "update", body, kind=kind, schedule=parsed, notes=notes)
+    )
+
+
+def build_delete_request(kind: ScheduleKind, schedule_id: Any, *, owner_id: Any = None) -> BrazeRequest:
+    """Validate a delete (cancel) and build its request."""
+    body = {**_owner(kind, owner_id), "schedule_id": check_schedule_id(schedule_id)}
+    return BrazeRequest("POST", ENDPOINTS[kind].delete, "delete", body, kind=kind)

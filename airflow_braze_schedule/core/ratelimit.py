@@ -1,0 +1,74 @@
+"""Braze's rate-limit headers (braze-api.md §6.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+def _number(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return float(str(raw).strip())
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """What one answer said about the workspace's rate limit.
+
+    :param limit: requests allowed in the window.
+    :param remaining: requests left in the window.
+    :param reset: when the window resets, in UTC epoch seconds.
+    :param retry_after: seconds to wait, from ``X-RateLimit-Retry-After`` (newer Braze APIs) or
+        ``Retry-After``; Braze does not document it for these endpoints, but honouring it costs nothing.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
+        """Read the headers, matching names case-insensitively (Braze sends them lowercase over HTTP/2)."""
+        lowered = {str(k).lower(): v for k, v in headers.items()}
+        limit = _number(lowered, "x-ratelimit-limit")
+        remaining = _number(lowered, "x-ratelimit-remaining")
+        retry_after = _number(lowered, "x-ratelimit-retry-after")
+        if retry_after is None:
+            retry_after = _number(lowered, "retry-after")
+        return cls(
+            limit=None if limit is None else int(limit),
+            remaining=None if remaining is None else int(remaining),
+            reset=_number(lowered, "x-ratelimit-reset"),
+            retry_after=retry_after,
+        )
+
+    @property
+    def known(self) -> bool:
+        return self.limit is not None or self.remaining is not None or self.reset is not None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.remaining is not None and self.remaining <= 0
+
+    def seconds_until_reset(self, now: float) -> float | None:
+        """Seconds to wait before the limit allows another call, or None if the answer did not say."""
+        if self.retry_after is not None:
+            return max(0.0, self.retry_after)
+        if self.reset is not None:
+            return max(0.0, self.reset - now)
+        return None
+
+    def reset_iso(self) -> str:
+        if self.reset is None:
+            return "an unknown time"
+        return datetime.fromtimestamp(self.reset, tz=UTC).isoformat()
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {"limit": self.limit, "remaining": self.remaining, "reset": self.reset}

@@ -1,0 +1,229 @@
+"""The schedule object (braze-api.md §3) and its time rules.
+
+A schedule is sent in one of three modes:
+
+* **UTC** (neither flag): ``time`` is an instant, sent in UTC with its ``Z`` designator.
+* **local time** (``in_local_time``): ``time`` is a wall-clock time, delivered at that time in each
+  user's time zone. Braze says not to send a time-zone designator, so it goes out without one.
+* **optimal time** (``at_optimal_time``): only the date matters; each user gets the message at their
+  optimal time that day. Also sent without a designator.
+
+If a local or optimal time is given with an offset (a templated ``{{ data_interval_end }}`` renders
+as ``...+00:00``), its wall-clock time is kept and the offset is dropped; :attr:`BrazeSchedule.dropped_offset`
+records it so the caller can say so in the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pendulum
+
+from airflow_braze_schedule.core.errors import BrazeValidationError
+
+SCHEDULE_KEYS = ("time", "in_local_time", "at_optimal_time")
+
+# Time zones run from UTC-12 to UTC+14: a wall-clock time happens first 14 hours before it does in UTC,
+# and last 12 hours after.
+_EARLIEST_ZONE = timedelta(hours=14)
+_LATEST_ZONE = timedelta(hours=12)
+# Braze's advice for dashboard campaigns, applied to the API as a warning (braze-api.md §3.1).
+LOCAL_TIME_LEAD = timedelta(hours=24)
+OPTIMAL_TIME_LEAD = timedelta(hours=48)
+# Older Braze docs limited schedules to 90 days ahead; the current docs state no limit (§8.1).
+HORIZON = timedelta(days=90)
+
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_WALL_CLOCK_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def _flag(schedule: dict[str, Any], key: str) -> bool:
+    value = schedule.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise BrazeValidationError(f"schedule.{key}", f"{value!r} is not a boolean", "true or false")
+    return value
+
+
+def _parse_time(value: Any) -> datetime:
+    """Parse ``schedule.time`` into a datetime, naive if and only if the input carried no offset."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if not isinstance(value, str):
+        raise BrazeValidationError(
+            "schedule.time",
+            f"{value!r} ({type(value).__name__}) is not a time",
+            "an ISO 8601 string such as 2026-12-01T09:00:00Z, or a datetime",
+        )
+    text = value.strip()
+    if not text or text in ("None", "null"):
+        raise BrazeValidationError(
+            "schedule.time",
+            f"is empty ({value!r}); a template that rendered nothing gives this",
+            "an ISO 8601 string such as 2026-12-01T09:00:00Z",
+        )
+    try:
+        parsed = pendulum.parse(text, tz=None)
+    except (ValueError, TypeError) as exc:  # pendulum's ParserError is a ValueError
+        raise BrazeValidationError(
+            "schedule.time", f"{value!r} is not an ISO 8601 time ({exc})", "for example 2026-12-01T09:00:00Z"
+        ) from None
+    if isinstance(parsed, datetime):
+        return parsed
+    if isinstance(parsed, date):
+        return datetime(parsed.year, parsed.month, parsed.day)
+    raise BrazeValidationError(
+        "schedule.time",
+        f"{value!r} is a duration or time of day, not a date and time",
+        "an ISO 8601 date-time",
+    )
+
+
+def _offset_text(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = int(abs(offset).total_seconds()) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@dataclass(frozen=True)
+class BrazeSchedule:
+    """A validated ``schedule`` object.
+
+    :param time: for a UTC schedule an aware datetime in UTC; for local or optimal time a naive
+        wall-clock datetime. Always whole seconds.
+    :param in_local_time: deliver at ``time`` in each user's time zone.
+    :param at_optimal_time: deliver on ``time``'s date at each user's optimal time.
+    :param dropped_offset: the UTC offset removed from a local or optimal time, if the input had one.
+    """
+
+    time: datetime
+    in_local_time: bool = False
+    at_optimal_time: bool = False
+    dropped_offset: str | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> BrazeSchedule:
+        """Build a schedule from a ``schedule`` dict, a bare time (string or datetime), or a schedule.
+
+        :raises BrazeValidationError: naming the field at fault.
+        """
+        if isinstance(value, BrazeSchedule):
+            return value
+        if value is None:
+            raise BrazeValidationError(
+                "schedule", "is missing", 'a schedule object such as {"time": "2026-12-01T09:00:00Z"}'
+            )
+        if isinstance(value, str | datetime | date):
+            value = {"time": value}
+        if not isinstance(value, dict):
+            raise BrazeValidationError(
+                "schedule",
+                f"{value!r} ({type(value).__name__}) is not a schedule object",
+                'a dict such as {"time": "2026-12-01T09:00:00", "in_local_time": true}',
+            )
+        unknown = sorted(set(value) - set(SCHEDULE_KEYS))
+        if unknown:
+            raise BrazeValidationError(
+                f"schedule.{unknown[0]}", "is not a schedule field", f"only {', '.join(SCHEDULE_KEYS)}"
+            )
+        if value.get("time") is None:
+            raise BrazeValidationError("schedule.time", "is missing", "an ISO 8601 time")
+        in_local_time = _flag(value, "in_local_time")
+        at_optimal_time = _flag(value, "at_optimal_time")
+        if in_local_time and at_optimal_time:
+            raise BrazeValidationError(
+                "schedule",
+                "in_local_time and at_optimal_time are both true",
+                "at most one of them (local time sends at the given wall-clock time in each user's zone; "
+                "optimal time sends at each user's best time on the given date)",
+            )
+        moment = _parse_time(value["time"]).replace(microsecond=0)
+        dropped_offset = None
+        if in_local_time or at_optimal_time:
+            if moment.tzinfo is not None:
+                dropped_offset = _offset_text(moment)
+                moment = moment.replace(tzinfo=None)
+            moment = datetime(*moment.timetuple()[:6])  # a plain naive datetime, whatever came in
+        else:
+            # Braze reads a UTC schedule's time in UTC, so a time with no offset is taken as UTC.
+            moment = pendulum.instance(moment, tz="UTC").in_timezone("UTC")
+        return cls(moment, in_local_time, at_optimal_time, dropped_offset)
+
+    @property
+    def mode(self) -> str:
+        """``"utc"``, ``"local"`` or ``"optimal"``."""
+        if self.in_local_time:
+            return "local"
+        if self.at_optimal_time:
+            return "optimal"
+        return "utc"
+
+    @property
+    def time_string(self) -> str:
+        """``time`` as Braze wants it: UTC with ``Z``, or a wall-clock time with no designator."""
+        return self.time.strftime(_UTC_FORMAT if self.mode == "utc" else _WALL_CLOCK_FORMAT)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The ``schedule`` object to send. Flags are sent explicitly: an update replaces the object."""
+        return {
+            "time": self.time_string,
+            "in_local_time": self.in_local_time,
+            "at_optimal_time": self.at_optimal_time,
+        }
+
+    def _window(self) -> tuple[datetime, datetime]:
+        """The first and last UTC instants at which this schedule delivers somewhere on Earth."""
+        if self.mode == "utc":
+            return self.time, self.time
+        wall = pendulum.instance(self.time, tz="UTC")
+        if self.mode == "local":
+            return wall - _EARLIEST_ZONE, wall + _LATEST_ZONE
+        day = wall.start_of("day")
+        return day - _EARLIEST_ZONE, day + timedelta(days=1) + _LATEST_ZONE
+
+    def check(self, now: datetime | None = None) -> list[str]:
+        """Check the time against ``now`` (default: the current time).
+
+        :raises BrazeValidationError: for a UTC time in the past, or a local or optimal time that has
+            passed in every time zone (Braze answers 400 to both).
+        :return: advice worth logging: Braze's lead-time recommendations, a dropped offset, a time
+            beyond the 90 days older Braze docs allowed.
+        """
+        now = pendulum.instance(now) if now is not None else pendulum.now("UTC")
+        first, last = self._window()
+        if last <= now:
+            where = "" if self.mode == "utc" else " in every time zone"
+            raise BrazeValidationError(
+                "schedule.time",
+                f"{self.time_string} ({self.mode} time) has already passed{where} (now {now:%Y-%m-%dT%H:%M:%SZ})",
+                "a time in the future",
+            )
+        notes = []
+        if self.dropped_offset is not None:
+            notes.append(
+                f"schedule.time had the offset {self.dropped_offset}, dropped: with {self.mode} time Braze takes "
+                f"a wall-clock time with no zone, so {self.time_string} is sent"
+            )
+        if self.mode == "local" and first - now < LOCAL_TIME_LEAD:
+            notes.append(
+                f"{self.time_string} local time is less than 24 hours ahead in the earliest time zones; "
+                "Braze advises scheduling local-time sends 24 hours ahead, and users whose local time has "
+                "passed may not receive it"
+            )
+        if self.mode == "optimal" and first - now < OPTIMAL_TIME_LEAD:
+            notes.append(
+                f"{self.time:%Y-%m-%d} at optimal time is less than 48 hours ahead; Braze advises scheduling "
+                "optimal-time sends 48 hours ahead"
+            )
+        if first - now > HORIZON:
+            notes.append(
+                f"{self.time_string} is more than 90 days ahead, beyond what older Braze docs allowed; "
+                "Braze may reject it"
+            )
+        return notes
