@@ -1,0 +1,11 @@
+"""Operators that create, update and cancel Braze schedules."""
+
+from __future__ import annotations
+
+from airflow_braze_schedule.operators.braze import (
+    BrazeCancelScheduleOperator,
+    BrazeCreateScheduleOperator,
+    BrazeUpdateScheduleOperator,
+)
+
+__all__ = ["BrazeCancelScheduleOperator", "BrazeCreateScheduleOperator", "BrazeUpdateScheduleOperator"]

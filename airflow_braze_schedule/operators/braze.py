@@ -1,0 +1,384 @@
+"""Operators for Braze schedules: create, update and cancel messages, API-triggered campaigns and Canvases.
+
+The operators are thin: they render their templates, let the core validate the request (nothing is
+sent if a Braze rule is broken), send it through :class:`~airflow_braze_schedule.hooks.braze.BrazeHook`,
+and hand the schedule's handle on through XCom.
+
+Only ``BaseOperator`` is imported at module level: the hook, ``requests`` and the core are imported when
+a task runs, so a DAG file that uses these operators parses fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_braze_schedule.core.handle import ScheduleHandle
+    from airflow_braze_schedule.core.payload import BrazeRequest
+    from airflow_braze_schedule.hooks.braze import BrazeHook
+
+DEFAULT_CONN_ID = "braze_default"  # BrazeHook.default_conn_name, without importing the hook at parse time
+_LOGGED_BODY_LIMIT = 4000
+
+_JSON_RENDERERS = {
+    name: "json"
+    for name in (
+        "schedule",
+        "messages",
+        "recipients",
+        "audience",
+        "external_user_ids",
+        "user_aliases",
+        "trigger_properties",
+        "context",
+        "canvas_entry_properties",
+        "schedule_id",
+    )
+}
+
+
+@contextlib.contextmanager
+def _failing_fast_where_retries_cannot_help(*, creates: bool) -> Iterator[None]:
+    """Turn errors that a task retry cannot fix into ``AirflowFailException`` (no retries).
+
+    Which errors those are is decided in one place, :func:`~airflow_braze_schedule.core.retry.airflow_may_retry`.
+    The original error stays attached as the exception's cause.
+    """
+    from airflow_braze_schedule.core.errors import BrazeError
+    from airflow_braze_schedule.core.retry import airflow_may_retry
+
+    try:
+        yield
+    except BrazeError as error:
+        if airflow_may_retry(error, creates=creates):
+            raise
+        raise AirflowFailException(str(error)) from error
+
+
+class _BrazeScheduleOperator(BaseOperator):
+    """What the three operators share: the connection, the hook, and request logging."""
+
+    ui_color = "#e8d5ff"
+    template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERERS
+
+    def __init__(self, *, braze_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.braze_conn_id = braze_conn_id
+
+    @cached_property
+    def hook(self) -> BrazeHook:
+        from airflow_braze_schedule.hooks.braze import BrazeHook
+
+        return BrazeHook(braze_conn_id=self.braze_conn_id)
+
+    def _log_request(self, request: BrazeRequest) -> None:
+        for note in request.notes:
+            self.log.warning("%s", note)
+        text = request.describe()
+        if len(text) > _LOGGED_BODY_LIMIT:
+            text = text[:_LOGGED_BODY_LIMIT] + f"… ({len(text)} characters in all)"
+        self.log.info("Sending to Braze: %s", text)
+
+    def _push_schedule_id(self, context: Context, handle: ScheduleHandle) -> None:
+        context["ti"].xcom_push(key="schedule_id", value=handle.schedule_id)
+
+
+class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
+    """Schedule a Braze message, API-triggered campaign or API-triggered Canvas for a future time.
+
+    The arguments carry Braze's request fields under Braze's names. Which endpoint is used follows from
+    them (the *kind rule*): ``canvas_id`` means an API-triggered Canvas; ``messages`` means a message
+    schedule (a ``campaign_id`` beside it only attributes the send to that campaign); ``campaign_id``
+    without ``messages`` means an API-triggered campaign. Anything else is refused before any request.
+
+    The task returns the schedule's handle, a JSON-serialisable dict pushed as ``return_value``:
+    ``schedule_id``, ``dispatch_id``, ``kind``, ``campaign_id`` or ``canvas_id`` where there is one, and
+    ``schedule`` as sent. ``schedule_id`` is also pushed under its own XCom key, so downstream tasks can use
+    ``create.output`` (the whole handle), ``create.output["schedule_id"]``, or
+    ``{{ ti.xcom_pull(task_ids='create', key='schedule_id') }}``.
+
+    .. seealso:: Braze's docs for ``/messages/schedule/create``, ``/campaigns/trigger/schedule/create``
+        and ``/canvas/trigger/schedule/create``.
+
+    :param schedule: the schedule object, ``{"time": ..., "in_local_time": ..., "at_optimal_time": ...}``,
+        or just the time. ``time`` is an ISO 8601 string or a datetime. (templated)
+    :param messages: message schedules: the channel objects (``apple_push``, ``email``, ...). (templated)
+    :param campaign_id: an API-triggered campaign, or the campaign a message schedule is attributed to. (templated)
+    :param canvas_id: an API-triggered Canvas. (templated)
+    :param recipients: campaigns and Canvases: up to 50 recipient objects. (templated)
+    :param audience: a connected audience object. (templated)
+    :param broadcast: ``True`` to send to the whole segment the campaign or Canvas targets; excludes a
+        list of users. (templated)
+    :param external_user_ids: message schedules: up to 50 external user ids. (templated)
+    :param user_aliases: message schedules: user alias objects. (templated)
+    :param segment_id: message schedules: a segment to send to. (templated)
+    :param send_id: messages and campaigns: a send id for analytics. (templated)
+    :param trigger_properties: campaigns: personalisation for every recipient, at most 50 KB. (templated)
+    :param context: Canvases: Canvas context (entry properties), at most 50 KB. (templated)
+    :param canvas_entry_properties: Canvases: the older name of ``context``; give one of the two. (templated)
+    :param override_messaging_limits: message schedules: ignore frequency capping. (templated)
+    :param recipient_subscription_state: message schedules: ``opted_in``, ``subscribed`` or ``all``. (templated)
+    :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
+    """
+
+    REQUEST_FIELDS: ClassVar[tuple[str, ...]] = (
+        "schedule",
+        "messages",
+        "campaign_id",
+        "canvas_id",
+        "recipients",
+        "audience",
+        "broadcast",
+        "external_user_ids",
+        "user_aliases",
+        "segment_id",
+        "send_id",
+        "trigger_properties",
+        "context",
+        "canvas_entry_properties",
+        "override_messaging_limits",
+        "recipient_subscription_state",
+    )
+    template_fields: Sequence[str] = (*REQUEST_FIELDS, "braze_conn_id")
+
+    def __init__(
+        self,
+        *,
+        schedule: Any,
+        messages: dict[str, Any] | None = None,
+        campaign_id: str | None = None,
+        canvas_id: str | None = None,
+        recipients: list[dict[str, Any]] | None = None,
+        audience: dict[str, Any] | None = None,
+        broadcast: bool | None = None,
+        external_user_ids: list[str] | None = None,
+        user_aliases: list[dict[str, str]] | None = None,
+        segment_id: str | None = None,
+        send_id: str | None = None,
+        trigger_properties: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        canvas_entry_properties: dict[str, Any] | None = None,
+        override_messaging_limits: bool | None = None,
+        recipient_subscription_state: str | None = None,
+        braze_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(braze_conn_id=braze_conn_id, **kwargs)
+        self.schedule = schedule
+        self.messages = messages
+        self.campaign_id = campaign_id
+        self.canvas_id = canvas_id
+        self.recipients = recipients
+        self.audience = audience
+        self.broadcast = broadcast
+        self.external_user_ids = external_user_ids
+        self.user_aliases = user_aliases
+        self.segment_id = segment_id
+        self.send_id = send_id
+        self.trigger_properties = trigger_properties
+        self.context = context
+        self.canvas_entry_properties = canvas_entry_properties
+        self.override_messaging_limits = override_messaging_limits
+        self.recipient_subscription_state = recipient_subscription_state
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_braze_schedule.core.errors import BrazeOutcomeUnknownError
+        from airflow_braze_schedule.core.handle import ScheduleHandle
+        from airflow_braze_schedule.core.payload import build_create_request
+
+        with _failing_fast_where_retries_cannot_help(creates=True):
+            request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
+            self._log_request(request)
+            try:
+                answer = self.hook.send(request)
+            except BrazeOutcomeUnknownError as error:
+                raise AirflowFailException(self._outcome_unknown_message(str(error), request)) from error
+            schedule_id = answer.get("schedule_id")
+            if not isinstance(schedule_id, str) or not schedule_id:
+                raise AirflowFailException(
+                    self._outcome_unknown_message(f"Braze answered {answer!r} with no schedule_id", request)
+                )
+            assert request.kind is not None
+            assert request.body is not None
+            handle = ScheduleHandle(
+                schedule_id=schedule_id,
+                kind=request.kind,
+                dispatch_id=answer.get("dispatch_id"),
+                campaign_id=request.body.get("campaign_id"),
+                canvas_id=request.body.get("canvas_id"),
+                schedule=request.body["schedule"],
+            )
+            # Pushed first, so the id is in XCom even if anything after this fails.
+            self._push_schedule_id(context, handle)
+            self.log.info(
+                "Braze scheduled the %s send: schedule_id=%s dispatch_id=%s",
+                handle.kind.value,
+                handle.schedule_id,
+                handle.dispatch_id,
+            )
+            return handle.to_xcom()
+
+    def _outcome_unknown_message(self, what: str, request: BrazeRequest) -> str:
+        return (
+            f"{what}. Braze may have created this schedule, but its schedule_id is unknown, so Airflow "
+            "cannot update or cancel it, and Braze offers no API to look it up. The task is failed without "
+            "retries so that the send is not scheduled twice. Check the Braze dashboard (or the recipients) "
+            "for the send before running this task again. The request was: "
+            f"{request.describe()[:_LOGGED_BODY_LIMIT]}"
+        )
+
+
+class _ExistingScheduleOperator(_BrazeScheduleOperator):
+    """Update and cancel: both address a schedule by ``schedule_id`` or by the create task's handle."""
+
+    def __init__(
+        self,
+        *,
+        schedule_id: str | dict[str, Any],
+        campaign_id: str | None = None,
+        canvas_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.schedule_id = schedule_id
+        self.campaign_id = campaign_id
+        self.canvas_id = canvas_id
+
+    def _target(self, messages: Any = None) -> ScheduleHandle:
+        from airflow_braze_schedule.core.handle import resolve_schedule
+
+        return resolve_schedule(
+            self.schedule_id, campaign_id=self.campaign_id, canvas_id=self.canvas_id, messages=messages
+        )
+
+
+class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
+    """Change a Braze schedule's time (and, for message schedules, its messages).
+
+    Braze replaces the whole schedule object on update: an update that leaves ``in_local_time`` out moves
+    a local-time send to UTC. So when ``schedule_id`` is the create task's handle and this update sets
+    neither ``in_local_time`` nor ``at_optimal_time``, both are kept from the schedule as created. The
+    schedule that is sent is logged. Campaign and Canvas schedules only take a new ``schedule``.
+
+    Returns the updated handle (the same dict as the create task's, with the new ``schedule``) and pushes
+    ``schedule_id`` under its own XCom key.
+
+    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param schedule: the new schedule object, or just the new time. (templated)
+    :param messages: message schedules only: the new messages, replacing the old ones. (templated)
+    :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
+    :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
+    :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "schedule_id",
+        "schedule",
+        "messages",
+        "campaign_id",
+        "canvas_id",
+        "braze_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        schedule_id: str | dict[str, Any],
+        schedule: Any = None,
+        messages: dict[str, Any] | None = None,
+        campaign_id: str | None = None,
+        canvas_id: str | None = None,
+        braze_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            schedule_id=schedule_id,
+            campaign_id=campaign_id,
+            canvas_id=canvas_id,
+            braze_conn_id=braze_conn_id,
+            **kwargs,
+        )
+        self.schedule = schedule
+        self.messages = messages
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from dataclasses import replace
+
+        from airflow_braze_schedule.core.handle import schedule_for_update
+        from airflow_braze_schedule.core.payload import build_update_request
+
+        with _failing_fast_where_retries_cannot_help(creates=False):
+            target = self._target(self.messages)
+            schedule = schedule_for_update(self.schedule, target.schedule)
+            if schedule is not None and target.schedule is None:
+                self.log.info(
+                    "The original schedule is unknown (a bare schedule_id was given), so the schedule is sent "
+                    "as given: Braze replaces it whole, and a flag left out is false."
+                )
+            request = build_update_request(
+                target.kind,
+                target.schedule_id,
+                owner_id=target.owner_id,
+                schedule=schedule,
+                messages=self.messages,
+            )
+            self._log_request(request)
+            self.hook.send(request)
+            assert request.body is not None
+            handle = replace(target, schedule=request.body.get("schedule", target.schedule))
+            self._push_schedule_id(context, handle)
+            self.log.info("Braze updated the %s schedule %s.", handle.kind.value, handle.schedule_id)
+            return handle.to_xcom()
+
+
+class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
+    """Cancel a Braze schedule before it is sent.
+
+    Braze applies cancellations close to the send time with best effort: some users may still get it.
+
+    Returns the handle with ``"cancelled": True``.
+
+    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
+    :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
+    :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
+    """
+
+    template_fields: Sequence[str] = ("schedule_id", "campaign_id", "canvas_id", "braze_conn_id")
+
+    def __init__(
+        self,
+        *,
+        schedule_id: str | dict[str, Any],
+        campaign_id: str | None = None,
+        canvas_id: str | None = None,
+        braze_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            schedule_id=schedule_id,
+            campaign_id=campaign_id,
+            canvas_id=canvas_id,
+            braze_conn_id=braze_conn_id,
+            **kwargs,
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_braze_schedule.core.payload import build_delete_request
+
+        with _failing_fast_where_retries_cannot_help(creates=False):
+            target = self._target()
+            request = build_delete_request(target.kind, target.schedule_id, owner_id=target.owner_id)
+            self._log_request(request)
+            self.hook.send(request)
+            self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
+            return {**target.to_xcom(), "cancelled": True}
