@@ -1,0 +1,55 @@
+"""Schedule an API-triggered campaign, move it, cancel it.
+
+The campaign is scheduled for 09:00 tomorrow in each user's local time. The move task changes only the
+time: it is handed the create task's whole output, so it keeps ``in_local_time`` (Braze replaces the
+whole schedule on update, and forgetting the flag would silently move the send to UTC). The cancel task
+shows the other way to address a schedule: the ``schedule_id`` XCom key through a template.
+
+Uses the Airflow connection ``braze_default`` (type ``braze``): host = your REST endpoint or instance
+name (``US-01``), password = a REST API key with the ``campaigns.trigger.schedule.*`` permissions.
+"""
+
+from __future__ import annotations
+
+import pendulum
+
+from airflow.sdk import DAG
+from airflow_braze_schedule.operators import (
+    BrazeCancelScheduleOperator,
+    BrazeCreateScheduleOperator,
+    BrazeUpdateScheduleOperator,
+)
+
+with DAG(
+    dag_id="braze_schedule_lifecycle",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    params={"campaign_id": "winter-sale-api-campaign"},
+    tags=["braze", "example"],
+    doc_md=__doc__,
+) as dag:
+    schedule_campaign = BrazeCreateScheduleOperator(
+        task_id="schedule_campaign",
+        campaign_id="{{ params.campaign_id }}",
+        recipients=[
+            {"external_user_id": "user-1001", "trigger_properties": {"first_name": "Ada"}},
+            {"external_user_id": "user-1002", "trigger_properties": {"first_name": "Grace"}},
+        ],
+        trigger_properties={"sale_name": "Winter sale", "discount_percent": 20},
+        schedule={"time": "{{ macros.ds_add(ds, 1) }}T09:00:00", "in_local_time": True},
+    )
+
+    move_to_ten = BrazeUpdateScheduleOperator(
+        task_id="move_to_ten",
+        schedule_id=schedule_campaign.output,  # the whole handle: kind, campaign_id and the original schedule
+        schedule={"time": "{{ macros.ds_add(ds, 1) }}T10:00:00"},
+    )
+
+    cancel = BrazeCancelScheduleOperator(
+        task_id="cancel",
+        schedule_id="{{ ti.xcom_pull(task_ids='schedule_campaign', key='schedule_id') }}",
+        campaign_id="{{ params.campaign_id }}",
+    )
+
+    schedule_campaign >> move_to_ten >> cancel
