@@ -11,8 +11,8 @@ Trigger a run with ``{"simulate_bad_data": true}`` to see the cancellation.
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG, Param, TriggerRule, task
+
 from airflow_braze_schedule.operators import BrazeCancelScheduleOperator, BrazeCreateScheduleOperator
 
 with DAG(
@@ -32,7 +32,9 @@ with DAG(
     def find_recipients(ds: str | None = None) -> list[dict]:
         """Users who signed up yesterday, with per-user Canvas context (from the warehouse, in real life)."""
         signups = [("user-2001", "Lisbon"), ("user-2002", "Osaka"), ("user-2003", "Quito")]
-        return [{"external_user_id": user, "context": {"city": city, "signup_day": ds}} for user, city in signups]
+        return [
+            {"external_user_id": user, "context": {"city": city, "signup_day": ds}} for user, city in signups
+        ]
 
     schedule_canvas = BrazeCreateScheduleOperator(
         task_id="schedule_canvas",

@@ -12,8 +12,8 @@ name (``US-01``), password = a REST API key with the ``campaigns.trigger.schedul
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG
+
 from airflow_braze_schedule.operators import (
     BrazeCancelScheduleOperator,
     BrazeCreateScheduleOperator,
