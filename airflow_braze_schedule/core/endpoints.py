@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -53,6 +54,11 @@ def resolve_rest_endpoint(host: str | None) -> str:
     instance = INSTANCES.get(value.upper())
     if instance:
         return instance
+    if re.fullmatch(r"[A-Za-z]{2}-\d{2}", value):
+        raise BrazeConfigurationError(
+            f"The Braze connection's REST endpoint {value!r} looks like an instance name but is not one; "
+            f"known instances: {', '.join(INSTANCES)}"
+        )
     if "://" not in value:
         value = f"https://{value}"
     parts = urlsplit(value)

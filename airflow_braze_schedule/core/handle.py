@@ -15,7 +15,7 @@ from typing import Any
 from airflow_braze_schedule.core.endpoints import ENDPOINTS, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.payload import check_schedule_id, kind_for
-from airflow_braze_schedule.core.schedule import SCHEDULE_KEYS
+from airflow_braze_schedule.core.schedule import SCHEDULE_KEYS, BrazeSchedule
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def schedule_for_update(update: Any, original: dict[str, Any] | None) -> Any:
     silently moves a local-time send to UTC. When the caller sets neither ``in_local_time`` nor
     ``at_optimal_time``, both are taken from the schedule as created (if known).
     """
-    if update is None or original is None:
+    if update is None or original is None or isinstance(update, BrazeSchedule):
         return update
     if not isinstance(update, dict):
         update = {"time": update}

@@ -213,6 +213,12 @@ def _recipient(name: str, value: Any, kind: ScheduleKind) -> None:
         _user_alias(f"{name}.user_alias", recipient["user_alias"])
     else:
         _identifier(f"{name}.{given[0]}", recipient[given[0]])
+    if recipient.get("prioritization") is not None and not isinstance(recipient["prioritization"], list):
+        raise BrazeValidationError(
+            f"{name}.prioritization",
+            "is not a list",
+            'a list such as ["unidentified", "most_recently_updated"]',
+        )
     if "email" in given and recipient.get("prioritization") is None:
         raise BrazeValidationError(
             f"{name}.prioritization",
@@ -312,6 +318,11 @@ def build_create_request(
     for name in sorted(set(given) - CREATE_FIELDS[kind]):
         hint = _MISPLACED_HINTS.get((name, kind), ", ".join(sorted(CREATE_FIELDS[kind])))
         raise BrazeValidationError(name, f"is not accepted by {kind.value} schedules", hint)
+    owner_field = ENDPOINTS[kind].owner_field
+    if owner_field and owner_field not in given:
+        raise BrazeValidationError(
+            owner_field, "is missing", f"the {owner_field} of the API-triggered {kind.value}"
+        )
 
     body: dict[str, Any] = {}
     for name in ("campaign_id", "canvas_id", "segment_id"):

@@ -15,6 +15,7 @@ records it so the caller can say so in the log.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,6 +35,10 @@ LOCAL_TIME_LEAD = timedelta(hours=24)
 OPTIMAL_TIME_LEAD = timedelta(hours=48)
 # Older Braze docs limited schedules to 90 days ahead; the current docs state no limit (§8.1).
 HORIZON = timedelta(days=90)
+
+# ISO 8601 calendar dates only ("2026-12-01..."): pendulum alone also takes times of day (as today),
+# bare years and week dates, none of which Braze documents.
+_ISO_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]|$)")
 
 _UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _WALL_CLOCK_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -66,6 +71,12 @@ def _parse_time(value: Any) -> datetime:
             "schedule.time",
             f"is empty ({value!r}); a template that rendered nothing gives this",
             "an ISO 8601 string such as 2026-12-01T09:00:00Z",
+        )
+    if not _ISO_DATE_PREFIX.match(text):
+        raise BrazeValidationError(
+            "schedule.time",
+            f"{value!r} is not an ISO 8601 date and time",
+            "a date and time such as 2026-12-01T09:00:00Z (or a date, 2026-12-01)",
         )
     try:
         parsed = pendulum.parse(text, tz=None)
@@ -195,7 +206,7 @@ class BrazeSchedule:
         :return: advice worth logging: Braze's lead-time recommendations, a dropped offset, a time
             beyond the 90 days older Braze docs allowed.
         """
-        now = pendulum.instance(now) if now is not None else pendulum.now("UTC")
+        now = pendulum.instance(now).in_timezone("UTC") if now is not None else pendulum.now("UTC")
         first, last = self._window()
         if last <= now:
             where = "" if self.mode == "utc" else " in every time zone"
