@@ -23,6 +23,11 @@ CONNECTION_FIELDS: dict[str, Any] = {
         "description": "Seconds to wait for Braze to answer a request (default 30).",
         "schema": {"type": ["number", "null"], "minimum": 1},
     },
+    "dry_run": {
+        "label": "Dry run",
+        "description": "Validate and log every request but send nothing (for staging environments).",
+        "schema": {"type": ["boolean", "null"]},
+    },
     "ca_bundle": {
         "label": "CA bundle",
         "description": "Path to a CA bundle on the workers, to trust a TLS-inspecting proxy. Leave empty normally.",

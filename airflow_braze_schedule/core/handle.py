@@ -28,6 +28,7 @@ class ScheduleHandle:
     :param campaign_id: the API-triggered campaign, or the campaign a message schedule is attributed to.
     :param canvas_id: the API-triggered Canvas.
     :param schedule: the schedule object as last sent, so an update can keep its mode.
+    :param dry_run: the schedule was only validated and logged, never sent: nothing exists in Braze.
     """
 
     schedule_id: str
@@ -36,6 +37,7 @@ class ScheduleHandle:
     campaign_id: str | None = None
     canvas_id: str | None = None
     schedule: dict[str, Any] | None = None
+    dry_run: bool = False
 
     @property
     def owner_id(self) -> str | None:
@@ -54,6 +56,8 @@ class ScheduleHandle:
             if getattr(self, name) is not None:
                 value[name] = getattr(self, name)
         value["schedule"] = self.schedule
+        if self.dry_run:
+            value["dry_run"] = True
         return value
 
     @classmethod
@@ -75,6 +79,7 @@ class ScheduleHandle:
             campaign_id=value.get("campaign_id"),
             canvas_id=value.get("canvas_id"),
             schedule=schedule if isinstance(schedule, dict) else None,
+            dry_run=value.get("dry_run") is True,
         )
 
 

@@ -54,6 +54,7 @@ class _ConnectionSettings:
     api_key: str
     timeout: float
     verify: bool | str
+    dry_run: bool
 
     def __repr__(self) -> str:  # the key must never show up in a log or a traceback's locals
         return f"_ConnectionSettings(base_url={self.base_url!r}, timeout={self.timeout})"
@@ -78,6 +79,19 @@ def _read_timeout(extra: dict[str, Any]) -> float:
     if timeout <= 0:
         raise BrazeConfigurationError(f"The Braze connection's timeout extra {raw!r} must be positive")
     return timeout
+
+
+def _read_flag(extra: dict[str, Any], name: str) -> bool:
+    raw = _extra_value(extra, name)
+    if raw in (None, ""):
+        return False
+    if isinstance(raw, bool):
+        return raw
+    if str(raw).strip().lower() in ("true", "1", "yes"):
+        return True
+    if str(raw).strip().lower() in ("false", "0", "no"):
+        return False
+    raise BrazeConfigurationError(f"The Braze connection's {name} extra {raw!r} is not true or false")
 
 
 def _never_sent(error: rexc.ConnectionError) -> bool:
@@ -171,6 +185,7 @@ class BrazeHook(BaseHook):
             api_key=api_key,
             timeout=self._timeout if self._timeout is not None else _read_timeout(extra),
             verify=ca_bundle or True,
+            dry_run=_read_flag(extra, "dry_run"),
         )
 
     @cached_property

@@ -15,15 +15,18 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_braze_schedule.core.errors import BrazeRateLimitError
     from airflow_braze_schedule.core.handle import ScheduleHandle
+    from airflow_braze_schedule.core.ledger import CreateLedger
     from airflow_braze_schedule.core.payload import BrazeRequest
+    from airflow_braze_schedule.core.retry import RetryPolicy
     from airflow_braze_schedule.hooks.braze import BrazeHook
 
 DEFAULT_CONN_ID = "braze_default"  # BrazeHook.default_conn_name, without importing the hook at parse time
@@ -65,28 +68,90 @@ def _failing_fast_where_retries_cannot_help(*, creates: bool) -> Iterator[None]:
 
 
 class _BrazeScheduleOperator(BaseOperator):
-    """What the three operators share: the connection, the hook, and request logging."""
+    """What the three operators share: the connection, the hook, dry runs, sending, and logging."""
 
     ui_color = "#e8d5ff"
     template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERERS
 
-    def __init__(self, *, braze_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        braze_conn_id: str = DEFAULT_CONN_ID,
+        dry_run: bool | None = None,
+        request_retry_policy: RetryPolicy | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.braze_conn_id = braze_conn_id
+        # Not self.dry_run / self.retry_policy: BaseOperator already has a dry_run() method and, since
+        # Airflow 3.3, a retry_policy for task retries.
+        self.braze_dry_run = dry_run
+        self.request_retry_policy = request_retry_policy
+        self.deferrable = deferrable
 
     @cached_property
     def hook(self) -> BrazeHook:
         from airflow_braze_schedule.hooks.braze import BrazeHook
 
-        return BrazeHook(braze_conn_id=self.braze_conn_id)
+        return BrazeHook(braze_conn_id=self.braze_conn_id, retry_policy=self.request_retry_policy)
 
-    def _log_request(self, request: BrazeRequest) -> None:
+    def _is_dry_run(self) -> bool:
+        """The operator's ``dry_run`` if set, else the connection's ``dry_run`` extra."""
+        return self.braze_dry_run if self.braze_dry_run is not None else self.hook.settings.dry_run
+
+    def _log_request(self, request: BrazeRequest, *, dry_run: bool = False) -> None:
         for note in request.notes:
             self.log.warning("%s", note)
+        if dry_run:
+            self.log.info("Dry run: validated, NOT sent to Braze: %s", request.describe())
+            return
         text = request.describe()
         if len(text) > _LOGGED_BODY_LIMIT:
             text = text[:_LOGGED_BODY_LIMIT] + f"… ({len(text)} characters in all)"
         self.log.info("Sending to Braze: %s", text)
+
+    def _send(self, request: BrazeRequest, *, ledger: CreateLedger | None = None) -> dict[str, Any]:
+        """Send through the hook. Where Braze's answer proves nothing was sent, record it in the ledger;
+        on a rate limit too long to wait for in the worker, defer until it resets (if deferrable)."""
+        from airflow_braze_schedule.core.errors import (
+            BrazeApiError,
+            BrazeRateLimitError,
+            BrazeUnreachableError,
+        )
+
+        try:
+            return self.hook.send(request)
+        except (BrazeApiError, BrazeUnreachableError) as error:  # Braze: a 4xx/5xx answer means nothing sent
+            if ledger is not None:
+                ledger.not_sent()
+            if isinstance(error, BrazeRateLimitError):
+                self._defer_until_reset(error)
+            raise
+
+    def _defer_until_reset(self, error: BrazeRateLimitError) -> None:
+        """Free the worker slot until the rate limit resets, then run ``execute`` again."""
+        import random
+
+        import pendulum
+
+        reset = error.rate_limit.reset if error.rate_limit else None
+        if not self.deferrable or reset is None:
+            return
+        try:
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+        except ImportError:  # Airflow 2
+            from airflow.triggers.temporal import DateTimeTrigger  # type: ignore[no-redef]
+
+        moment = pendulum.from_timestamp(reset + random.uniform(0, 5))  # jitter: workers resume apart
+        self.log.warning(
+            "Braze's rate limit is used up until %s; deferring until %s.", error.rate_limit, moment
+        )
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_rate_limit")
+
+    def execute_after_rate_limit(self, context: Context, event: Any = None) -> Any:
+        """Resume after a rate-limit deferral: nothing was sent before it, so run the task again."""
+        return self.execute(context)
 
     def _push_schedule_id(self, context: Context, handle: ScheduleHandle) -> None:
         context["ti"].xcom_push(key="schedule_id", value=handle.schedule_id)
@@ -128,6 +193,21 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
     :param override_messaging_limits: message schedules: ignore frequency capping. (templated)
     :param recipient_subscription_state: message schedules: ``opted_in``, ``subscribed`` or ``all``. (templated)
     :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
+    :param on_unknown_outcome: what a retry does when an earlier try sent this create and its answer never
+        came (so a schedule may exist that cannot be identified): ``"fail"`` (default) refuses to send again;
+        ``"resend"`` sends anyway, once you have checked Braze. (templated)
+    :param dry_run: validate and log the exact request, send nothing, and return a handle marked
+        ``"dry_run": true``. Default: the connection's ``dry_run`` extra, else False.
+    :param request_retry_policy: how the hook retries one HTTP request; see
+        :class:`~airflow_braze_schedule.core.retry.RetryPolicy`. (Airflow's own ``retry_policy`` and
+        ``retries`` govern retries of the whole task.)
+    :param deferrable: when Braze's rate limit resets later than ``max_rate_limit_wait``,
+        defer until the reset instead of failing (needs a triggerer). Default: ``[operators] default_deferrable``.
+
+    Retries: on Airflow 3.3+, the create records its progress in the task's ``task_state_store``. A retried
+    try returns the schedule an earlier try created instead of creating another, and refuses to resend a
+    create whose outcome is unknown. Without ``task_state_store``, a retry refuses to send at all (see
+    ``on_unknown_outcome``).
     """
 
     REQUEST_FIELDS: ClassVar[tuple[str, ...]] = (
@@ -148,7 +228,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         "override_messaging_limits",
         "recipient_subscription_state",
     )
-    template_fields: Sequence[str] = (*REQUEST_FIELDS, "braze_conn_id")
+    template_fields: Sequence[str] = (*REQUEST_FIELDS, "braze_conn_id", "on_unknown_outcome")
 
     def __init__(
         self,
@@ -170,9 +250,11 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         override_messaging_limits: bool | None = None,
         recipient_subscription_state: str | None = None,
         braze_conn_id: str = DEFAULT_CONN_ID,
+        on_unknown_outcome: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(braze_conn_id=braze_conn_id, **kwargs)
+        self.on_unknown_outcome = on_unknown_outcome
         self.schedule = schedule
         self.messages = messages
         self.campaign_id = campaign_id
@@ -192,14 +274,39 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.errors import BrazeOutcomeUnknownError
-        from airflow_braze_schedule.core.handle import ScheduleHandle
+        from airflow_braze_schedule.core.ledger import CreateLedger, fingerprint
         from airflow_braze_schedule.core.payload import build_create_request
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
-            self._log_request(request)
+            assert request.kind is not None
+            assert request.body is not None
+            dry_run = self._is_dry_run()
+            self._log_request(request, dry_run=dry_run)
+            if dry_run:
+                handle = self._handle(request, f"dry-run-{fingerprint(request)}", None, dry_run=True)
+                self._push_schedule_id(context, handle)
+                return handle.to_xcom()
+
+            ledger = CreateLedger(
+                context.get("task_state_store"),
+                request,
+                try_number=context["ti"].try_number,
+                on_unknown_outcome=self.on_unknown_outcome,
+            )
+            earlier = ledger.existing()
+            if earlier is not None:
+                self.log.warning(
+                    "An earlier try of this task already created this schedule (schedule_id=%s); "
+                    "returning it instead of creating a second one.",
+                    earlier.schedule_id,
+                )
+                self._push_schedule_id(context, earlier)
+                return earlier.to_xcom()
+
+            ledger.sending()
             try:
-                answer = self.hook.send(request)
+                answer = self._send(request, ledger=ledger)
             except BrazeOutcomeUnknownError as error:
                 raise AirflowFailException(self._outcome_unknown_message(str(error), request)) from error
             schedule_id = answer.get("schedule_id")
@@ -207,17 +314,9 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
                 raise AirflowFailException(
                     self._outcome_unknown_message(f"Braze answered {answer!r} with no schedule_id", request)
                 )
-            assert request.kind is not None
-            assert request.body is not None
-            handle = ScheduleHandle(
-                schedule_id=schedule_id,
-                kind=request.kind,
-                dispatch_id=answer.get("dispatch_id"),
-                campaign_id=request.body.get("campaign_id"),
-                canvas_id=request.body.get("canvas_id"),
-                schedule=request.body["schedule"],
-            )
-            # Pushed first, so the id is in XCom even if anything after this fails.
+            handle = self._handle(request, schedule_id, answer.get("dispatch_id"))
+            # Recorded and pushed first, so the id survives whatever fails after this.
+            ledger.created(handle)
             self._push_schedule_id(context, handle)
             self.log.info(
                 "Braze scheduled the %s send: schedule_id=%s dispatch_id=%s",
@@ -226,6 +325,24 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
                 handle.dispatch_id,
             )
             return handle.to_xcom()
+
+    @staticmethod
+    def _handle(
+        request: BrazeRequest, schedule_id: str, dispatch_id: Any, *, dry_run: bool = False
+    ) -> ScheduleHandle:
+        from airflow_braze_schedule.core.handle import ScheduleHandle
+
+        assert request.kind is not None
+        assert request.body is not None
+        return ScheduleHandle(
+            schedule_id=schedule_id,
+            kind=request.kind,
+            dispatch_id=dispatch_id if isinstance(dispatch_id, str) else None,
+            campaign_id=request.body.get("campaign_id"),
+            canvas_id=request.body.get("canvas_id"),
+            schedule=request.body["schedule"],
+            dry_run=dry_run,
+        )
 
     def _outcome_unknown_message(self, what: str, request: BrazeRequest) -> str:
         return (
@@ -331,12 +448,15 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
                 schedule=schedule,
                 messages=self.messages,
             )
-            self._log_request(request)
-            self.hook.send(request)
+            # A dry-run handle names a schedule that does not exist: never send for it.
+            dry_run = target.dry_run or self._is_dry_run()
+            self._log_request(request, dry_run=dry_run)
+            if not dry_run:
+                self._send(request)
+                self.log.info("Braze updated the %s schedule %s.", target.kind.value, target.schedule_id)
             assert request.body is not None
             handle = replace(target, schedule=request.body.get("schedule", target.schedule))
             self._push_schedule_id(context, handle)
-            self.log.info("Braze updated the %s schedule %s.", handle.kind.value, handle.schedule_id)
             return handle.to_xcom()
 
 
@@ -378,7 +498,9 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target()
             request = build_delete_request(target.kind, target.schedule_id, owner_id=target.owner_id)
-            self._log_request(request)
-            self.hook.send(request)
-            self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
-            return {**target.to_xcom(), "cancelled": True}
+            dry_run = target.dry_run or self._is_dry_run()
+            self._log_request(request, dry_run=dry_run)
+            if not dry_run:
+                self._send(request)
+                self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
+            return {**target.to_xcom(), "cancelled": not dry_run}

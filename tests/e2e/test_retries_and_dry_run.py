@@ -1,0 +1,100 @@
+"""Creates under real Airflow task retries, rate-limit deferral and dry runs, against the fake Braze."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_braze_schedule.testing import DropAfterProcessing, RateLimited
+from tests.conftest import task_states
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+DAGS = "braze_e2e_retries.py"
+
+
+def _log(capfd) -> str:
+    captured = capfd.readouterr()
+    return captured.out + captured.err
+
+
+def test_a_retry_returns_the_schedule_an_earlier_try_created(run_dag, fake_braze):
+    dag_run = run_dag(DAGS, "braze_e2e_retry_after_create")
+
+    ti = dag_run.get_task_instance("create")
+    assert ti.state == "success"
+    assert ti.try_number == 2
+    [stored] = fake_braze.schedules.values()  # one schedule, not two
+    assert len(fake_braze.requests_to("/campaigns/trigger/schedule/create")) == 1
+    assert ti.xcom_pull(task_ids="create")["schedule_id"] == stored.schedule_id
+    assert ti.xcom_pull(task_ids="create", key="schedule_id") == stored.schedule_id
+
+
+def test_a_retry_after_an_unrecorded_answer_refuses_to_resend(run_dag, fake_braze, capfd):
+    dag_run = run_dag(DAGS, "braze_e2e_lost_answer")
+
+    ti = dag_run.get_task_instance("create")
+    assert ti.state == "failed"
+    assert ti.try_number == 2  # the first try's RuntimeError was retried; the second refused
+    assert len(fake_braze.schedules) == 1
+    assert len(fake_braze.requests_to("/campaigns/trigger/schedule/create")) == 1
+    assert "never recorded Braze's answer" in _log(capfd)
+
+
+def test_a_create_whose_answer_is_lost_fails_without_retries(run_dag, fake_braze, capfd):
+    fake_braze.inject(DropAfterProcessing(), path="/canvas/trigger/schedule/create")
+
+    dag_run = run_dag(DAGS, "braze_e2e_dropped_connection")
+
+    ti = dag_run.get_task_instance("create")
+    assert ti.state == "failed"
+    assert ti.try_number == 1
+    assert len(fake_braze.requests_to("/canvas/trigger/schedule/create")) == 1  # never resent
+    [stored] = fake_braze.schedules.values()  # Braze did create it: that is why resending is wrong
+    assert stored.canvas_id == "canvas-1"
+    log = _log(capfd)
+    assert "Braze may have created this schedule" in log
+    assert "POST /canvas/trigger/schedule/create" in log
+
+
+def test_a_long_rate_limit_defers_the_task_and_resumes_after_the_reset(run_dag, fake_braze, capfd):
+    fake_braze.inject(RateLimited(reset_in=2), path="/campaigns/trigger/schedule/create")
+
+    dag_run = run_dag(DAGS, "braze_e2e_rate_limit_deferral")
+
+    assert task_states(dag_run) == {"create": "success"}
+    assert [r.status for r in fake_braze.requests_to("/campaigns/trigger/schedule/create")] == [429, 200]
+    assert len(fake_braze.schedules) == 1
+    assert "deferring until" in _log(capfd)
+
+
+def test_dry_run_sends_nothing_and_marks_the_handle(run_dag, fake_braze, capfd):
+    dag_run = run_dag(DAGS, "braze_e2e_dry_run")
+
+    assert set(task_states(dag_run).values()) == {"success"}
+    assert fake_braze.received == []
+    handle = dag_run.get_task_instance("create").xcom_pull(task_ids="create")
+    assert handle["dry_run"] is True
+    assert handle["schedule_id"].startswith("dry-run-")
+    assert dag_run.get_task_instance("cancel").xcom_pull(task_ids="cancel")["cancelled"] is False
+    log = _log(capfd)
+    assert (
+        'Dry run: validated, NOT sent to Braze: POST /campaigns/trigger/schedule/create {"broadcast": true'
+        in log
+    )
+    assert "Dry run: validated, NOT sent to Braze: POST /campaigns/trigger/schedule/delete" in log
+
+
+def test_the_connection_can_make_a_whole_environment_dry(run_dag, fake_braze, monkeypatch):
+    conn = fake_braze.airflow_connection()
+    conn["extra"]["dry_run"] = True
+    monkeypatch.setenv("AIRFLOW_CONN_BRAZE_DEFAULT", json.dumps(conn))
+
+    dag_run = run_dag("braze_schedule_lifecycle.py")
+
+    assert set(task_states(dag_run).values()) == {"success"}
+    assert fake_braze.received == []
+    assert (
+        dag_run.get_task_instance("schedule_campaign").xcom_pull(task_ids="schedule_campaign")["dry_run"]
+        is True
+    )
