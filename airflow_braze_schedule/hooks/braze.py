@@ -29,6 +29,7 @@ from airflow_braze_schedule.core.errors import (
     BrazeAuthenticationError,
     BrazeConfigurationError,
     BrazeError,
+    BrazeNotFoundError,
     BrazeOutcomeUnknownError,
     BrazePermissionError,
     BrazeTransportError,
@@ -248,7 +249,25 @@ class BrazeHook(BaseHook):
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(self._send_once, request)
+        unanswered = False
+
+        def attempt() -> dict[str, Any]:
+            nonlocal unanswered
+            try:
+                return self._send_once(request)
+            except BrazeOutcomeUnknownError:
+                unanswered = True
+                raise
+            except BrazeNotFoundError:
+                # A delete whose earlier attempt went out unanswered, now "not found": that attempt did it.
+                if request.action == "delete" and unanswered:
+                    self.log.info(
+                        "%s %s: already done by an earlier unanswered attempt.", request.method, request.path
+                    )
+                    return {"message": "success"}
+                raise
+
+        return retrying(attempt)
 
     def _pause_if_exhausted(self) -> None:
         """Braze's advice: when no calls remain, wait for the reset instead of provoking a 429."""

@@ -47,6 +47,7 @@ import hmac
 import ipaddress
 import json
 import math
+import random
 import threading
 import time
 import traceback
@@ -77,7 +78,7 @@ from airflow_braze_schedule.testing.faults import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -271,6 +272,7 @@ class FakeBraze:
         self._schedules: dict[str, StoredSchedule] = {}
         self._send_ids: dict[str, str] = {}
         self._faults: list[_QueuedFault] = []
+        self._chaos: tuple[float, tuple[Fault, ...], random.Random] | None = None
         self._routes = Map(
             [Rule(e.path, endpoint=e.path, methods=[e.method]) for e in _rules.ENDPOINTS.values()]
             + [
@@ -383,6 +385,22 @@ class FakeBraze:
         with self._lock:
             self._faults.append(_QueuedFault(fault, times, None if path is None else "/" + path.lstrip("/")))
 
+    def set_chaos(self, rate: float, faults: Sequence[Fault], *, seed: int | None = None) -> None:
+        """Fault a random share of requests: each Braze API call, when no injected fault is queued for it,
+        gets one of ``faults`` (chosen at random) with probability ``rate``. For fault campaigns; undone by
+        :meth:`reset` or ``set_chaos(0, [])``.
+
+        :param rate: the probability, from 0 to 1, that a request is faulted.
+        :param faults: the faults to choose from.
+        :param seed: makes the sequence of choices repeatable.
+        """
+        if not 0 <= rate <= 1:
+            raise ValueError(f"rate must be between 0 and 1, got {rate!r}")
+        if rate and not faults:
+            raise ValueError("set_chaos needs at least one fault when rate > 0")
+        with self._lock:
+            self._chaos = (rate, tuple(faults), random.Random(seed)) if rate else None
+
     def set_rate_limit(self, limit: int | None, window: float = 3600.0) -> None:
         """Change the rate limit and restart counting (until :meth:`reset`).
 
@@ -409,6 +427,7 @@ class FakeBraze:
             self._schedules.clear()
             self._send_ids.clear()
             self._faults.clear()
+            self._chaos = None
             self._permissions = self._initial_permissions
             self._limiter = self._new_limiter(*self._initial_rate_limit)
 
@@ -498,6 +517,10 @@ class FakeBraze:
                 if queued.remaining == 0:
                     self._faults.remove(queued)
                 return queued.fault
+        if self._chaos is not None:
+            rate, faults, rng = self._chaos
+            if rng.random() < rate:
+                return rng.choice(faults)
         return None
 
     def _complete(self, record: ReceivedRequest, status: int | None, fault: Fault | None) -> None:
