@@ -34,10 +34,14 @@ class RateLimit:
     remaining: int | None = None
     reset: float | None = None
     retry_after: float | None = None
+    observed_at: float | None = None
 
     @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
-        """Read the headers, matching names case-insensitively (Braze sends them lowercase over HTTP/2)."""
+    def from_headers(cls, headers: Mapping[str, str], *, now: float | None = None) -> RateLimit:
+        """Read the headers, matching names case-insensitively (Braze sends them lowercase over HTTP/2).
+
+        :param now: when the answer arrived (epoch seconds); ``retry_after`` counts from then.
+        """
         lowered = {str(k).lower(): v for k, v in headers.items()}
         limit = _number(lowered, "x-ratelimit-limit")
         remaining = _number(lowered, "x-ratelimit-remaining")
@@ -49,6 +53,7 @@ class RateLimit:
             remaining=None if remaining is None else int(remaining),
             reset=_number(lowered, "x-ratelimit-reset"),
             retry_after=retry_after,
+            observed_at=now,
         )
 
     @property
@@ -62,7 +67,9 @@ class RateLimit:
     def seconds_until_reset(self, now: float) -> float | None:
         """Seconds to wait before the limit allows another call, or None if the answer did not say."""
         if self.retry_after is not None:
-            return max(0.0, self.retry_after)
+            # A relative wait: it started when the answer arrived, not when the caller asks.
+            elapsed = now - self.observed_at if self.observed_at is not None else 0.0
+            return max(0.0, self.retry_after - elapsed)
         if self.reset is not None:
             return max(0.0, self.reset - now)
         return None

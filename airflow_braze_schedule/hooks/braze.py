@@ -174,6 +174,12 @@ class BrazeHook(BaseHook):
                 f"The Braze connection {self.braze_conn_id!r} has no REST API key: set it as the password"
             )
         mask_secret(api_key)
+        if any(char.isspace() or not char.isprintable() for char in api_key):
+            # requests would refuse the header and quote the key in its error message.
+            raise BrazeConfigurationError(
+                f"The Braze connection {self.braze_conn_id!r} has a REST API key with spaces, line breaks or "
+                "control characters in it; paste the key again, exactly as Braze shows it"
+            )
         if api_key[0] in "'\"" or api_key[-1] in "'\"":
             raise BrazeConfigurationError(
                 f"The Braze connection {self.braze_conn_id!r} has its REST API key wrapped in quotes, which "
@@ -302,7 +308,7 @@ class BrazeHook(BaseHook):
         except rexc.ConnectionError as exc:
             error_type = BrazeUnreachableError if _never_sent(exc) else BrazeOutcomeUnknownError
             raise error_type(method=request.method, path=request.path, reason=self._scrub(str(exc))) from None
-        rate = RateLimit.from_headers(response.headers)
+        rate = RateLimit.from_headers(response.headers, now=self._clock())
         if rate.known:
             self.rate_limit = rate
         if 200 <= response.status_code < 300:
@@ -341,7 +347,9 @@ class BrazeHook(BaseHook):
             errors = body.get("errors") if isinstance(body.get("errors"), list) else None
         elif response.content:
             content_type = response.headers.get("Content-Type", "unknown type")
-            message = f"{message} (non-JSON {content_type} body: {_summary(response.text)})".strip()
+            message = (
+                f"{message} (non-JSON {content_type} body: {_summary(self._scrub(response.text))})".strip()
+            )
         else:
             message = f"{message} (empty body)".strip()
         if 300 <= response.status_code < 400:
