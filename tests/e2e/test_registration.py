@@ -1,0 +1,59 @@
+"""Airflow's own CLI sees the provider: registration, the connection form, and connection testing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from airflow_braze_schedule.get_provider_info import CONNECTION_FIELDS, get_provider_info
+
+
+def _airflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "airflow", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (("providers", "list"), "airflow-braze-schedule"),
+        (("providers", "hooks"), "airflow_braze_schedule.hooks.braze.BrazeHook"),
+    ],
+)
+def test_airflow_cli_lists_the_provider_without_warnings(command, expected):
+    result = _airflow(*command)
+
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+    assert "warning" not in (result.stdout + result.stderr).lower()
+
+
+def test_provider_info_declares_the_connection_form():
+    [conn_type] = get_provider_info()["connection-types"]
+    assert conn_type["connection-type"] == "braze"
+    assert conn_type["ui-field-behaviour"]["relabeling"] == {
+        "host": "REST endpoint",
+        "password": "REST API key",
+    }
+    assert set(conn_type["ui-field-behaviour"]["hidden-fields"]) >= {"schema", "port", "login"}
+    assert "timeout" in CONNECTION_FIELDS
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_airflow_connections_test_reaches_braze(fake_braze):
+    result = _airflow("connections", "test", "braze_default", AIRFLOW__CORE__TEST_CONNECTION="Enabled")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Connection success!" in result.stdout
+    [request] = fake_braze.received
+    assert request.path == "/messages/scheduled_broadcasts"
+    assert fake_braze.api_key not in result.stdout + result.stderr
