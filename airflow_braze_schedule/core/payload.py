@@ -63,6 +63,12 @@ CREATE_FIELDS: dict[ScheduleKind, frozenset[str]] = {
     ),
 }
 ALL_CREATE_FIELDS = frozenset().union(*CREATE_FIELDS.values())
+#: Who a send can go to, per kind, short of broadcast=True (braze-api.md §4.1).
+AUDIENCE_FIELDS: dict[ScheduleKind, tuple[str, ...]] = {
+    ScheduleKind.MESSAGE: ("external_user_ids", "user_aliases", "segment_id", "audience"),
+    ScheduleKind.CAMPAIGN: ("recipients", "audience"),
+    ScheduleKind.CANVAS: ("recipients", "audience"),
+}
 
 # Why a field is refused on a kind, where there is something better to say than "not accepted".
 _MISPLACED_HINTS = {
@@ -403,13 +409,12 @@ def _check_audience(kind: ScheduleKind, body: dict[str, Any]) -> None:
             f"is true together with {users[0]}",
             "broadcast only to send to the whole segment, or a list of users without it",
         )
-    targets = [*users, "audience"] + (["segment_id"] if kind is ScheduleKind.MESSAGE else [])
+    targets = AUDIENCE_FIELDS[kind]
     if not broadcast and not any(name in body for name in targets):
         raise BrazeValidationError(
             "audience",
             "no one would receive this send",
-            f"one of {', '.join(targets)}, or broadcast=True to send to the whole segment the "
-            f"{'campaign or Canvas' if kind is not ScheduleKind.MESSAGE else 'segment_id'} targets",
+            f"one of {', '.join(targets)}, or broadcast=True to send to the whole segment it targets",
         )
 
 
