@@ -21,7 +21,7 @@ CONNECTION_FIELDS: dict[str, Any] = {
     "timeout": {
         "label": "Timeout",
         "description": "Seconds to wait for Braze to answer a request (default 30).",
-        "schema": {"type": ["number", "null"], "minimum": 1},
+        "schema": {"type": ["integer", "null"], "minimum": 1},
     },
     "dry_run": {
         "label": "Dry run",

@@ -11,7 +11,7 @@ Trigger a run with ``{"simulate_bad_data": true}`` to see the cancellation.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Param, TriggerRule, task
+from airflow.providers.common.compat.sdk import DAG, Param, TriggerRule, task
 
 from airflow_braze_schedule.operators import BrazeCancelScheduleOperator, BrazeCreateScheduleOperator
 

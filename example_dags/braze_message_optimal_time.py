@@ -8,7 +8,7 @@ message at their own best time that day. Braze advises scheduling optimal-time s
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_braze_schedule.operators import BrazeCreateScheduleOperator
 

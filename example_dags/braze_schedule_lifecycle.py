@@ -12,7 +12,7 @@ name (``US-01``), password = a REST API key with the ``campaigns.trigger.schedul
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_braze_schedule.operators import (
     BrazeCancelScheduleOperator,

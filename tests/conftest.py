@@ -3,17 +3,19 @@
 Airflow reads its configuration when it is first imported, so the isolated ``AIRFLOW_HOME`` is set here,
 before any test module imports Airflow. End-to-end tests run real DAG files with ``dag.test()``, which
 needs a migrated metadata database and the DAG files inside the dags folder: the folder is a temporary
-directory holding links to ``example_dags/`` and ``tests/dags/``.
+directory holding links to ``example_dags/`` and ``tests/dags/``. Shared helpers live in
+``tests/helpers.py``; import them from there, never from this file (pytest loads it as ``conftest``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,8 @@ os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.pop("AIRFLOW_CONN_BRAZE_DEFAULT", None)
+
+from tests.helpers import capture_output, load_dag, logs_by_task  # noqa: E402  (after the environment)
 
 pytest_plugins = ["airflow_braze_schedule.testing.pytest_plugin"]
 
@@ -51,23 +55,6 @@ def airflow_db() -> Path:
     return _HOME
 
 
-def load_dag(file_name: str, dag_id: str | None = None):
-    """Import a DAG file from the dags folder (so ``dag.test()`` finds it there) and return its DAG."""
-    path = DAGS_FOLDER / file_name
-    spec = importlib.util.spec_from_file_location(f"dagfile_{path.stem}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    from airflow.sdk import DAG
-
-    dags = [value for value in vars(module).values() if isinstance(value, DAG)]
-    if dag_id is not None:
-        dags = [dag for dag in dags if dag.dag_id == dag_id]
-    assert len(dags) == 1, f"{file_name} defines {len(dags)} matching DAGs"
-    return dags[0]
-
-
 @pytest.fixture
 def run_dag(airflow_db, fake_braze):
     """Run a DAG file against the fake Braze with ``dag.test()``; returns the DagRun (it never raises)."""
@@ -78,5 +65,25 @@ def run_dag(airflow_db, fake_braze):
     return run
 
 
-def task_states(dag_run) -> dict[str, str | None]:
-    return {ti.task_id: (str(ti.state) if ti.state else None) for ti in dag_run.get_task_instances()}
+@dataclass
+class LoggedRun:
+    """A ``dag.test()`` run with what it printed, split by task."""
+
+    dag_run: Any
+    output: str
+    logs: dict[str, str]
+
+
+@pytest.fixture
+def run_dag_logged(airflow_db, fake_braze, tmp_path):
+    """Like ``run_dag``, but also captures the run's output and splits it into each task's log."""
+
+    def run(file_name: str, dag_id: str | None = None, **kwargs) -> LoggedRun:
+        dag = load_dag(file_name, dag_id)
+        path = tmp_path / f"{dag.dag_id}.log"
+        with capture_output(path):
+            dag_run = dag.test(**kwargs)
+        output = path.read_text(errors="replace")
+        return LoggedRun(dag_run, output, logs_by_task(output, dag.dag_id))
+
+    return run

@@ -44,7 +44,7 @@ from airflow_braze_schedule.core.payload import (
 )
 from airflow_braze_schedule.core.ratelimit import RateLimit
 from airflow_braze_schedule.core.retry import RetryPolicy
-from airflow_braze_schedule.get_provider_info import CONNECTION_UI
+from airflow_braze_schedule.get_provider_info import CONNECTION_FIELDS, CONNECTION_UI
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -152,6 +152,34 @@ class BrazeHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(braze_conn_id={self.braze_conn_id!r})"
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's extra fields for Airflow before 3.2, built from ``get_provider_info()``.
+
+        Airflow 3.2+ reads the declarative ``conn-fields`` and never calls this. The imports live here
+        because flask-appbuilder and wtforms only exist where the old form does.
+        """
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+
+        widgets: dict[str, Any] = {}
+        for name, spec in CONNECTION_FIELDS.items():
+            types = spec["schema"]["type"]
+            label, description = lazy_gettext(spec["label"]), spec.get("description", "")
+            if "boolean" in types:
+                widgets[name] = BooleanField(label, description=description, default=False)
+            elif "integer" in types:
+                minimum = spec["schema"].get("minimum")
+                validators = [Optional(), NumberRange(min=minimum)] if minimum is not None else [Optional()]
+                widgets[name] = IntegerField(
+                    label, validators=validators, widget=BS3TextFieldWidget(), description=description
+                )
+            else:
+                widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
+        return widgets
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

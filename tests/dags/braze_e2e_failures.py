@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_braze_schedule.operators import BrazeCancelScheduleOperator, BrazeCreateScheduleOperator
 

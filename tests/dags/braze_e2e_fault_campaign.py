@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.operators import (
@@ -26,7 +26,10 @@ FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitte
 def _target(n: int) -> dict:
     user = f"{{{{ run_id }}}}/{n}"
     if n % 3 == 0:
-        return {"messages": {"sms": {"subscription_group_id": "sg", "body": "hi"}}, "external_user_ids": [user]}
+        return {
+            "messages": {"sms": {"subscription_group_id": "sg", "body": "hi"}},
+            "external_user_ids": [user],
+        }
     if n % 3 == 1:
         return {"campaign_id": "campaign-1", "recipients": [{"external_user_id": user}]}
     return {"canvas_id": "canvas-1", "recipients": [{"external_user_id": user}]}

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.operators import (

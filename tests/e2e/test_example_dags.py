@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import task_states
+from tests.helpers import task_states
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -119,13 +119,13 @@ def test_schedule_id_crosses_xcom_in_all_three_forms(run_dag, fake_braze):
     ],
 )
 def test_bad_input_fails_before_any_request_and_without_retries(
-    run_dag, fake_braze, capfd, dag_id, task_id, expected
+    run_dag_logged, fake_braze, dag_id, task_id, expected
 ):
-    dag_run = run_dag("braze_e2e_failures.py", dag_id)
+    run = run_dag_logged("braze_e2e_failures.py", dag_id)
+    dag_run = run.dag_run
 
     ti = dag_run.get_task_instance(task_id)
     assert ti.state == "failed"
     assert ti.try_number == 1  # retries=2, but AirflowFailException skips them
     assert fake_braze.received == []
-    captured = capfd.readouterr()
-    assert expected in captured.out + captured.err  # the task log, as Airflow printed it
+    assert expected in run.logs[task_id]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import json
-import re
 
 import pytest
 
@@ -54,23 +53,9 @@ CAUSES = (
     "was sent but no answer came back",
     "schedule_id: is",  # the create upstream failed, so no schedule_id reached this task
 )
-_TASK_START = re.compile(r"\[DAG TEST\] running task <TaskInstance: braze_e2e_fault_campaign\.(\w+) ")
 
 
-def _logs_by_task(text: str) -> dict[str, str]:
-    """Split dag.test()'s output into each task's log (tasks run one at a time, in process)."""
-    logs: dict[str, str] = collections.defaultdict(str)
-    current = None
-    for line in text.splitlines():
-        match = _TASK_START.search(line)
-        if match:
-            current = match.group(1)
-        if current:
-            logs[current] += line + "\n"
-    return logs
-
-
-def test_fault_campaign(run_dag, fake_braze, monkeypatch, capfd):
+def test_fault_campaign(run_dag_logged, fake_braze, monkeypatch, capfd):
     conn = fake_braze.airflow_connection()
     conn["extra"]["timeout"] = 0.5
     monkeypatch.setenv("AIRFLOW_CONN_BRAZE_DEFAULT", json.dumps(conn))
@@ -78,10 +63,9 @@ def test_fault_campaign(run_dag, fake_braze, monkeypatch, capfd):
 
     handles, failures, operations, airflow_retries, tries_that_sent = [], [], 0, 0, 0
     for _ in range(RUNS):
-        dag_run = run_dag("braze_e2e_fault_campaign.py")
-        output = capfd.readouterr().out
-        tries_that_sent += output.count("Sending to Braze: ")
-        logs = _logs_by_task(output)
+        run = run_dag_logged("braze_e2e_fault_campaign.py")
+        dag_run, logs = run.dag_run, run.logs
+        tries_that_sent += run.output.count("Sending to Braze: ")
         for ti in dag_run.get_task_instances():
             operations += 1
             airflow_retries += max(0, ti.try_number - 1)

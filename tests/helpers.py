@@ -1,0 +1,122 @@
+"""What the tests share: Airflow version facts, loading and running DAG files, reading their task logs.
+
+The test environment itself (an isolated ``AIRFLOW_HOME``, the dags folder) is set up by ``conftest.py``
+before Airflow is imported; this module only reads it, so importing it twice does no harm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import io
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import Version
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+AIRFLOW_VERSION = Version(importlib.metadata.version("apache-airflow"))
+#: Airflow 3.3 brought the task_state_store that lets a retried create find its earlier schedule,
+#: and task retry policies.
+HAS_TASK_STATE_STORE = Version("3.3.0") <= AIRFLOW_VERSION
+HAS_TASK_RETRY_POLICY = Version("3.3.0") <= AIRFLOW_VERSION
+
+
+def dags_folder() -> Path:
+    return Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+
+
+def load_dag(file_name: str, dag_id: str | None = None) -> Any:
+    """Import a DAG file from the dags folder (so ``dag.test()`` finds it there) and return its DAG."""
+    from airflow.providers.common.compat.sdk import DAG
+
+    path = dags_folder() / file_name
+    spec = importlib.util.spec_from_file_location(f"dagfile_{path.stem}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dags = [value for value in vars(module).values() if isinstance(value, DAG)]
+    if dag_id is not None:
+        dags = [dag for dag in dags if dag.dag_id == dag_id]
+    assert len(dags) == 1, f"{file_name} defines {len(dags)} matching DAGs"
+    return dags[0]
+
+
+def task_states(dag_run: Any) -> dict[str, str | None]:
+    return {ti.task_id: (str(ti.state) if ti.state else None) for ti in dag_run.get_task_instances()}
+
+
+@contextlib.contextmanager
+def env_vars(**values: str) -> Iterator[None]:
+    """Set environment variables for a block, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def capture_output(path: Path) -> Iterator[None]:
+    """Send everything a ``dag.test()`` run prints to one file, in order.
+
+    ``dag.test()`` writes no task log files: it runs each task in-process and prints its log. Three
+    routes lead to the terminal: file descriptors 1 and 2, ``sys.stdout`` / ``sys.stderr`` as they are
+    now (structlog, which writes the task logs), and the stream Airflow's root ``logging.StreamHandler``
+    was given when logging was configured (stdlib loggers such as the ``[DAG TEST]`` lines; on Airflow
+    3.0 and 2.11 the task logs too). All three are pointed at ``path`` and restored afterwards.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_fds = os.dup(1), os.dup(2)
+    saved_streams = sys.stdout, sys.stderr
+    handlers = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    with open(path, "wb") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        stream = io.TextIOWrapper(os.fdopen(os.dup(1), "wb"), write_through=True)
+        sys.stdout = sys.stderr = stream
+        saved_handler_streams = [h.setStream(stream) for h in handlers]
+        try:
+            yield
+        finally:
+            stream.flush()
+            for handler, handler_stream in zip(handlers, saved_handler_streams, strict=True):
+                handler.setStream(handler_stream)
+            sys.stdout, sys.stderr = saved_streams
+            stream.close()
+            for fd, saved in zip((1, 2), saved_fds, strict=True):
+                os.dup2(saved, fd)
+                os.close(saved)
+
+
+_TRY_ENDS = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
+
+
+def logs_by_task(output: str, dag_id: str) -> dict[str, str]:
+    """Each task's log lines (all its tries), split on the lines ``dag.test()`` prints around each try."""
+    starts = re.compile(rf"\[DAG TEST\] running task <TaskInstance: {re.escape(dag_id)}\.(\S+) ")
+    logs: dict[str, list[str]] = {}
+    current = None
+    for line in output.splitlines():
+        if started := starts.search(line):
+            current = started.group(1)
+            logs.setdefault(current, [])
+        elif _TRY_ENDS.search(line):
+            current = None
+        elif current is not None:
+            logs[current].append(line)
+    return {task_id: "\n".join(lines) for task_id, lines in logs.items()}
