@@ -68,7 +68,18 @@ def _failing_fast_where_retries_cannot_help(*, creates: bool) -> Iterator[None]:
 
 
 class _BrazeScheduleOperator(BaseOperator):
-    """What the three operators share: the connection, the hook, dry runs, sending, and logging."""
+    """What the three operators share: the connection, the hook, dry runs, sending, and logging.
+
+    :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
+    :param dry_run: validate and log the exact request, send nothing; a create returns a handle marked
+        ``"dry_run": true``. Default: the connection's ``dry_run`` extra, else False.
+    :param request_retry_policy: how the hook retries one HTTP request; see
+        :class:`~airflow_braze_schedule.core.retry.RetryPolicy`. (Airflow's own ``retries`` and
+        ``retry_policy`` govern retries of the whole task.)
+    :param deferrable: when Braze's rate limit resets later than the policy's ``max_rate_limit_wait``,
+        defer until the reset instead of failing (needs a triggerer). Default: ``[operators]
+        default_deferrable``.
+    """
 
     ui_color = "#e8d5ff"
     template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERERS
@@ -196,13 +207,9 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
     :param on_unknown_outcome: what a retry does when an earlier try sent this create and its answer never
         came (so a schedule may exist that cannot be identified): ``"fail"`` (default) refuses to send again;
         ``"resend"`` sends anyway, once you have checked Braze. (templated)
-    :param dry_run: validate and log the exact request, send nothing, and return a handle marked
-        ``"dry_run": true``. Default: the connection's ``dry_run`` extra, else False.
-    :param request_retry_policy: how the hook retries one HTTP request; see
-        :class:`~airflow_braze_schedule.core.retry.RetryPolicy`. (Airflow's own ``retry_policy`` and
-        ``retries`` govern retries of the whole task.)
-    :param deferrable: when Braze's rate limit resets later than ``max_rate_limit_wait``,
-        defer until the reset instead of failing (needs a triggerer). Default: ``[operators] default_deferrable``.
+
+    The arguments all three operators share (``dry_run``, ``request_retry_policy``, ``deferrable``) are
+    described on :class:`_BrazeScheduleOperator`.
 
     Retries: on Airflow 3.3+, the create records its progress in the task's ``task_state_store``. A retried
     try returns the schedule an earlier try created instead of creating another, and refuses to resend a
@@ -355,7 +362,12 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
 
 
 class _ExistingScheduleOperator(_BrazeScheduleOperator):
-    """Update and cancel: both address a schedule by ``schedule_id`` or by the create task's handle."""
+    """Update and cancel: both address a schedule by ``schedule_id`` or by the create task's handle.
+
+    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
+    :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
+    """
 
     def __init__(
         self,
