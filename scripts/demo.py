@@ -30,8 +30,22 @@ def step(text: str) -> None:
     print(f"\n== {text}")
 
 
-def show(body: object) -> str:
-    return textwrap.indent(json.dumps(body, indent=2), "     ")
+def compact(body: object, limit: int = 150) -> str:
+    text = json.dumps(body, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def provider_log_lines(output: str) -> list[str]:
+    """What the Braze operators logged, without Airflow's timestamps and logger names."""
+    lines = []
+    for line in output.splitlines():
+        if "airflow_braze_schedule" not in line or "[" not in line:
+            continue
+        message = line.split("] ", 1)[-1]  # drop "<timestamp> [level   ]"
+        message = message.split(" [airflow.task", 1)[0].strip()
+        level = "warning" if "[warning" in line else "info"
+        lines.append(f"{level:7} {message}")
+    return lines
 
 
 def main() -> int:
@@ -62,11 +76,15 @@ def main() -> int:
         log.write_text(run.stdout + run.stderr)
         print(f"   exit code {run.returncode}; full Airflow output in {log.relative_to(ROOT)}")
 
+        step("What the Braze tasks logged")
+        for line in provider_log_lines(run.stdout + run.stderr):
+            print(f"   {textwrap.shorten(line, 160, placeholder='…')}")
+
         step("What the fake Braze received")
         for number, request in enumerate(braze.received, 1):
-            print(f"\n{number}. {request.method} {request.path} -> HTTP {request.status}")
+            print(f"   {number}. {request.method} {request.path} -> HTTP {request.status}")
             if request.json is not None:
-                print(show(request.json))
+                print(f"      {compact(request.json)}")
         schedules = list(braze.schedules.values())
 
     step("The story")
