@@ -26,7 +26,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_braze_schedule.core.errors import BrazeError
+from airflow_braze_schedule.core.errors import BrazeError, BrazeValidationError
 from airflow_braze_schedule.core.handle import ScheduleHandle
 
 if TYPE_CHECKING:
@@ -36,6 +36,13 @@ LEDGER_KEY = "braze_schedule_create"
 #: Longer than the 90 days ahead older Braze docs allowed a send to be scheduled.
 RETENTION = timedelta(days=120)
 ON_UNKNOWN_OUTCOME = ("fail", "resend")
+
+
+def check_on_unknown_outcome(value: Any) -> str:
+    """``on_unknown_outcome`` must be one of its two values (a typo must not mean "resend")."""
+    if value not in ON_UNKNOWN_OUTCOME:
+        raise BrazeValidationError("on_unknown_outcome", f"{value!r} is not an option", "'fail' or 'resend'")
+    return str(value)
 
 
 class StateStore(Protocol):
@@ -76,15 +83,11 @@ class CreateLedger:
         try_number: int,
         on_unknown_outcome: str = "fail",
     ) -> None:
-        if on_unknown_outcome not in ON_UNKNOWN_OUTCOME:
-            raise ValueError(
-                f"on_unknown_outcome must be one of {ON_UNKNOWN_OUTCOME}, not {on_unknown_outcome!r}"
-            )
         self.store = store
         self.request = request
         self.fingerprint = fingerprint(request)
         self.try_number = try_number
-        self.resend = on_unknown_outcome == "resend"
+        self.resend = check_on_unknown_outcome(on_unknown_outcome) == "resend"
 
     def existing(self) -> ScheduleHandle | None:
         """The schedule an earlier try created for this very request, if any.

@@ -281,10 +281,11 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.errors import BrazeOutcomeUnknownError
-        from airflow_braze_schedule.core.ledger import CreateLedger, fingerprint
+        from airflow_braze_schedule.core.ledger import CreateLedger, check_on_unknown_outcome, fingerprint
         from airflow_braze_schedule.core.payload import build_create_request
 
         with _failing_fast_where_retries_cannot_help(creates=True):
+            check_on_unknown_outcome(self.on_unknown_outcome)
             request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
             assert request.kind is not None
             assert request.body is not None
