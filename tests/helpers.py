@@ -104,6 +104,32 @@ def capture_output(path: Path) -> Iterator[None]:
 
 
 _TRY_ENDS = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(?:Error|Exception): ")
+# A new log line: "2026-11-24 03:46:20 [debug", "[2026-11-24T03:42:51.926+0000] {", "2026-11-24T02:51:25.85Z [info"
+# (a wrapped message may itself start with a timestamp, but not with one followed by " [" or " {"),
+# or rich's box drawing.
+_LOG_LINE_START = re.compile(r"^(\[?\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{4})?\]? [\[{]|[│╰╭])")
+
+
+def error_messages(log: str) -> list[str]:
+    """The messages of the exceptions a task log shows, in order, each joined into one line.
+
+    Airflow 3.0 renders tracebacks with rich, which wraps a long message over several lines; it ends
+    at a blank line or the next log line.
+    """
+    messages: list[str] = []
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if not _EXCEPTION_LINE.match(line):
+            continue
+        parts = [line.split(": ", 1)[1].strip()]
+        for following in lines[i + 1 :]:
+            if not following.strip() or _LOG_LINE_START.match(following) or _EXCEPTION_LINE.match(following):
+                break
+            parts.append(following.strip())
+        messages.append(" ".join(parts))
+    return messages
 
 
 def logs_by_task(output: str, dag_id: str) -> dict[str, str]:
@@ -111,7 +137,7 @@ def logs_by_task(output: str, dag_id: str) -> dict[str, str]:
     starts = re.compile(rf"\[DAG TEST\] running task <TaskInstance: {re.escape(dag_id)}\.(\S+) ")
     logs: dict[str, list[str]] = {}
     current = None
-    for line in output.splitlines():
+    for line in _ANSI.sub("", output).splitlines():
         if started := starts.search(line):
             current = started.group(1)
             logs.setdefault(current, [])

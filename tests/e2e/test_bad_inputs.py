@@ -13,19 +13,22 @@ one file, in order) and split by task on the ``[DAG TEST] running task <TaskInst
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.dags.braze_e2e_bad_inputs import CASES, DAG_ID, HOOK, PLAIN_HTTP_CONN_ID, QUOTED_KEY_CONN_ID, Case
-from tests.helpers import HAS_TASK_RETRY_POLICY, capture_output, env_vars, load_dag, logs_by_task
+from tests.helpers import (
+    HAS_TASK_RETRY_POLICY,
+    capture_output,
+    env_vars,
+    error_messages,
+    load_dag,
+    logs_by_task,
+)
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-# The last line of a traceback: "package.module.SomeError: message".
-_ERROR_LINE = re.compile(r"^[\w.]+(?:Error|Exception): (.*)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +95,7 @@ def test_bad_input_fails_at_once_naming_the_field_and_what_is_expected(bad_input
     assert ti.try_number == (case.tries if HAS_TASK_RETRY_POLICY or case.operator is not HOOK else 3)
     log = logs[case.id]
     assert "Sending to Braze" not in log
-    errors = _ERROR_LINE.findall(log)
+    errors = error_messages(log)
     assert errors, f"no error line in the log of {case.id}:\n{log}"
     # The error that failed the task (the last one printed) says all three things at once.
     message = errors[-1]
