@@ -38,8 +38,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Two workers (these machines have two cores); whole files per worker, so a module's fixtures run once.
+PYTEST_ARGS := -q -p no:cacheprovider -n 2 --dist loadfile
+
 test: lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Older Airflow lines, each in its own environment under .matrix/, pinned by requirements/*.txt.
 # Airflow installs with constraint files we cannot fetch here; the pins play their part. Airflow 3.0's
@@ -55,9 +58,9 @@ EXCLUDE_NEWER_3.0 := --exclude-newer 2025-09-20 --exclude-newer-package apache-a
 	@touch $@
 
 test-matrix: install $(foreach v,$(MATRIX),.matrix/$(v)/.synced)
-	@for v in $(MATRIX); do echo "== Airflow $$v"; .matrix/$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; done
+	@for v in $(MATRIX); do echo "== Airflow $$v"; .matrix/$$v/bin/python -m pytest $(PYTEST_ARGS) || exit 1; done
 	@echo "== Airflow $$($(PY) -c 'import importlib.metadata as m; print(m.version("apache-airflow"))') (newest, from uv.lock)"
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 matrix-lock: | $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 requirements/airflow-2.11.in -o requirements/airflow-2.11.txt

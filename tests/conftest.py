@@ -87,3 +87,12 @@ def run_dag_logged(airflow_db, fake_braze, tmp_path):
         return LoggedRun(dag_run, output, logs_by_task(output, dag.dag_id))
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the figures tests recorded with ``record_property("figures", ...)`` (the fault campaign)."""
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "figures" and report.when == "call":
+                terminalreporter.write_sep("-", report.nodeid)
+                terminalreporter.write_line(str(value).strip())

@@ -11,7 +11,7 @@ promises that matter when a send reaches real people:
 * every failed task names its cause (a task left ``upstream_failed`` never ran: its upstream's log
   names the cause).
 
-The figures are printed at the end (run pytest with ``-s`` to see them live).
+The figures are printed in pytest's closing summary.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ CAUSES = (
 )
 
 
-def test_fault_campaign(run_dag_logged, fake_braze, monkeypatch, capfd):
+def test_fault_campaign(run_dag_logged, fake_braze, monkeypatch, record_property):
     conn = fake_braze.airflow_connection()
     conn["extra"]["timeout"] = 0.5
     monkeypatch.setenv("AIRFLOW_CONN_BRAZE_DEFAULT", json.dumps(conn))
@@ -97,17 +97,18 @@ def test_fault_campaign(run_dag_logged, fake_braze, monkeypatch, capfd):
         for task, state, log in failures
         if state == "failed" and not any(c in log for c in CAUSES)
     ]
-    with capfd.disabled():
-        print(
-            f"\nFault campaign: {RUNS} DAG runs, {operations} schedule operations, {len(received)} HTTP calls, "
-            f"{sum(faults.values())} faulted ({sum(faults.values()) / len(received):.0%})\n"
-            f"  faults by kind: {dict(sorted(faults.items()))}\n"
-            f"  retries: {len(received) - tries_that_sent} by the hook, {airflow_retries} by Airflow\n"
-            f"  tasks failed: {len([f for f in failures if f[1] == 'failed'])}, "
-            f"upstream_failed: {len([f for f in failures if f[1] == 'upstream_failed'])}\n"
-            f"  schedules held by Braze: {len(schedules)} (ids in XCom: {len(ids_in_xcom & {s.schedule_id for s in schedules})})\n"
-            f"  duplicates: {duplicates}, lost ids: {len(lost)}, failures without a named cause: {len(unexplained)}"
-        )
+    # Shown in pytest's summary (see conftest.py), also when the suite runs on several workers.
+    record_property(
+        "figures",
+        f"\nFault campaign: {RUNS} DAG runs, {operations} schedule operations, {len(received)} HTTP calls, "
+        f"{sum(faults.values())} faulted ({sum(faults.values()) / len(received):.0%})\n"
+        f"  faults by kind: {dict(sorted(faults.items()))}\n"
+        f"  retries: {len(received) - tries_that_sent} by the hook, {airflow_retries} by Airflow\n"
+        f"  tasks failed: {len([f for f in failures if f[1] == 'failed'])}, "
+        f"upstream_failed: {len([f for f in failures if f[1] == 'upstream_failed'])}\n"
+        f"  schedules held by Braze: {len(schedules)} (ids in XCom: {len(ids_in_xcom & {s.schedule_id for s in schedules})})\n"
+        f"  duplicates: {duplicates}, lost ids: {len(lost)}, failures without a named cause: {len(unexplained)}",
+    )
     assert operations >= 200
     assert sum(faults.values()) >= 0.2 * len(received)
     assert set(faults) >= {f.name for f in FAULTS}
