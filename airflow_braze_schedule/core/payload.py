@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from airflow_braze_schedule.core.endpoints import ENDPOINTS, ScheduleKind
@@ -97,6 +98,11 @@ class BrazeRequest:
     kind: ScheduleKind | None = None
     schedule: BrazeSchedule | None = None
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def payload(self) -> bytes:
+        """The body as compact JSON, serialised once (``NaN`` and ``Infinity`` are not JSON)."""
+        return json.dumps(self.body, separators=(",", ":"), allow_nan=False).encode()
 
     @property
     def idempotent(self) -> bool:
@@ -285,11 +291,16 @@ def _schedule(value: Any, now: datetime | None) -> tuple[BrazeSchedule, list[str
 
 
 def _finish(request: BrazeRequest) -> BrazeRequest:
-    """Last checks on the whole body: JSON-serialisable, field by field so the error names one, and size."""
-    body = request.body or {}
-    for name, value in body.items():
-        _json_size(name, value)
-    size = _json_size("body", body)
+    """Last checks on the whole body: JSON-serialisable (naming the field that is not) and its size.
+
+    The body is serialised once here; the hook sends these very bytes.
+    """
+    try:
+        size = len(request.payload)
+    except (TypeError, ValueError):
+        for name, value in (request.body or {}).items():
+            _json_size(name, value)  # names the field at fault
+        raise
     if size > MAX_BODY_BYTES:
         raise BrazeValidationError(
             "body", f"is {size} bytes of JSON", f"at most {MAX_BODY_BYTES} bytes (4 MB)"

@@ -30,13 +30,15 @@ from airflow_braze_schedule.core.errors import (
 class RetryPolicy:
     """How the hook retries one request.
 
-    :param max_attempts: tries of one request, the first included; 1 disables retries.
+    :param max_attempts: tries of one request, the first included, not counting tries refused by a rate
+        limit (those are bounded by ``rate_limit_budget``); 1 disables retries.
     :param backoff_initial: first wait after a 5xx or an unreachable Braze, in seconds; doubles each try.
     :param backoff_max: cap of that exponential wait, in seconds.
     :param max_rate_limit_wait: longest wait for a rate-limit reset, in seconds; a reset further away
         fails the request with :class:`~airflow_braze_schedule.core.errors.BrazeRateLimitError`, naming it.
     :param jitter: up to this many random seconds added to every wait, so that workers sharing a
         workspace do not all come back at the same instant.
+    :param rate_limit_budget: the most one request waits for rate-limit resets in all, in seconds.
     """
 
     max_attempts: int = 5
@@ -44,22 +46,39 @@ class RetryPolicy:
     backoff_max: float = 30.0
     max_rate_limit_wait: float = 120.0
     jitter: float = 1.0
+    rate_limit_budget: float = 600.0
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("RetryPolicy.max_attempts must be at least 1")
-        if min(self.backoff_initial, self.backoff_max, self.max_rate_limit_wait, self.jitter) < 0:
+        if (
+            min(
+                self.backoff_initial,
+                self.backoff_max,
+                self.max_rate_limit_wait,
+                self.jitter,
+                self.rate_limit_budget,
+            )
+            < 0
+        ):
             raise ValueError("RetryPolicy waits must not be negative")
 
     def rate_limit_wait(self, error: BrazeRateLimitError, now: float) -> float | None:
         """Seconds until the limit resets, or None if the answer gave no reset time."""
         return error.rate_limit.seconds_until_reset(now) if error.rate_limit else None
 
-    def should_retry(self, error: BaseException, *, idempotent: bool, now: float) -> bool:
-        """Whether ``error`` may be answered by sending the same request again."""
+    def should_retry(
+        self, error: BaseException, *, idempotent: bool, now: float, rate_limit_waited: float = 0.0
+    ) -> bool:
+        """Whether ``error`` may be answered by sending the same request again.
+
+        :param rate_limit_waited: seconds this request has already waited for rate-limit resets.
+        """
         if isinstance(error, BrazeRateLimitError):
             wait = self.rate_limit_wait(error, now)
-            return wait is None or wait <= self.max_rate_limit_wait
+            if wait is None:
+                wait = self.backoff_initial
+            return wait <= self.max_rate_limit_wait and rate_limit_waited + wait <= self.rate_limit_budget
         if isinstance(error, BrazeServerError | BrazeUnreachableError):
             return True
         if isinstance(error, BrazeOutcomeUnknownError):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pendulum
@@ -78,6 +78,11 @@ def _parse_time(value: Any) -> datetime:
             f"{value!r} is not an ISO 8601 date and time",
             "a date and time such as 2026-12-01T09:00:00Z (or a date, 2026-12-01)",
         )
+    try:
+        # The standard library parses the usual forms ~30x faster than pendulum; pendulum takes the rest.
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
     try:
         parsed = pendulum.parse(text, tz=None)
     except (ValueError, TypeError) as exc:  # pendulum's ParserError is a ValueError
@@ -163,7 +168,7 @@ class BrazeSchedule:
             moment = datetime(*moment.timetuple()[:6])  # a plain naive datetime, whatever came in
         else:
             # Braze reads a UTC schedule's time in UTC, so a time with no offset is taken as UTC.
-            moment = pendulum.instance(moment, tz="UTC").in_timezone("UTC")
+            moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
         return cls(moment, in_local_time, at_optimal_time, dropped_offset)
 
     @property
@@ -192,10 +197,10 @@ class BrazeSchedule:
         """The first and last UTC instants at which this schedule delivers somewhere on Earth."""
         if self.mode == "utc":
             return self.time, self.time
-        wall = pendulum.instance(self.time, tz="UTC")
+        wall = self.time.replace(tzinfo=UTC)
         if self.mode == "local":
             return wall - _EARLIEST_ZONE, wall + _LATEST_ZONE
-        day = wall.start_of("day")
+        day = wall.replace(hour=0, minute=0, second=0)
         return day - _EARLIEST_ZONE, day + timedelta(days=1) + _LATEST_ZONE
 
     def check(self, now: datetime | None = None) -> list[str]:
@@ -206,7 +211,12 @@ class BrazeSchedule:
         :return: advice worth logging: Braze's lead-time recommendations, a dropped offset, a time
             beyond the 90 days older Braze docs allowed.
         """
-        now = pendulum.instance(now).in_timezone("UTC") if now is not None else pendulum.now("UTC")
+        if now is None:
+            now = datetime.now(UTC)
+        elif now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        else:
+            now = now.astimezone(UTC)
         first, last = self._window()
         if last <= now:
             where = "" if self.mode == "utc" else " in every time zone"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable
@@ -14,7 +15,6 @@ import pendulum
 import requests
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from requests import exceptions as rexc
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from urllib3 import exceptions as u3exc
 
 from airflow_braze_schedule import __version__
@@ -32,6 +32,7 @@ from airflow_braze_schedule.core.errors import (
     BrazeNotFoundError,
     BrazeOutcomeUnknownError,
     BrazePermissionError,
+    BrazeRateLimitError,
     BrazeTransportError,
     BrazeUnreachableError,
     error_class_for_status,
@@ -248,50 +249,19 @@ class BrazeHook(BaseHook):
     def send(self, request: BrazeRequest) -> dict[str, Any]:
         """Send a validated request, retrying as the policy allows, and return Braze's JSON answer.
 
+        ``max_attempts`` counts tries that failed for any reason but a rate limit; waiting for rate-limit
+        resets is bounded by the policy's ``rate_limit_budget`` instead, so workers sharing a workspace
+        wait their turn rather than fail.
+
         :raises BrazeApiError: a non-2xx answer (a subclass per status).
         :raises BrazeUnreachableError: Braze could not be reached.
         :raises BrazeOutcomeUnknownError: the request went out and no answer came.
         """
         policy = self.retry_policy
-
-        def retryable(error: BaseException) -> bool:
-            return policy.should_retry(error, idempotent=request.idempotent, now=self._clock())
-
-        def wait(state: RetryCallState) -> float:
-            assert state.outcome is not None
-            error = state.outcome.exception()
-            return policy.wait_seconds(error or Exception(), state.attempt_number, self._clock())
-
-        def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            wait_for = state.next_action.sleep if state.next_action else 0
-            self.log.warning(
-                "Braze %s %s failed (try %d of %d): %s. Retrying in %.1f s.",
-                request.method,
-                request.path,
-                state.attempt_number,
-                policy.max_attempts,
-                error,
-                wait_for,
-            )
-
-        retrying = Retrying(
-            stop=stop_after_attempt(policy.max_attempts),
-            retry=retry_if_exception(retryable),
-            wait=wait,
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        unanswered = False
-
-        def attempt() -> dict[str, Any]:
-            nonlocal unanswered
+        failed_tries, rate_limit_waited, unanswered = 0, 0.0, False
+        while True:
             try:
                 return self._send_once(request)
-            except BrazeOutcomeUnknownError:
-                unanswered = True
-                raise
             except BrazeNotFoundError:
                 # A delete whose earlier attempt went out unanswered, now "not found": that attempt did it.
                 if request.action == "delete" and unanswered:
@@ -300,8 +270,26 @@ class BrazeHook(BaseHook):
                     )
                     return {"message": "success"}
                 raise
-
-        return retrying(attempt)
+            except BrazeError as error:
+                now = self._clock()
+                rate_limited = isinstance(error, BrazeRateLimitError)
+                unanswered = unanswered or isinstance(error, BrazeOutcomeUnknownError)
+                if not rate_limited:
+                    failed_tries += 1
+                    if failed_tries >= policy.max_attempts:
+                        raise
+                retry = policy.should_retry(
+                    error, idempotent=request.idempotent, now=now, rate_limit_waited=rate_limit_waited
+                )
+                if not retry:
+                    raise
+                delay = policy.wait_seconds(error, max(failed_tries, 1), now)
+                if rate_limited:
+                    rate_limit_waited += delay
+                self.log.warning(
+                    "Braze %s %s failed (%s). Retrying in %.1f s.", request.method, request.path, error, delay
+                )
+                self._sleep(delay)
 
     def _pause_if_exhausted(self) -> None:
         """Braze's advice: when no calls remain, wait for the reset instead of provoking a 429."""
@@ -310,7 +298,10 @@ class BrazeHook(BaseHook):
             return
         wait = rate.seconds_until_reset(self._clock())
         if wait:
-            wait = min(wait, self.retry_policy.max_rate_limit_wait)
+            # Jitter, so that the workers that saw the limit run out do not all return at the reset.
+            wait = (
+                min(wait, self.retry_policy.max_rate_limit_wait) + self.retry_policy.jitter * random.random()
+            )
             self.log.info(
                 "Braze rate limit used up; waiting %.1f s for it to reset at %s.", wait, rate.reset_iso()
             )
@@ -324,7 +315,7 @@ class BrazeHook(BaseHook):
             response = self.session.request(
                 request.method,
                 settings.base_url + request.path,
-                json=request.body,
+                data=request.payload if request.body is not None else None,  # serialised once, when validated
                 params=request.params,
                 timeout=settings.timeout,
                 allow_redirects=False,  # a redirect could carry the key elsewhere, and turns POST into GET

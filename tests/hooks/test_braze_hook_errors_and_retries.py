@@ -568,7 +568,7 @@ def test_exhausted_limit_pauses_the_next_call_until_the_reset(fake_braze, make_h
     after = time.time()
 
     assert len(recorded_sleeps) == 1, recorded_sleeps
-    assert reset - after <= recorded_sleeps[0] <= reset - before  # until the reset, no jitter
+    assert reset - after <= recorded_sleeps[0] <= reset - before + JITTER  # until the reset, plus jitter
     assert hook.rate_limit is not None
     assert not hook.rate_limit.exhausted  # the create's own answer replaced it
     assert [r.status for r in fake_braze.received] == [200, 200]
@@ -588,7 +588,7 @@ def test_pacing_against_the_fakes_own_limit_avoids_a_429(monkeypatch):
 
         assert [r.status for r in fake.received] == [200] * 5  # never a 429
         assert len(clock) == 2  # paused after the 2nd and the 4th call
-        assert all(window - 1 <= wait <= window for wait in clock)
+        assert all(window - 1 <= wait <= window + JITTER for wait in clock)
 
 
 @pytest.mark.parametrize("header", ["Retry-After", "x-ratelimit-retry-after"])
@@ -651,3 +651,25 @@ def test_key_echoed_where_the_summary_is_cut_is_not_partly_revealed(fake_braze, 
 
     assert "Authorization: Bea" in error.message  # the echo is within the summary
     assert key[: len(key) // 2] not in str(error)
+
+
+def test_rate_limited_tries_do_not_use_up_max_attempts(fake_braze, make_hook, recorded_sleeps):
+    # Workers sharing a workspace may be turned away several times in a row: they wait their turn.
+    fake_braze.inject(RateLimited(reset_in=1), times=5)
+    hook = make_hook(retry_policy=RetryPolicy(max_attempts=2))
+
+    assert hook.get_scheduled_broadcasts(FUTURE) == []
+
+    assert [r.status for r in fake_braze.received] == [429] * 5 + [200]
+    assert len(recorded_sleeps) == 5
+
+
+def test_rate_limit_waits_stop_at_the_budget(fake_braze, make_hook, recorded_sleeps):
+    fake_braze.inject(Status(429, {"message": "Rate Limited"}, headers={"Retry-After": "3"}), times=10)
+    hook = make_hook(retry_policy=RetryPolicy(jitter=0, rate_limit_budget=7))
+
+    with pytest.raises(BrazeRateLimitError):
+        hook.get_scheduled_broadcasts(FUTURE)
+
+    assert [round(wait) for wait in recorded_sleeps] == [3, 3]  # a third wait would pass the 7 s budget
+    assert [r.status for r in fake_braze.received] == [429] * 3
