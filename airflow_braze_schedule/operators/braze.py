@@ -488,23 +488,6 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
 
     template_fields: Sequence[str] = ("schedule_id", "campaign_id", "canvas_id", "braze_conn_id")
 
-    def __init__(
-        self,
-        *,
-        schedule_id: str | dict[str, Any],
-        campaign_id: str | None = None,
-        canvas_id: str | None = None,
-        braze_conn_id: str = DEFAULT_CONN_ID,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            schedule_id=schedule_id,
-            campaign_id=campaign_id,
-            canvas_id=canvas_id,
-            braze_conn_id=braze_conn_id,
-            **kwargs,
-        )
-
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.payload import build_delete_request
 
