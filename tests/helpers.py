@@ -112,6 +112,12 @@ _EXCEPTION_LINE = re.compile(r"^[\w.]+(?:Error|Exception): ")
 _LOG_LINE_START = re.compile(r"^(\[?\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{4})?\]? [\[{]|[│╰╭])")
 
 
+def plain_text(text: str) -> str:
+    """``text`` without terminal colour codes and with white space collapsed (Airflow 3.0's rich
+    tracebacks colour and wrap long messages)."""
+    return " ".join(_ANSI.sub("", text).split())
+
+
 def error_messages(log: str) -> list[str]:
     """The messages of the exceptions a task log shows, in order, each joined into one line.
 
