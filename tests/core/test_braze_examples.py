@@ -16,37 +16,11 @@ import pytest
 from airflow_braze_schedule.core.endpoints import ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.payload import build_create_request, build_update_request
+from tests.braze_doc_examples import AUDIENCE
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FUTURE = "2026-06-10T09:00:00"
 
-# The connected audience shared by §9.1, §9.4 and §9.7, verbatim.
-AUDIENCE = {
-    "AND": [
-        {"custom_attribute": {"custom_attribute_name": "eye_color", "comparison": "equals", "value": "blue"}},
-        {
-            "custom_attribute": {
-                "custom_attribute_name": "favorite_foods",
-                "comparison": "includes_value",
-                "value": "pizza",
-            }
-        },
-        {
-            "OR": [
-                {
-                    "custom_attribute": {
-                        "custom_attribute_name": "last_purchase_time",
-                        "comparison": "less_than_x_days_ago",
-                        "value": 2,
-                    }
-                },
-                {"push_subscription_status": {"comparison": "is", "value": "opted_in"}},
-            ]
-        },
-        {"email_subscription_status": {"comparison": "is_not", "value": "subscribed"}},
-        {"last_used_app": {"comparison": "after", "value": "2019-07-22T13:17:55+0000"}},
-    ]
-}
 
 # §9.1, corrected: booleans, arrays, one delivery mode, a time, real message objects.
 MESSAGE_CREATE = {

@@ -15,33 +15,7 @@ import pytest
 import requests
 
 from airflow_braze_schedule.testing import FakeBraze
-
-AUDIENCE: dict[str, Any] = {
-    "AND": [
-        {"custom_attribute": {"custom_attribute_name": "eye_color", "comparison": "equals", "value": "blue"}},
-        {
-            "custom_attribute": {
-                "custom_attribute_name": "favorite_foods",
-                "comparison": "includes_value",
-                "value": "pizza",
-            }
-        },
-        {
-            "OR": [
-                {
-                    "custom_attribute": {
-                        "custom_attribute_name": "last_purchase_time",
-                        "comparison": "less_than_x_days_ago",
-                        "value": 2,
-                    }
-                },
-                {"push_subscription_status": {"comparison": "is", "value": "opted_in"}},
-            ]
-        },
-        {"email_subscription_status": {"comparison": "is_not", "value": "subscribed"}},
-        {"last_used_app": {"comparison": "after", "value": "2019-07-22T13:17:55+0000"}},
-    ]
-}
+from tests.braze_doc_examples import AUDIENCE
 
 # §9.1 as printed: placeholders instead of values and missing commas, so not JSON at all.
 MESSAGES_CREATE_AS_PRINTED = """{
