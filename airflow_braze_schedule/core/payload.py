@@ -16,7 +16,7 @@ from typing import Any
 
 from airflow_braze_schedule.core.endpoints import ENDPOINTS, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
-from airflow_braze_schedule.core.schedule import BrazeSchedule
+from airflow_braze_schedule.core.schedule import BrazeSchedule, rendered_nothing
 
 MAX_USERS_PER_REQUEST = 50  # external ids + aliases, or recipients (braze-api.md §4.2)
 MAX_PROPERTIES_BYTES = 50 * 1024  # trigger_properties and Canvas context (§4.2, §2.7)
@@ -145,7 +145,7 @@ def kind_for(*, canvas_id: Any = None, campaign_id: Any = None, messages: Any = 
 
 
 def _identifier(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or value.strip() == "None":
+    if not isinstance(value, str) or rendered_nothing(value):
         raise BrazeValidationError(name, f"{value!r} is not an identifier", "a non-empty string")
     return value
 
@@ -431,7 +431,7 @@ def _check_audience(kind: ScheduleKind, body: dict[str, Any]) -> None:
 
 def check_schedule_id(value: Any) -> str:
     """A ``schedule_id`` must be a real id: not empty, not whitespace, not a rendered ``None``."""
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None", "null")):
+    if rendered_nothing(value):
         raise BrazeValidationError(
             "schedule_id",
             f"is {value!r}: the create task's XCom is probably missing (did it run and succeed?)",

@@ -44,6 +44,11 @@ _UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _WALL_CLOCK_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
+def rendered_nothing(value: Any) -> bool:
+    """True for a value a template left empty: None, an empty or blank string, or the text of None."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None", "null"))
+
+
 def _flag(schedule: dict[str, Any], key: str) -> bool:
     value = schedule.get(key)
     if value is None:
@@ -66,7 +71,7 @@ def _parse_time(value: Any) -> datetime:
             "an ISO 8601 string such as 2026-12-01T09:00:00Z, or a datetime",
         )
     text = value.strip()
-    if not text or text in ("None", "null"):
+    if rendered_nothing(text):
         raise BrazeValidationError(
             "schedule.time",
             f"is empty ({value!r}); a template that rendered nothing gives this",
