@@ -1,8 +1,9 @@
 """Request rules for the three schedule kinds (braze-api.md §2 and §4), checked before anything is sent.
 
 The kind rule: ``canvas_id`` means an API-triggered Canvas; ``messages`` means a message schedule (a
-``campaign_id`` beside it only attributes the send to that campaign); ``campaign_id`` without
-``messages`` means an API-triggered campaign. Anything else is refused.
+``campaign_id`` beside it only attributes the send to that campaign, and each message object then names
+its ``message_variation_id``); ``campaign_id`` without ``messages`` means an API-triggered campaign.
+Anything else is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.schedule import BrazeSchedule, rendered_nothing
 
 MAX_USERS_PER_REQUEST = 50  # external ids + aliases, or recipients (braze-api.md §4.2)
-MAX_PROPERTIES_BYTES = 50 * 1024  # trigger_properties and Canvas context (§4.2, §2.7)
+# trigger_properties and Canvas context: "50 KB" (§4.2, §2.7), measured as UTF-8 bytes of the object's
+# compact JSON (§12.11). Braze does not say whether KB means 1,000 or 1,024 bytes: the smaller reading is
+# used, so that nothing accepted here can be refused by Braze for its size.
+MAX_PROPERTIES_BYTES = 50_000
 MAX_BODY_BYTES = 4 * 1024 * 1024  # "Most endpoints accept request bodies up to 4 MB" (§6.1)
 MAX_SEND_ID_LENGTH = 64
 MESSAGE_CHANNELS = frozenset(
@@ -165,8 +169,9 @@ def _object(name: str, value: Any) -> dict[str, Any]:
 
 
 def _json_size(name: str, value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON: "é" counts 2 bytes, not the 6 of its escape ``\\u00e9``."""
     try:
-        return len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+        return len(json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode())
     except (TypeError, ValueError) as exc:
         raise BrazeValidationError(
             name, f"cannot be sent as JSON ({exc})", "strings, numbers, booleans, lists and dicts only"
@@ -178,7 +183,7 @@ def _properties(name: str, value: Any) -> dict[str, Any]:
     size = _json_size(name, value)
     if size > MAX_PROPERTIES_BYTES:
         raise BrazeValidationError(
-            name, f"is {size} bytes of JSON", f"at most {MAX_PROPERTIES_BYTES} bytes (50 KB)"
+            name, f"is {size} bytes of UTF-8 JSON", f"at most {MAX_PROPERTIES_BYTES} bytes (Braze's 50 KB)"
         )
     return value
 
@@ -285,6 +290,21 @@ def _messages(value: Any) -> dict[str, Any]:
     return messages
 
 
+def _check_message_variations(body: dict[str, Any]) -> None:
+    """A message schedule attributed to a campaign names each message's variation (braze-api.md §12.3)."""
+    if "campaign_id" not in body:
+        return
+    for channel, payload in body["messages"].items():
+        variation = payload.get("message_variation_id")
+        if not isinstance(variation, str) or rendered_nothing(variation):
+            raise BrazeValidationError(
+                f"messages.{channel}.message_variation_id",
+                f"is missing while campaign_id {body['campaign_id']!r} attributes the send to a campaign "
+                "(Braze answers 400 Message Variant Unspecified)",
+                f"the id of the campaign's {channel} message variation, or no campaign_id",
+            )
+
+
 def _schedule(value: Any, now: datetime | None) -> tuple[BrazeSchedule, list[str]]:
     schedule = BrazeSchedule.parse(value)
     return schedule, schedule.check(now)
@@ -339,6 +359,13 @@ def build_create_request(
     if owner_field and owner_field not in given:
         raise BrazeValidationError(
             owner_field, "is missing", f"the {owner_field} of the API-triggered {kind.value}"
+        )
+    if kind is ScheduleKind.MESSAGE and "messages" not in given:
+        raise BrazeValidationError(
+            "messages",
+            "is missing: a message schedule sends the messages it is given (Braze answers 400 No message "
+            "to send)",
+            f"at least one of {', '.join(sorted(MESSAGE_CHANNELS))}",
         )
 
     body: dict[str, Any] = {}
@@ -400,6 +427,7 @@ def build_create_request(
             body[name] = _properties(name, given[name])
     if "messages" in given:
         body["messages"] = _messages(given["messages"])
+        _check_message_variations(body)
     _check_audience(kind, body)
     schedule, notes = _schedule(given.get("schedule"), now)
     body["schedule"] = schedule.to_payload()
@@ -411,7 +439,8 @@ def build_create_request(
 
 
 def _check_audience(kind: ScheduleKind, body: dict[str, Any]) -> None:
-    """Someone must receive the send, and ``broadcast`` excludes a list of users (§2.1, §2.4)."""
+    """Someone must receive the send; ``broadcast`` excludes a list of users, and a send that names no
+    users needs it (§2.1, §2.4, §12.2)."""
     users = [name for name in ("recipients", "external_user_ids", "user_aliases") if name in body]
     broadcast = body.get("broadcast") is True
     if broadcast and users:
@@ -419,6 +448,15 @@ def _check_audience(kind: ScheduleKind, body: dict[str, Any]) -> None:
             "broadcast",
             f"is true together with {users[0]}",
             "broadcast only to send to the whole segment, or a list of users without it",
+        )
+    groups = [name for name in ("segment_id", "audience") if name in body]
+    if groups and not users and not broadcast:
+        named = "recipients" if kind is not ScheduleKind.MESSAGE else "external_user_ids or user_aliases"
+        raise BrazeValidationError(
+            "broadcast",
+            f"is not true, but the send names no users, only {' and '.join(groups)} (Braze requires "
+            "broadcast=true then, and refuses the request without it)",
+            f"broadcast=True to send to everyone in the {' and '.join(groups)}, or users in {named}",
         )
     targets = AUDIENCE_FIELDS[kind]
     if not broadcast and not any(name in body for name in targets):
@@ -464,12 +502,17 @@ def build_update_request(
     owner_id: Any = None,
     schedule: Any = None,
     messages: Any = None,
+    original: Any = None,
     now: datetime | None = None,
 ) -> BrazeRequest:
     """Validate an update and build its request.
 
     Message schedules accept ``schedule`` and/or ``messages``; campaign and Canvas schedules accept only
     ``schedule``, which Braze requires. Braze replaces what is sent wholesale.
+
+    :param original: the schedule as created (the handle's ``schedule``), if known. Braze silently skips
+        an update of a local-time campaign or Canvas schedule once the original time has passed in any
+        time zone (braze-api.md §12.5), so such an update is refused here.
     """
     body: dict[str, Any] = {**_owner(kind, owner_id), "schedule_id": check_schedule_id(schedule_id)}
     if kind is not ScheduleKind.MESSAGE and messages is not None:
@@ -481,6 +524,8 @@ def build_update_request(
     if schedule is None and messages is None:
         need = "schedule and/or messages" if kind is ScheduleKind.MESSAGE else "schedule"
         raise BrazeValidationError("schedule", "nothing to update", need)
+    if original is not None and kind is not ScheduleKind.MESSAGE:
+        _check_not_too_late_to_update(original, now)
     parsed: BrazeSchedule | None = None
     notes: list[str] = []
     if schedule is not None:
@@ -491,6 +536,23 @@ def build_update_request(
     return _finish(
         BrazeRequest("POST", ENDPOINTS[kind].update, "update", body, kind=kind, schedule=parsed, notes=notes)
     )
+
+
+def _check_not_too_late_to_update(original: Any, now: datetime | None) -> None:
+    """Refuse an update Braze would answer with success and not apply (braze-api.md §12.5)."""
+    try:
+        was = BrazeSchedule.parse(original)
+    except BrazeValidationError:
+        return  # not a schedule this package made: nothing is known about it
+    if was.in_local_time and was.send_has_begun(now):
+        raise BrazeValidationError(
+            "schedule",
+            f"cannot change this send any more: it was scheduled in local time for {was.time_string}, which "
+            "the earliest time zone (UTC+14) has already reached, and Braze then does not apply updates "
+            "(it answers success and keeps the old schedule)",
+            "cancel this schedule and create a new one (BrazeCancelScheduleOperator, then "
+            "BrazeCreateScheduleOperator); users in zones the send has reached may already have it",
+        )
 
 
 def build_delete_request(kind: ScheduleKind, schedule_id: Any, *, owner_id: Any = None) -> BrazeRequest:

@@ -8,6 +8,10 @@ A schedule is sent in one of three modes:
 * **optimal time** (``at_optimal_time``): only the date matters; each user gets the message at their
   optimal time that day. Also sent without a designator.
 
+Both flags may be true: Braze's own ``/messages/schedule/create`` example sets both, and Braze documents
+no precedence between them. Such a schedule is sent as given and checked by the rules of optimal time,
+whose window (the whole day, in every zone) contains the local-time one.
+
 If a local or optimal time is given with an offset (a templated ``{{ data_interval_end }}`` renders
 as ``...+00:00``), its wall-clock time is kept and the offset is dropped; :attr:`BrazeSchedule.dropped_offset`
 records it so the caller can say so in the log.
@@ -33,8 +37,7 @@ _LATEST_ZONE = timedelta(hours=12)
 # Braze's advice for dashboard campaigns, applied to the API as a warning (braze-api.md §3.1).
 LOCAL_TIME_LEAD = timedelta(hours=24)
 OPTIMAL_TIME_LEAD = timedelta(hours=48)
-# Older Braze docs limited schedules to 90 days ahead; the current docs state no limit (§8.1).
-HORIZON = timedelta(days=90)
+# No horizon: Braze removed its 90-day limit on scheduling in 2023 (braze-api.md §12.7).
 
 # ISO 8601 calendar dates only ("2026-12-01..."): pendulum alone also takes times of day (as today),
 # bare years and week dates, none of which Braze documents.
@@ -157,13 +160,6 @@ class BrazeSchedule:
             raise BrazeValidationError("schedule.time", "is missing", "an ISO 8601 time")
         in_local_time = _flag(value, "in_local_time")
         at_optimal_time = _flag(value, "at_optimal_time")
-        if in_local_time and at_optimal_time:
-            raise BrazeValidationError(
-                "schedule",
-                "in_local_time and at_optimal_time are both true",
-                "at most one of them (local time sends at the given wall-clock time in each user's zone; "
-                "optimal time sends at each user's best time on the given date)",
-            )
         moment = _parse_time(value["time"]).replace(microsecond=0)
         dropped_offset = None
         if in_local_time or at_optimal_time:
@@ -178,11 +174,14 @@ class BrazeSchedule:
 
     @property
     def mode(self) -> str:
-        """``"utc"``, ``"local"`` or ``"optimal"``."""
-        if self.in_local_time:
-            return "local"
+        """``"utc"``, ``"local"`` or ``"optimal"``: whose time rules apply.
+
+        With both flags, ``"optimal"``: its window is the wider one (see the module docstring).
+        """
         if self.at_optimal_time:
             return "optimal"
+        if self.in_local_time:
+            return "local"
         return "utc"
 
     @property
@@ -208,20 +207,24 @@ class BrazeSchedule:
         day = wall.replace(hour=0, minute=0, second=0)
         return day - _EARLIEST_ZONE, day + timedelta(days=1) + _LATEST_ZONE
 
+    def send_has_begun(self, now: datetime | None = None) -> bool:
+        """Whether the send has begun somewhere on Earth by ``now`` (default: the current time).
+
+        For a local or optimal time that is when its first time zone (UTC+14) reaches it, which is what
+        Braze's rule on late updates of local-time schedules turns on (braze-api.md §12.5).
+        """
+        first, _ = self._window()
+        return first <= _utc_now(now)
+
     def check(self, now: datetime | None = None) -> list[str]:
         """Check the time against ``now`` (default: the current time).
 
         :raises BrazeValidationError: for a UTC time in the past, or a local or optimal time that has
             passed in every time zone (Braze answers 400 to both).
-        :return: advice worth logging: Braze's lead-time recommendations, a dropped offset, a time
-            beyond the 90 days older Braze docs allowed.
+        :return: advice worth logging: both flags set, Braze's lead-time recommendations, a dropped
+            offset.
         """
-        if now is None:
-            now = datetime.now(UTC)
-        elif now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        else:
-            now = now.astimezone(UTC)
+        now = _utc_now(now)
         first, last = self._window()
         if last <= now:
             where = "" if self.mode == "utc" else " in every time zone"
@@ -231,6 +234,12 @@ class BrazeSchedule:
                 "a time in the future",
             )
         notes = []
+        if self.in_local_time and self.at_optimal_time:
+            notes.append(
+                "in_local_time and at_optimal_time are both true: sent as given (Braze's own example sets "
+                "both), but Braze documents no precedence between them; the time rules of optimal time, "
+                "the wider window, are applied"
+            )
         if self.dropped_offset is not None:
             notes.append(
                 f"schedule.time had the offset {self.dropped_offset}, dropped: with {self.mode} time Braze takes "
@@ -247,9 +256,11 @@ class BrazeSchedule:
                 f"{self.time:%Y-%m-%d} at optimal time is less than 48 hours ahead; Braze advises scheduling "
                 "optimal-time sends 48 hours ahead"
             )
-        if first - now > HORIZON:
-            notes.append(
-                f"{self.time_string} is more than 90 days ahead, beyond what older Braze docs allowed; "
-                "Braze may reject it"
-            )
         return notes
+
+
+def _utc_now(now: datetime | None) -> datetime:
+    """``now`` as an aware UTC datetime (naive means UTC); the current time if None."""
+    if now is None:
+        return datetime.now(UTC)
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)

@@ -397,7 +397,9 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
     Braze replaces the whole schedule object on update: an update that leaves ``in_local_time`` out moves
     a local-time send to UTC. So when ``schedule_id`` is the create task's handle and this update sets
     neither ``in_local_time`` nor ``at_optimal_time``, both are kept from the schedule as created. The
-    schedule that is sent is logged. Campaign and Canvas schedules only take a new ``schedule``.
+    schedule that is sent is logged. Campaign and Canvas schedules only take a new ``schedule``; once a
+    local-time one has begun in the earliest time zone, Braze silently ignores updates, so the update is
+    refused (cancel it and create a new one instead).
 
     Returns the updated handle (the same dict as the create task's, with the new ``schedule``) and pushes
     ``schedule_id`` under its own XCom key.
@@ -460,6 +462,7 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
                 owner_id=target.owner_id,
                 schedule=schedule,
                 messages=self.messages,
+                original=target.schedule,  # so an update Braze would silently skip is refused
             )
             # A dry-run handle names a schedule that does not exist: never send for it.
             dry_run = target.dry_run or self._is_dry_run()

@@ -9,69 +9,21 @@ reason the doc gives.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 
 import pytest
 
 from airflow_braze_schedule.core.endpoints import ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.payload import build_create_request, build_update_request
-from tests.braze_doc_examples import AUDIENCE
+from tests.braze_doc_examples import (
+    CAMPAIGN_CREATE,
+    EXAMPLES_NOW,
+    MESSAGE_CREATE,
+    MESSAGE_UPDATE_MESSAGES,
+    canvas_create,
+)
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-FUTURE = "2026-06-10T09:00:00"
-
-
-# §9.1, corrected: booleans, arrays, one delivery mode, a time, real message objects.
-MESSAGE_CREATE = {
-    "broadcast": False,
-    "external_user_ids": ["external_user_identifiers"],
-    "user_aliases": [{"alias_name": "example_name", "alias_label": "example_label"}],
-    "segment_id": "segment_identifiers",
-    "audience": AUDIENCE,
-    "campaign_id": "campaign_identifier",
-    "send_id": "send_identifier",
-    "override_messaging_limits": False,
-    "recipient_subscription_state": "subscribed",
-    "schedule": {"time": FUTURE, "in_local_time": True, "at_optimal_time": False},
-    "messages": {
-        "apple_push": {"alert": "Hello!", "badge": 1},
-        "android_push": {"title": "Hello", "alert": "Hello!"},
-        "kindle_push": {"alert": "Hello!"},
-        "web_push": {"alert": "Hello!", "title": "Hello"},
-        "email": {
-            "app_id": "app_identifier",
-            "subject": "Hello",
-            "from": "Co <co@example.com>",
-            "body": "Hi",
-        },
-        "webhook": {"url": "https://example.com/hook", "request_method": "POST"},
-        "content_card": {"type": "CLASSIC", "title": "Hello", "description": "Hi"},
-    },
-}
-
-# §9.4, corrected: the recipient names one user, by an external id.
-CAMPAIGN_CREATE = {
-    "campaign_id": "campaign_identifier",
-    "send_id": "send_identifier",
-    "recipients": [{"external_user_id": "external_user_identifier", "trigger_properties": {}}],
-    "audience": AUDIENCE,
-    "broadcast": False,
-    "trigger_properties": {},
-    "schedule": {"time": FUTURE + "Z", "in_local_time": False, "at_optimal_time": False},
-}
-
-
-def canvas_create(properties: str) -> dict:
-    """§9.7, corrected, with the newest ``context`` or the older ``canvas_entry_properties``."""
-    return {
-        "canvas_id": "canvas_identifier",
-        "recipients": [{"external_user_id": "external_user_identifier", properties: {}}],
-        "audience": AUDIENCE,
-        "broadcast": False,
-        properties: {},
-        "schedule": {"time": FUTURE + "Z", "in_local_time": False, "at_optimal_time": False},
-    }
+NOW = EXAMPLES_NOW
 
 
 @pytest.mark.parametrize(
@@ -95,17 +47,18 @@ def test_message_example_with_a_campaign_id_is_a_message_schedule():
     assert build_create_request(MESSAGE_CREATE, now=NOW).kind is ScheduleKind.MESSAGE
 
 
-def test_9_2_message_update():
-    messages = {
-        "apple_push": {"alert": "Updated Message!", "badge": 1},
-        "android_push": {"title": "Updated title!", "alert": "Updated message!"},
-        "sms": {
-            "subscription_group_id": "subscription_group_identifier",
-            "message_variation_id": "message_variation_identifier",
-            "body": "This is my SMS body.",
-            "app_id": "app_identifier",
-        },
+def test_message_example_sets_both_flags_and_says_braze_gives_no_precedence():
+    request = build_create_request(copy.deepcopy(MESSAGE_CREATE), now=NOW)
+    assert request.body["schedule"] == {
+        "time": "2026-06-10T09:00:00",
+        "in_local_time": True,
+        "at_optimal_time": True,
     }
+    assert any("Braze documents no precedence" in note for note in request.notes)
+
+
+def test_9_2_message_update():
+    messages = MESSAGE_UPDATE_MESSAGES
     request = build_update_request(
         ScheduleKind.MESSAGE,
         "schedule_identifier",
@@ -197,11 +150,9 @@ def with_flaw(example: dict, **changes) -> dict:
         ),
         pytest.param(with_flaw(MESSAGE_CREATE, time=""), "schedule.time", id="9.1-empty-time"),
         pytest.param(
-            with_flaw(
-                MESSAGE_CREATE, schedule={"time": FUTURE, "in_local_time": True, "at_optimal_time": True}
-            ),
-            "schedule",
-            id="9.1-both-modes",
+            with_flaw(MESSAGE_CREATE, messages={"email": {"app_id": "a", "subject": "s", "body": "b"}}),
+            "messages.email.message_variation_id",
+            id="9.1-campaign-without-variation",
         ),
         pytest.param(with_flaw(CAMPAIGN_CREATE, time=""), "schedule.time", id="9.4-empty-time"),
         pytest.param(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -85,7 +85,14 @@ def test_kind_for_refuses(ids, field):
     [
         pytest.param(BASE[MESSAGE], MESSAGE, "/messages/schedule/create", id="message"),
         pytest.param(
-            {**BASE[MESSAGE], "campaign_id": "c"}, MESSAGE, "/messages/schedule/create", id="message+camp"
+            {
+                "messages": {"sms": {"body": "b", "message_variation_id": "v"}},
+                "campaign_id": "c",
+                "broadcast": True,
+            },
+            MESSAGE,
+            "/messages/schedule/create",
+            id="message+camp",
         ),
         pytest.param(BASE[CAMPAIGN], CAMPAIGN, "/campaigns/trigger/schedule/create", id="campaign"),
         pytest.param(BASE[CANVAS], CANVAS, "/canvas/trigger/schedule/create", id="canvas"),
@@ -109,10 +116,61 @@ def test_create_refuses_without_a_kind(fields, field):
 
 
 def test_kind_override_sends_a_campaign_id_alone_as_a_message_schedule():
-    request = create({"campaign_id": "camp", "segment_id": "seg"}, kind=MESSAGE)
+    messages = {"sms": {"body": "b", "message_variation_id": "v"}}
+    request = create({"campaign_id": "camp", "messages": messages, "external_user_ids": ["u"]}, kind=MESSAGE)
     assert request.path == "/messages/schedule/create"
     assert request.kind is MESSAGE
-    assert request.body == {"campaign_id": "camp", "segment_id": "seg", "schedule": SENT_SCHEDULE}
+    assert request.body == {
+        "campaign_id": "camp",
+        "external_user_ids": ["u"],
+        "messages": messages,
+        "schedule": SENT_SCHEDULE,
+    }
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"external_user_ids": ["u"]}, id="users"),
+        pytest.param({"campaign_id": "camp", "segment_id": "seg", "broadcast": True}, id="campaign-segment"),
+    ],
+)
+def test_a_message_schedule_without_messages_is_refused(fields):
+    """The hook's schedule_message picks the kind itself, so the kind rule cannot catch this (§12.4)."""
+    error = refused(fields, kind=MESSAGE)
+    assert error.field == "messages"
+    assert "No message to send" in error.problem
+    assert "apple_push" in error.expected
+
+
+@pytest.mark.parametrize(
+    ("messages", "field"),
+    [
+        pytest.param({"sms": {"body": "b"}}, "messages.sms.message_variation_id", id="missing"),
+        pytest.param(
+            {"sms": {"body": "b", "message_variation_id": "v"}, "email": {"body": "b"}},
+            "messages.email.message_variation_id",
+            id="one-of-two-missing",
+        ),
+        pytest.param(
+            {"sms": {"body": "b", "message_variation_id": ""}},
+            "messages.sms.message_variation_id",
+            id="empty",
+        ),
+        pytest.param(
+            {"sms": {"body": "b", "message_variation_id": 7}}, "messages.sms.message_variation_id", id="int"
+        ),
+    ],
+)
+def test_a_message_schedule_of_a_campaign_names_each_variation(messages, field):
+    error = refused({"campaign_id": "camp", "messages": messages, "external_user_ids": ["u"]})
+    assert error.field == field
+    assert "Message Variant Unspecified" in error.problem
+    assert "or no campaign_id" in error.expected
+
+
+def test_message_variations_are_not_needed_without_a_campaign():
+    assert create({"messages": {"sms": {"body": "b"}}, "external_user_ids": ["u"]}).kind is MESSAGE
 
 
 def test_kind_override_still_refuses_fields_of_another_kind():
@@ -282,8 +340,13 @@ def test_recipient_subscription_states(state):
         pytest.param({"user_aliases": aliases(50)}, id="50-aliases"),
         pytest.param({"external_user_ids": users(25), "user_aliases": aliases(25)}, id="25+25"),
         pytest.param({"external_user_ids": ("a", "b")}, id="tuple"),
-        pytest.param({"segment_id": "seg"}, id="segment"),
-        pytest.param({"audience": {"AND": []}}, id="audience"),
+        pytest.param({"segment_id": "seg", "broadcast": True}, id="segment"),
+        pytest.param({"audience": {"AND": []}, "broadcast": True}, id="audience"),
+        pytest.param(
+            {"segment_id": "seg", "audience": {"AND": []}, "broadcast": True}, id="segment+audience"
+        ),
+        pytest.param({"segment_id": "seg", "external_user_ids": ["u"]}, id="users-in-segment"),
+        pytest.param({"audience": {"AND": []}, "user_aliases": aliases(1)}, id="aliases-in-audience"),
     ],
 )
 def test_message_audiences_accepted(targets):
@@ -291,6 +354,37 @@ def test_message_audiences_accepted(targets):
     assert {k: request.body[k] for k in targets} == {
         k: list(v) if isinstance(v, tuple) else v for k, v in targets.items()
     }
+
+
+@pytest.mark.parametrize(
+    ("fields", "groups"),
+    [
+        pytest.param({"messages": {"sms": {}}, "segment_id": "s"}, "segment_id", id="message-segment"),
+        pytest.param({"messages": {"sms": {}}, "audience": {"AND": []}}, "audience", id="message-audience"),
+        pytest.param(
+            {"messages": {"sms": {}}, "segment_id": "s", "audience": {"AND": []}, "broadcast": False},
+            "segment_id and audience",
+            id="message-both-broadcast-false",
+        ),
+        pytest.param({"campaign_id": "c", "audience": {"AND": []}}, "audience", id="campaign-audience"),
+        pytest.param(
+            {"canvas_id": "c", "audience": {"AND": []}, "broadcast": False}, "audience", id="canvas-audience"
+        ),
+    ],
+)
+def test_a_send_naming_no_users_needs_broadcast(fields, groups):
+    """Braze: broadcast "must be set to true if users are not specified" (§12.2)."""
+    error = refused(fields)
+    assert error.field == "broadcast"
+    assert f"names no users, only {groups}" in error.problem
+    assert error.expected.startswith("broadcast=True to send to everyone in the")
+
+
+@pytest.mark.parametrize("kind", [CAMPAIGN, CANVAS])
+def test_a_trigger_broadcast_to_an_audience_is_accepted(kind):
+    request = create({**BASE[kind], "audience": {"AND": []}})
+    assert request.body["broadcast"] is True
+    assert request.body["audience"] == {"AND": []}
 
 
 @pytest.mark.parametrize("kind", [CAMPAIGN, CANVAS])
@@ -433,13 +527,29 @@ BIG = {"blob": "x" * (50 * 1024)}  # 50 KB of value, plus the key: over 51,200 b
 def test_properties_over_50_kb(fields, field):
     error = refused(fields)
     assert error.field == field
-    assert "51200 bytes" in error.expected
+    assert "at most 50000 bytes" in error.expected
 
 
-def test_properties_of_exactly_50_kb_pass():
-    exact = {"b": "x" * (50 * 1024 - len('{"b":""}'))}
-    assert len(json.dumps(exact, separators=(",", ":"))) == 50 * 1024
+def test_properties_of_exactly_50_000_bytes_pass_and_one_more_is_refused():
+    exact = {"b": "x" * (50_000 - len('{"b":""}'))}
+    assert len(json.dumps(exact, separators=(",", ":"))) == 50_000
     assert create({**BASE[CAMPAIGN], "trigger_properties": exact}).body["trigger_properties"] == exact
+    error = refused({**BASE[CAMPAIGN], "trigger_properties": {"b": exact["b"] + "x"}})
+    assert error.problem == "is 50001 bytes of UTF-8 JSON"
+
+
+@pytest.mark.parametrize("key", ["trigger_properties", "context"])
+def test_properties_are_measured_in_utf8_bytes_not_ascii_escapes(key):
+    """20,000 accented letters are 40,008 bytes of UTF-8 JSON, but 120,008 once ASCII-escaped."""
+    accented = {"b": "é" * 20_000}
+    fields = {**BASE[CAMPAIGN if key == "trigger_properties" else CANVAS], key: accented}
+    assert len(json.dumps(accented, separators=(",", ":"))) > 120_000
+    assert create(fields).body[key] == accented
+    recipient = {"external_user_id": "u", key: accented}
+    owner = {"campaign_id": "c"} if key == "trigger_properties" else {"canvas_id": "c"}
+    assert create({**owner, "recipients": [recipient]}).body["recipients"] == [recipient]
+    error = refused({**fields, key: {"b": "é" * 25_000}})
+    assert (error.field, error.problem) == (key, "is 50008 bytes of UTF-8 JSON")
 
 
 def test_context_and_canvas_entry_properties_together():
@@ -681,3 +791,56 @@ def test_describe_has_method_path_and_sorted_json_body():
 def test_describe_with_query_params_and_no_body():
     request = BrazeRequest("GET", "/messages/scheduled_broadcasts", "list", params={"end_time": "2026-07-01"})
     assert request.describe() == "GET /messages/scheduled_broadcasts?end_time=2026-07-01"
+
+
+# --- update of a local-time send that has begun (braze-api.md §12.5) ------------------------------
+
+# 2026-06-02T09:00 wall: the earliest zone (UTC+14) reaches it at 2026-06-01T19:00Z, 7 hours after NOW.
+LOCAL_ORIGINAL = {"time": "2026-06-02T09:00:00", "in_local_time": True, "at_optimal_time": False}
+BEGUN = datetime(2026, 6, 1, 19, 0, tzinfo=UTC)
+NEW_TIME = {"time": "2026-06-03T09:00:00", "in_local_time": True}
+
+
+@pytest.mark.parametrize(("kind", "owner"), [(CAMPAIGN, "camp"), (CANVAS, "canv")])
+def test_update_of_a_begun_local_time_send_is_refused(kind, owner):
+    with pytest.raises(BrazeValidationError) as info:
+        build_update_request(
+            kind, "sid", owner_id=owner, schedule=NEW_TIME, original=LOCAL_ORIGINAL, now=BEGUN
+        )
+    error = info.value
+    assert error.field == "schedule"
+    assert "2026-06-02T09:00:00, which the earliest time zone (UTC+14) has already reached" in error.problem
+    assert "answers success and keeps the old schedule" in error.problem
+    assert error.expected.startswith("cancel this schedule and create a new one")
+
+
+@pytest.mark.parametrize(
+    ("kind", "original", "now"),
+    [
+        pytest.param(CAMPAIGN, LOCAL_ORIGINAL, BEGUN - timedelta(seconds=1), id="not-begun-yet"),
+        pytest.param(CAMPAIGN, {**LOCAL_ORIGINAL, "in_local_time": False}, BEGUN, id="original-utc"),
+        pytest.param(
+            CANVAS,
+            {"time": "2026-06-02T09:00:00", "in_local_time": False, "at_optimal_time": True},
+            BEGUN,
+            id="original-optimal-only",
+        ),
+        pytest.param(MESSAGE, LOCAL_ORIGINAL, BEGUN, id="message-schedule"),
+        pytest.param(CAMPAIGN, None, BEGUN, id="original-unknown"),
+        pytest.param(CAMPAIGN, {"time": "garbage"}, BEGUN, id="original-unreadable"),
+    ],
+)
+def test_update_goes_ahead_when_braze_applies_it(kind, original, now):
+    request = build_update_request(
+        kind, "sid", owner_id="owner", schedule=NEW_TIME, original=original, now=now
+    )
+    assert request.body["schedule"]["time"] == "2026-06-03T09:00:00"
+
+
+def test_update_with_both_flags_originally_uses_the_optimal_window():
+    # The day 2026-06-02 begins at UTC+14 at 2026-06-01T10:00Z, before its 09:00 local time does.
+    original = {**LOCAL_ORIGINAL, "at_optimal_time": True}
+    with pytest.raises(BrazeValidationError):
+        build_update_request(
+            CAMPAIGN, "sid", owner_id="c", schedule=NEW_TIME, original=original, now=NOW.replace(hour=10)
+        )

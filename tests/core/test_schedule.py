@@ -142,11 +142,6 @@ def test_explicit_false_and_none_flags_mean_utc():
     ("value", "field"),
     [
         pytest.param(
-            {"time": "2026-12-01T09:00:00", "in_local_time": True, "at_optimal_time": True},
-            "schedule",
-            id="both-flags",
-        ),
-        pytest.param(
             {"time": "2026-12-01T09:00:00", "in_local_time": "true"}, "schedule.in_local_time", id="str-flag"
         ),
         pytest.param(
@@ -249,11 +244,9 @@ def test_local_time_passed_in_some_zones_gives_a_note_not_an_error():
         # 2026-06-04 starts at UTC+14 on 2026-06-03T10:00Z: 46 h ahead.
         pytest.param({"time": "2026-06-04", **OPTIMAL}, ["less than 48 hours"], id="optimal-46h"),
         pytest.param({"time": "2026-06-01", **OPTIMAL}, ["less than 48 hours"], id="optimal-today"),
-        pytest.param({"time": "2026-08-30T12:00:00Z"}, [], id="exactly-90-days"),
-        pytest.param({"time": "2026-08-30T12:00:01Z"}, ["more than 90 days"], id="over-90-days"),
-        pytest.param(
-            {"time": "2026-12-01T09:00:00", **LOCAL}, ["more than 90 days"], id="local-over-90-days"
-        ),
+        # No horizon: Braze removed its 90-day limit in 2023 (braze-api.md §12.7).
+        pytest.param({"time": "2026-08-30T12:00:01Z"}, [], id="over-90-days-no-note"),
+        pytest.param({"time": "2031-12-01T09:00:00", **LOCAL}, [], id="local-years-ahead-no-note"),
         pytest.param(
             {"time": "2026-06-05T09:00:00-05:00", **LOCAL},
             ["offset -05:00, dropped"],
@@ -279,3 +272,59 @@ def test_dropped_offset_note_names_what_is_sent():
         "schedule.time had the offset -05:00, dropped: with local time Braze takes a wall-clock time "
         "with no zone, so 2026-06-05T09:00:00 is sent"
     )
+
+
+# --- both flags -------------------------------------------------------------------------------------
+
+
+BOTH = {"in_local_time": True, "at_optimal_time": True}
+
+
+def test_both_flags_are_sent_as_given_with_a_note():
+    """Braze's own /messages/schedule/create example sets both (braze-api.md §12.1)."""
+    schedule = BrazeSchedule.parse({"time": "2026-06-10T09:00:00Z", **BOTH})
+    assert schedule.to_payload() == {"time": "2026-06-10T09:00:00", **BOTH}
+    assert schedule.mode == "optimal"
+    notes = schedule.check(NOW)
+    assert "Braze documents no precedence between them" in notes[0]
+    assert "time rules of optimal time" in notes[0]
+
+
+def test_both_flags_take_the_wider_window_of_optimal_time():
+    # 2026-06-01T00:00 wall: gone at UTC-12 at 12:00Z (local), but the day lasts there until 2026-06-02T12:00Z.
+    both = BrazeSchedule.parse({"time": "2026-06-01T00:00:00", **BOTH})
+    both.check(NOW + timedelta(hours=23))
+    with pytest.raises(BrazeValidationError):
+        BrazeSchedule.parse({"time": "2026-06-01T00:00:00", **LOCAL}).check(NOW + timedelta(hours=23))
+    with pytest.raises(BrazeValidationError) as info:
+        both.check(NOW + timedelta(hours=24))
+    assert "(optimal time) has already passed in every time zone" in info.value.problem
+    # The optimal lead-time advice applies, not the local one.
+    assert any("less than 48 hours" in note for note in both.check(NOW))
+
+
+# --- send_has_begun ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schedule", "begins"),
+    [
+        pytest.param({"time": "2026-06-10T09:00:00Z"}, datetime(2026, 6, 10, 9, tzinfo=UTC), id="utc"),
+        # UTC+14 reaches 09:00 on the 10th at 19:00Z on the 9th.
+        pytest.param(
+            {"time": "2026-06-10T09:00:00", **LOCAL}, datetime(2026, 6, 9, 19, tzinfo=UTC), id="local"
+        ),
+        # ... and the 10th itself at 10:00Z on the 9th.
+        pytest.param(
+            {"time": "2026-06-10T09:00:00", **OPTIMAL}, datetime(2026, 6, 9, 10, tzinfo=UTC), id="optimal"
+        ),
+        pytest.param(
+            {"time": "2026-06-10T09:00:00", **BOTH}, datetime(2026, 6, 9, 10, tzinfo=UTC), id="both"
+        ),
+    ],
+)
+def test_send_has_begun_in_the_earliest_zone(schedule, begins):
+    parsed = BrazeSchedule.parse(schedule)
+    assert not parsed.send_has_begun(begins - timedelta(seconds=1))
+    assert parsed.send_has_begun(begins)
+    assert parsed.send_has_begun(begins.replace(tzinfo=None))  # naive means UTC
