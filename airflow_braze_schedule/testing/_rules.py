@@ -7,7 +7,11 @@ object's time rules and the audience rules. It knows nothing about HTTP or state
 :class:`BrazeError` into an answer.
 
 Where Braze's documentation is silent the fake is deliberately strict (it exists to catch client bugs):
-undocumented parameters are rejected, as is a ``time`` without a ``T`` time part.
+undocumented parameters are rejected, as is a ``time`` without a ``T`` time part, and "50 KB" is read as
+50,000 bytes. Where Braze's own examples do something its prose advises against, the fake follows the
+examples, as Braze's server evidently accepts them: ``in_local_time`` and ``at_optimal_time`` both true
+(the ``/messages/schedule/create`` example), and a time-zone designator with local time (the update
+examples; the wall-clock time is used).
 """
 
 from __future__ import annotations
@@ -20,38 +24,31 @@ from typing import Any
 
 #: Maximum number of ``external_user_ids`` + ``user_aliases`` (or of ``recipients``) per request.
 MAX_RECIPIENTS = 50
-#: Maximum size of a ``trigger_properties`` / ``context`` object, in bytes of compact UTF-8 JSON
-#: (Braze documents "50 KB"; the fake reads it as 50 KiB).
-MAX_PROPERTIES_BYTES = 50 * 1024
+#: Maximum size of a ``trigger_properties`` / ``context`` object, in bytes of compact UTF-8 JSON. Braze
+#: documents "50 KB" without saying 1,000 or 1,024; the fake takes the stricter 50,000, so that a client
+#: it accepts is never refused by Braze for this.
+MAX_PROPERTIES_BYTES = 50_000
 #: Maximum request body ("Most endpoints accept request bodies up to 4 MB"); larger bodies get a 413.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 #: ``send_id`` must be ASCII and at most this long (identifier types page).
 MAX_SEND_ID_LENGTH = 64
-#: The earliest time zone is UTC-12: a local wall-clock time has passed everywhere 12 h after it passed
-#: in UTC.
+#: The last time zone is UTC-12: a local wall-clock time has passed everywhere 12 h after it passed in
+#: UTC.
 _LAST_TIME_ZONE = timedelta(hours=12)
+#: The first time zone is UTC+14: a local wall-clock time is reached somewhere 14 h before it is in UTC.
+_FIRST_TIME_ZONE = timedelta(hours=14)
 
-#: Messaging-object keys accepted in ``messages`` (schedule/create page, plus ``whats_app`` from
-#: ``/messages/send`` and the Windows objects an older update page listed).
+#: Messaging-object keys of ``messages``, as the ``/messages/schedule/create`` page lists them (its
+#: update page refers to the same objects). ``whats_app`` is only documented for ``/messages/send``.
 MESSAGE_CHANNELS = frozenset(
-    {
-        "apple_push",
-        "android_push",
-        "kindle_push",
-        "web_push",
-        "email",
-        "webhook",
-        "content_card",
-        "sms",
-        "whats_app",
-        "windows_phone8_push",
-        "windows_universal_push",
-    }
+    {"apple_push", "android_push", "kindle_push", "web_push", "email", "webhook", "content_card", "sms"}
 )
 RECIPIENT_SUBSCRIPTION_STATES = frozenset({"opted_in", "subscribed", "all"})
 
 TOO_MANY_IDS = "The max number of external_ids and aliases per request was exceeded"
 NO_RECIPIENTS = "No Recipients"
+NO_MESSAGE = "No message to send"
+VARIANT_UNSPECIFIED = "Message Variant Unspecified"
 BAD_SYNTAX = "Bad syntax"
 
 
@@ -343,9 +340,11 @@ def check_schedule(problems: _Problems, schedule: Any, now: float) -> None:
     """Apply the rules of Braze's schedule object page to ``schedule``, adding problems found.
 
     - ``time`` is required: an ISO 8601 date-time string.
-    - ``in_local_time`` / ``at_optimal_time`` are optional booleans, not both true.
+    - ``in_local_time`` / ``at_optimal_time`` are optional booleans; both may be true (Braze's own
+      example), and then the optimal-time rule applies: it sends "regardless of the time you provide".
     - With neither, ``time`` is in UTC (no designator means UTC) and must not be in the past.
-    - With either, ``time`` must carry no time zone designator (Braze: "do not provide" one).
+    - With either, ``time`` is a wall-clock time. Braze says not to give a designator, yet its own
+      update examples do; a designator given is ignored.
     - ``in_local_time``: the wall-clock time must not have passed in all time zones (UTC-12 is last).
     - ``at_optimal_time``: the date must not have ended in all time zones (the time of day is ignored).
 
@@ -369,9 +368,8 @@ def check_schedule(problems: _Problems, schedule: Any, now: float) -> None:
             problems.add(f"'schedule.{flag}' must be a boolean (true/false), got {json.dumps(value)}")
             value = False
         flags[flag] = value
-    local, optimal = flags["in_local_time"], flags["at_optimal_time"]
-    if local and optimal:
-        problems.add("'schedule.in_local_time' and 'schedule.at_optimal_time' cannot both be true")
+    optimal = flags["at_optimal_time"]
+    local = flags["in_local_time"] and not optimal
 
     if "time" not in schedule:
         problems.add("'schedule.time' is required")
@@ -386,13 +384,6 @@ def check_schedule(problems: _Problems, schedule: Any, now: float) -> None:
         return
 
     if local or optimal:
-        if parsed.tzinfo is not None:
-            mode = "in_local_time" if local else "at_optimal_time"
-            problems.add(
-                f"'schedule.time' {raw!r} has a time zone designator; with {mode} Braze requires a local "
-                "wall-clock time without one (e.g. '2030-01-31T09:00:00')"
-            )
-            return
         wall = parsed.replace(tzinfo=UTC)
         if local and (wall + _LAST_TIME_ZONE).timestamp() < now:
             problems.add(
@@ -430,6 +421,24 @@ def _check_broadcast(problems: _Problems, body: dict[str, Any]) -> bool:
     return broadcast
 
 
+def first_delivery(schedule: dict[str, Any]) -> float | None:
+    """When a stored (valid) schedule first delivers somewhere on Earth, epoch seconds.
+
+    A UTC time delivers at that instant; a local time first at UTC+14; an optimal-time date from its
+    start at UTC+14. ``None`` if the time cannot be read.
+    """
+    raw = schedule.get("time")
+    parsed = parse_iso_datetime(raw) if isinstance(raw, str) else None
+    if parsed is None:
+        return None
+    if schedule.get("at_optimal_time") is True:
+        day = parsed.replace(tzinfo=UTC, hour=0, minute=0, second=0, microsecond=0)
+        return (day - _FIRST_TIME_ZONE).timestamp()
+    if schedule.get("in_local_time") is True:
+        return (parsed.replace(tzinfo=UTC) - _FIRST_TIME_ZONE).timestamp()
+    return (parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)).timestamp()
+
+
 def _check_message_audience(problems: _Problems, body: dict[str, Any]) -> None:
     """Audience rules of ``/messages/schedule/create`` (users, aliases, segment, audience, broadcast)."""
     broadcast = _check_broadcast(problems, body)
@@ -459,10 +468,14 @@ def _check_message_audience(problems: _Problems, body: dict[str, Any]) -> None:
             "'broadcast' is true, so 'external_user_ids' and 'user_aliases' cannot be included "
             "(broadcast sends to the whole segment)"
         )
-    if not (broadcast or users or body.get("segment_id") or body.get("audience")):
+    if not (broadcast or users):
+        # "broadcast ... must be set to true if users are not specified" (schedule/create page).
+        groups = [name for name in ("segment_id", "audience") if body.get(name)]
         problems.add(
-            "no recipients: give 'external_user_ids', 'user_aliases', 'segment_id' or 'audience', or set "
-            "'broadcast' to true",
+            f"no users are specified (only {' and '.join(groups)}), so 'broadcast' must be true"
+            if groups
+            else "no recipients: give 'external_user_ids' or 'user_aliases', or set 'broadcast' to true "
+            "with a 'segment_id' or 'audience'",
             NO_RECIPIENTS,
         )
 
@@ -532,17 +545,21 @@ def _check_trigger_audience(problems: _Problems, kind: str, body: dict[str, Any]
         problems.add(f"{count} recipients given; at most {MAX_RECIPIENTS} per request", TOO_MANY_IDS)
     if broadcast and "recipients" in body:
         problems.add("'broadcast' is true, so a 'recipients' list cannot be included")
-    if not (broadcast or count or body.get("audience")):
+    if not (broadcast or count):
+        # "broadcast ... must be set to true if 'recipients' object is omitted" (trigger schedule pages).
         problems.add(
-            "no recipients: give 'recipients' or 'audience', or set 'broadcast' to true to send to the "
-            f"whole segment the {kind} targets",
+            "no 'recipients' are given (only 'audience'), so 'broadcast' must be true"
+            if body.get("audience")
+            else "no recipients: give 'recipients', or set 'broadcast' to true to send to the whole "
+            f"segment the {kind} targets (or its 'audience')",
             NO_RECIPIENTS,
         )
 
 
-def _check_messages(problems: _Problems, messages: Any) -> None:
+def _check_messages(problems: _Problems, messages: Any, campaign_id: Any = None) -> None:
+    """``messages``: messaging objects by channel; with a ``campaign_id``, each names its variation."""
     if not isinstance(messages, dict) or not messages:
-        problems.add("'messages' must be a non-empty object of messaging objects")
+        problems.add("'messages' must be a non-empty object of messaging objects", NO_MESSAGE)
         return
     for channel, value in messages.items():
         if channel not in MESSAGE_CHANNELS:
@@ -552,6 +569,12 @@ def _check_messages(problems: _Problems, messages: Any) -> None:
             )
         elif not isinstance(value, dict):
             problems.add(f"'messages.{channel}' must be a JSON object")
+        elif campaign_id is not None and not _is_nonempty_str(value.get("message_variation_id")):
+            problems.add(
+                f"'messages.{channel}.message_variation_id' is required: a campaign ID is provided but no "
+                "message variation ID",
+                VARIANT_UNSPECIFIED,
+            )
 
 
 # ------------------------------------------------------------------------------------------ endpoints
@@ -611,7 +634,9 @@ def _check_message_create_fields(problems: _Problems, body: dict[str, Any]) -> N
             f"'recipient_subscription_state' must be one of: {', '.join(sorted(RECIPIENT_SUBSCRIPTION_STATES))}"
         )
     if "messages" in body:
-        _check_messages(problems, body["messages"])
+        _check_messages(problems, body["messages"], body.get("campaign_id"))
+    else:
+        problems.add("'messages' is required: a message schedule sends the messages it is given", NO_MESSAGE)
 
 
 def _check_update_fields(problems: _Problems, endpoint: Endpoint, body: dict[str, Any], now: float) -> None:
@@ -629,16 +654,17 @@ def _check_update_fields(problems: _Problems, endpoint: Endpoint, body: dict[str
         check_schedule(problems, body["schedule"], now)
 
 
-def check_end_time(end_time: str | None) -> None:
+def check_end_time(end_time: str | None) -> datetime:
     """Validate the ``end_time`` query parameter of ``/messages/scheduled_broadcasts``.
 
     :param end_time: the raw query value (``None`` when absent).
+    :return: it, parsed.
     :raises BrazeError: 400 when it is missing or not an ISO 8601 date or date-time.
     """
     if not end_time:
         raise BrazeError(400, "'end_time' is required", ["'end_time' query parameter is required (ISO 8601)"])
     try:
-        datetime.fromisoformat(end_time.strip())
+        return datetime.fromisoformat(end_time.strip())
     except ValueError:
         raise BrazeError(
             400,

@@ -2,9 +2,18 @@
 
 :class:`FakeBraze` models Braze's *server side* as Braze documents it (the nine schedule endpoints,
 ``/messages/scheduled_broadcasts`` and ``/sends/id/create``): bearer-key authentication, per-endpoint
-key permissions, request validation with Braze's error shapes, workspace-wide rate limiting with Braze's
+key permissions, request validation with Braze's error shapes, Braze's rate-limit buckets with its
 ``x-ratelimit-*`` headers, and the schedules themselves, which update replaces and delete cancels. It is
 independent of this package's client code, so it catches client bugs instead of mirroring them.
+
+Rate limits, per workspace, in windows aligned to the clock (braze-api.md §6.1):
+
+- broadcast creates of ``/campaigns/trigger/schedule/create`` and ``/canvas/trigger/schedule/create``
+  (no ``recipients``: the campaign's segment or a connected audience): 250 a minute across audiences and
+  10 a minute per unique audience (the campaign or Canvas, the segment, the ``audience`` object),
+  whichever runs out first;
+- ``/sends/id/create``: 100 a day (UTC);
+- every other call: the shared 250,000 an hour, reset on the clock hour.
 
 Quick start::
 
@@ -34,6 +43,11 @@ Decisions where Braze documents nothing (see also :mod:`._rules`):
 - An unknown ``schedule_id``, one of another kind or owner (``campaign_id`` / ``canvas_id``), or one
   already cancelled, is answered ``404 {"message": "Schedule not found"}`` by update and delete.
 - Sending time does not move a schedule out of ``"scheduled"``: the fake never "sends".
+- An update of a campaign or Canvas schedule in local time whose time the first time zone (UTC+14) has
+  reached answers success and changes nothing, as Braze documents ("Updates aren't applied if the
+  original schedule used local time and the original time has already passed in any time zone").
+- ``/messages/scheduled_broadcasts`` lists only what :meth:`FakeBraze.add_scheduled_broadcast` put there
+  (dashboard-scheduled sends), never API schedules, as Braze does.
 - Routing comes first (unknown path: ``404 {"message": "Not Found"}``; wrong method: ``405``), then the
   API key (``401``), then the rate limit (``429``; only authenticated calls count), then permissions
   (``403``), then the body (``413``, ``400``).
@@ -53,6 +67,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -88,6 +103,12 @@ __all__ = ["DEFAULT_API_KEY", "DEFAULT_RATE_LIMIT", "FakeBraze", "ReceivedReques
 DEFAULT_API_KEY = "fake-braze-rest-api-key"
 #: Braze's default shared rate limit: 250,000 requests per hour per workspace.
 DEFAULT_RATE_LIMIT = 250_000
+#: Broadcast campaign / Canvas schedule creates: per minute across audiences, and per unique audience.
+BROADCAST_RATE_LIMIT = 250
+AUDIENCE_RATE_LIMIT = 10
+#: ``/sends/id/create``: per day and workspace.
+SEND_ID_RATE_LIMIT = 100
+_TRIGGER_CREATES = frozenset({"/campaigns/trigger/schedule/create", "/canvas/trigger/schedule/create"})
 
 ScheduleKind = Literal["message", "campaign", "canvas"]
 ScheduleStatus = Literal["scheduled", "cancelled"]
@@ -138,7 +159,7 @@ class StoredSchedule:
     :param messages: the messaging objects as last set (``"message"`` only; ``None`` otherwise).
     :param status: ``"scheduled"``, or ``"cancelled"`` once deleted.
     :param dispatch_id: the dispatch id answered by create.
-    :param history: the create body followed by each update body, in order.
+    :param history: the create body followed by each applied update body, in order.
     :param created_at: when it was created (fake's clock).
     :param updated_at: when it was last updated or cancelled (fake's clock).
     """
@@ -196,6 +217,32 @@ class _RateLimiter:
             self.count += 1
         return allowed, self.headers(now)
 
+    def remaining(self, now: float) -> int:
+        self._roll(now)
+        return max(self.limit - self.count, 0)
+
+
+def _consume_all(limiters: Sequence[_RateLimiter], now: float) -> tuple[bool, dict[str, str]]:
+    """Count one request against every bucket that applies, or against none if one of them is used up
+    (whichever hits first); answer with the headers of the bucket closest to its limit."""
+    allowed = all(limiter.remaining(now) > 0 for limiter in limiters)
+    if allowed:
+        for limiter in limiters:
+            limiter.consume(now)
+    tightest = min(limiters, key=lambda limiter: limiter.remaining(now))
+    return allowed, tightest.headers(now)
+
+
+@dataclass(frozen=True)
+class _Buckets:
+    """The sizes of the buckets besides the shared one (see the module docstring)."""
+
+    broadcast: int
+    audience: int
+    broadcast_window: float
+    send_id: int
+    send_id_window: float
+
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     response = Response(json.dumps(body), mimetype="application/json", headers=headers)
@@ -241,6 +288,12 @@ class FakeBraze:
     :param rate_limit: requests allowed per window across all endpoints; ``None`` means Braze's default,
         :data:`DEFAULT_RATE_LIMIT` (250,000).
     :param rate_limit_window: the window length in seconds, aligned to the clock (3600: the clock hour).
+    :param broadcast_rate_limit: broadcast campaign / Canvas schedule creates allowed per
+        ``broadcast_rate_window`` across all audiences (Braze: 250 a minute).
+    :param audience_rate_limit: the same, per unique audience (Braze: 10 a minute).
+    :param broadcast_rate_window: the window of both, in seconds (60).
+    :param send_id_rate_limit: ``/sends/id/create`` calls allowed per ``send_id_rate_window`` (Braze: 100).
+    :param send_id_rate_window: in seconds (86400: a UTC day).
     :param clock: the time source (epoch seconds) for time rules, rate-limit windows and timestamps;
         :class:`~airflow_braze_schedule.testing.Delay` faults still sleep in real time.
     :param verbose: log each request to the ``werkzeug`` logger (silent by default).
@@ -255,6 +308,11 @@ class FakeBraze:
         permissions: set[str] | None = None,
         rate_limit: int | None = None,
         rate_limit_window: float = 3600.0,
+        broadcast_rate_limit: int = BROADCAST_RATE_LIMIT,
+        audience_rate_limit: int = AUDIENCE_RATE_LIMIT,
+        broadcast_rate_window: float = 60.0,
+        send_id_rate_limit: int = SEND_ID_RATE_LIMIT,
+        send_id_rate_window: float = 86400.0,
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
     ) -> None:
@@ -268,6 +326,15 @@ class FakeBraze:
         self._initial_rate_limit = (rate_limit, rate_limit_window)
         self._permissions = self._initial_permissions
         self._limiter = self._new_limiter(rate_limit, rate_limit_window)
+        self._buckets = _Buckets(
+            broadcast_rate_limit,
+            audience_rate_limit,
+            broadcast_rate_window,
+            send_id_rate_limit,
+            send_id_rate_window,
+        )
+        self._new_buckets()
+        self._dashboard_broadcasts: list[dict[str, Any]] = []
         self._received: list[ReceivedRequest] = []
         self._schedules: dict[str, StoredSchedule] = {}
         self._send_ids: dict[str, str] = {}
@@ -430,6 +497,62 @@ class FakeBraze:
             self._chaos = None
             self._permissions = self._initial_permissions
             self._limiter = self._new_limiter(*self._initial_rate_limit)
+            self._new_buckets()
+            self._dashboard_broadcasts.clear()
+
+    def add_scheduled_broadcast(
+        self,
+        name: str,
+        broadcast_id: str,
+        next_send_time: str,
+        *,
+        type: str = "Campaign",
+        tags: Sequence[str] = (),
+        schedule_type: str = "local_time_zones",
+    ) -> None:
+        """Add a dashboard-scheduled campaign or Canvas for ``/messages/scheduled_broadcasts`` to list.
+
+        :param next_send_time: ISO 8601; listed when its date is on or before the ``end_time`` asked for.
+        :param type: ``"Campaign"`` or ``"Canvas"``.
+        :param schedule_type: ``local_time_zones``, ``intelligent_delivery`` or a company time zone name.
+        """
+        entry = {
+            "name": name,
+            "id": broadcast_id,
+            "type": type,
+            "tags": list(tags),
+            "next_send_time": next_send_time,
+            "schedule_type": schedule_type,
+        }
+        with self._lock:
+            self._dashboard_broadcasts.append(entry)
+
+    def _new_buckets(self) -> None:
+        """Fresh counts for the buckets besides the shared one (caller holds the lock, or __init__)."""
+        sizes = self._buckets
+        self._broadcast_limiter = self._new_limiter(sizes.broadcast, sizes.broadcast_window)
+        self._new_limiter(sizes.audience, sizes.broadcast_window)  # checks the values; made per audience
+        self._audience_limiters: dict[str, _RateLimiter] = {}
+        self._send_id_limiter = self._new_limiter(sizes.send_id, sizes.send_id_window)
+
+    def _limiters_for(self, path: str, raw: bytes) -> list[_RateLimiter]:
+        """The buckets a call counts against (caller holds the lock)."""
+        if path == "/sends/id/create":
+            return [self._send_id_limiter]
+        if path in _TRIGGER_CREATES:
+            body: Any = None
+            with contextlib.suppress(ValueError):
+                body = json.loads(raw.decode("utf-8"))
+            if isinstance(body, dict) and not body.get("recipients"):
+                # A unique audience: the campaign or Canvas, its segment, the audience object.
+                owner = body.get("campaign_id") if "campaign" in path else body.get("canvas_id")
+                key = json.dumps([path, owner, body.get("segment_id"), body.get("audience")], sort_keys=True)
+                audience = self._audience_limiters.get(key)
+                if audience is None:
+                    audience = _RateLimiter(self._buckets.audience, self._buckets.broadcast_window)
+                    self._audience_limiters[key] = audience
+                return [self._broadcast_limiter, audience]
+        return [self._limiter]
 
     @staticmethod
     def _new_limiter(limit: int | None, window: float) -> _RateLimiter:
@@ -572,15 +695,15 @@ class FakeBraze:
             endpoint = self._route(request)
             self._authenticate(request, raw)
             with self._lock:
-                allowed, rate_headers = self._limiter.consume(now)
+                allowed, rate_headers = _consume_all(self._limiters_for(endpoint.path, raw), now)
                 permissions = self._permissions
             if not allowed:
                 raise _rules.BrazeError(429, "Rate Limited")
             if permissions is not None and endpoint.permission not in permissions:
                 raise _rules.BrazeError(403, "Access Denied")
             if endpoint.method == "GET":
-                _rules.check_end_time(request.args.get("end_time"))
-                response = _json_response(200, {"scheduled_broadcasts": [], "message": "success"})
+                end_time = _rules.check_end_time(request.args.get("end_time"))
+                response = _json_response(200, {"scheduled_broadcasts": self._listed_broadcasts(end_time)})
             else:
                 body = self._json_body(request, raw, size)
                 _rules.check_body(endpoint, body, now)
@@ -592,6 +715,18 @@ class FakeBraze:
                 rate_headers = self._limiter.headers(now)
         response.headers.update(rate_headers)
         return response
+
+    def _listed_broadcasts(self, end_time: datetime) -> list[dict[str, Any]]:
+        """The dashboard broadcasts due by ``end_time``, which Braze treats as midnight UTC of its date."""
+        last_day = end_time.astimezone(UTC).date() if end_time.tzinfo else end_time.date()
+        with self._lock:
+            entries = [dict(entry) for entry in self._dashboard_broadcasts]
+        listed = []
+        for entry in entries:
+            when = _rules.parse_iso_datetime(entry["next_send_time"])
+            if when is None or (when.astimezone(UTC).date() if when.tzinfo else when.date()) <= last_day:
+                listed.append(entry)
+        return listed
 
     def _route(self, request: Request) -> _rules.Endpoint:
         try:
@@ -695,6 +830,10 @@ class FakeBraze:
             ):
                 raise _rules.BrazeError(404, "Schedule not found")
             if endpoint.action == "update":
+                if owner is not None and self._too_late_to_update(stored_or_none.schedule, now):
+                    # Braze: "Updates aren't applied if the original schedule used local time and the
+                    # original time has already passed in any time zone." No error is documented.
+                    return {"message": "success"}
                 # Braze: "Any schedule [or messages object] completely overwrites the one you provided".
                 updated = dataclasses.replace(
                     stored_or_none,
@@ -707,6 +846,11 @@ class FakeBraze:
                 updated = dataclasses.replace(stored_or_none, status="cancelled", updated_at=now)
             self._schedules[updated.schedule_id] = updated
         return {"message": "success"}
+
+    @staticmethod
+    def _too_late_to_update(schedule: dict[str, Any], now: float) -> bool:
+        first = _rules.first_delivery(schedule)
+        return schedule.get("in_local_time") is True and first is not None and first <= now
 
     # ------------------------------------------------------------------------------------- inspection
 

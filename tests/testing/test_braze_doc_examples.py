@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from airflow_braze_schedule.testing import FakeBraze
-from tests.braze_doc_examples import AUDIENCE
+from tests.braze_doc_examples import AUDIENCE, MESSAGE_CREATE
 
 # §9.1 as printed: placeholders instead of values and missing commas, so not JSON at all.
 MESSAGES_CREATE_AS_PRINTED = """{
@@ -138,22 +138,19 @@ def test_messages_create_as_documented_is_rejected_for_the_listed_faults(fake_br
         "'external_user_ids' must be an array",
         "'user_aliases' must be an array of user alias objects",
         "Cannot parse 'schedule.time'",
-        # Not in the doc's list, but the schedule object forbids it: local and optimal time together.
-        "cannot both be true",
+        # Not in §9's list: with a campaign_id every message names its variation (§12.3).
+        "'messages.apple_push.message_variation_id' is required",
     )
     assert fake_braze.schedules == {}
 
 
 def test_messages_create_corrected_is_accepted(fake_braze: FakeBraze) -> None:
-    body = copy.deepcopy(MESSAGES_CREATE_AS_DOCUMENTED)
-    body.update(
-        broadcast=False,
-        external_user_ids=["external_user_identifiers"],
-        user_aliases=[{"alias_name": "example_name", "alias_label": "example_label"}],
-        schedule={"time": future(local=True), "in_local_time": True, "at_optimal_time": False},
-    )
+    """Both delivery flags stay true, as printed: Braze's own example sets both (§12.1)."""
+    body = copy.deepcopy(MESSAGE_CREATE)
+    body["schedule"] = {"time": future(local=True), "in_local_time": True, "at_optimal_time": True}
     answer = accepted(send(fake_braze, "/messages/schedule/create", body))
     assert set(answer) == {"dispatch_id", "schedule_id", "message"}
+    assert fake_braze.schedules[answer["schedule_id"]].schedule == body["schedule"]
 
 
 # ---------------------------------------------------------------------------------------- §9.2, §9.3
@@ -179,7 +176,8 @@ def test_messages_update_and_delete(fake_braze: FakeBraze) -> None:
     rejected_for(send(fake_braze, "/messages/schedule/update", update), "in the past")
     assert send(fake_braze, "/messages/schedule/delete", delete).status_code == 404
 
-    create = {"broadcast": True, "schedule": {"time": future()}}
+    create = {"broadcast": True, "segment_id": "segment_identifier", "schedule": {"time": future()}}
+    create["messages"] = {"sms": update["messages"]["sms"]}
     sid = accepted(send(fake_braze, "/messages/schedule/create", create))["schedule_id"]
     corrected = {**update, "schedule_id": sid, "schedule": {"time": future()}}
     assert accepted(send(fake_braze, "/messages/schedule/update", corrected)) == {"message": "success"}
@@ -221,11 +219,12 @@ def test_trigger_create_update_delete_corrected(
     sid = accepted(send(fake_braze, path + "/create", corrected_trigger_create(body)))["schedule_id"]
     owner_id = body[owner]
 
-    # §9.5 / §9.8 as printed: in_local_time with a "Z" designator, and ids that do not exist.
+    # §9.5 / §9.8 as printed: a time in 2017, long passed in all time zones.
     printed = {owner: owner_id, "schedule_id": "schedule_identifier", "schedule": TRIGGER_UPDATE_SCHEDULE}
-    rejected_for(send(fake_braze, path + "/update", printed), "time zone designator")
+    rejected_for(send(fake_braze, path + "/update", printed), "passed in all time zones")
 
-    local = {"time": future(local=True), "in_local_time": True}
+    # Corrected: a future date, still in local time with a "Z", which Braze's own examples send.
+    local = {"time": future(), "in_local_time": True}
     accepted(send(fake_braze, path + "/update", {owner: owner_id, "schedule_id": sid, "schedule": local}))
     assert fake_braze.schedules[sid].schedule == local
 
@@ -245,7 +244,7 @@ def test_scheduled_broadcasts_example(fake_braze: FakeBraze) -> None:
         headers={"Authorization": f"Bearer {fake_braze.api_key}"},
         timeout=5,
     )
-    assert answer.json() == {"scheduled_broadcasts": [], "message": "success"}
+    assert answer.json() == {"scheduled_broadcasts": []}  # §12.9: no "message" key
 
 
 def test_send_id_create_example(fake_braze: FakeBraze) -> None:

@@ -245,7 +245,8 @@ def test_unknown_schedule_id_is_404(fake_braze: FakeBraze, path: str, body: dict
 
 def test_schedule_of_another_kind_or_owner_is_404(fake_braze: FakeBraze) -> None:
     campaign_sid = create(fake_braze, CAMPAIGN_CREATE, campaign_body())
-    message_sid = create(fake_braze, MESSAGES_CREATE, message_body(campaign_id="camp-1"))
+    attributed = {"apple_push": {"alert": "Hello", "message_variation_id": "variation-1"}}
+    message_sid = create(fake_braze, MESSAGES_CREATE, message_body(campaign_id="camp-1", messages=attributed))
     schedule = {"time": when()}
 
     wrong_owner = {"campaign_id": "camp-2", "schedule_id": campaign_sid}
@@ -275,22 +276,12 @@ VALIDATION_CASES = [
     ("time-not-string", MESSAGES_CREATE, message_body(schedule={"time": 1700000000}), ["Cannot parse"]),
     ("utc-past", CAMPAIGN_CREATE, campaign_body(schedule={"time": when(-1)}), ["in the past"]),
     (
-        "both-flags",
+        "both-flags-day-over-everywhere",
         CAMPAIGN_CREATE,
-        campaign_body(schedule={"time": when(utc=False), "in_local_time": True, "at_optimal_time": True}),
-        ["cannot both be true"],
-    ),
-    (
-        "local-with-Z",
-        CAMPAIGN_CREATE,
-        campaign_body(schedule={"time": when(), "in_local_time": True}),
-        ["time zone designator"],
-    ),
-    (
-        "optimal-with-offset",
-        MESSAGES_CREATE,
-        message_body(schedule={"time": when(utc=False) + "+02:00", "at_optimal_time": True}),
-        ["time zone designator"],
+        campaign_body(
+            schedule={"time": when(-60, utc=False), "in_local_time": True, "at_optimal_time": True}
+        ),
+        ["ended in all time zones"],
     ),
     (
         "local-passed-everywhere",
@@ -332,10 +323,58 @@ VALIDATION_CASES = [
     (
         "messages-no-audience",
         MESSAGES_CREATE,
-        {"schedule": {"time": when()}, "broadcast": False},
+        message_body(external_user_ids=None, broadcast=False),
         ["No Recipients"],
     ),
     ("campaign-no-audience", CAMPAIGN_CREATE, campaign_body(recipients=[]), ["No Recipients"]),
+    (
+        "messages-segment-without-broadcast",
+        MESSAGES_CREATE,
+        message_body(external_user_ids=None, segment_id="seg"),
+        ["No Recipients", "only segment_id", "'broadcast' must be true"],
+    ),
+    (
+        "messages-audience-broadcast-false",
+        MESSAGES_CREATE,
+        message_body(external_user_ids=None, audience={"AND": []}, broadcast=False),
+        ["No Recipients", "only audience"],
+    ),
+    (
+        "campaign-audience-without-broadcast",
+        CAMPAIGN_CREATE,
+        campaign_body(recipients=None, audience={"AND": []}),
+        ["No Recipients", "only 'audience'", "'broadcast' must be true"],
+    ),
+    (
+        "canvas-audience-broadcast-false",
+        CANVAS_CREATE,
+        canvas_body(recipients=None, audience={"AND": []}, broadcast=False),
+        ["No Recipients", "'broadcast' must be true"],
+    ),
+    ("messages-missing", MESSAGES_CREATE, message_body(messages=None), ["No message to send"]),
+    ("messages-empty", MESSAGES_CREATE, message_body(messages={}), ["No message to send"]),
+    (
+        "campaign-message-without-variation",
+        MESSAGES_CREATE,
+        message_body(
+            campaign_id="camp-1",
+            messages={"sms": {"body": "Hi", "message_variation_id": "v"}, "email": {"body": "Hi"}},
+        ),
+        ["Message Variant Unspecified", "'messages.email.message_variation_id' is required"],
+    ),
+    ("whats-app-not-schedulable", MESSAGES_CREATE, message_body(messages={"whats_app": {}}), ["whats_app"]),
+    (
+        "windows-not-schedulable",
+        MESSAGES_CREATE,
+        message_body(messages={"windows_universal_push": {}}),
+        ["windows_universal_push"],
+    ),
+    (
+        "accented-trigger-properties-over-50000-bytes",
+        CAMPAIGN_CREATE,
+        campaign_body(trigger_properties={"b": "é" * 25_000}),
+        ["'trigger_properties' is 50008 bytes", "50 KB"],
+    ),
     (
         "canvas-no-audience",
         CANVAS_CREATE,
@@ -464,9 +503,72 @@ def test_named_braze_errors_are_the_message(fake_braze: FakeBraze) -> None:
             message_body(schedule={"time": when()[:-1] + ".250+0000"}),
             id="utc-time-with-fraction-and-offset",
         ),
-        pytest.param(MESSAGES_CREATE, {"segment_id": "seg", "schedule": {"time": when()}}, id="segment-only"),
-        pytest.param(MESSAGES_CREATE, {"broadcast": True, "schedule": {"time": when()}}, id="broadcast-only"),
-        pytest.param(CANVAS_CREATE, canvas_body(recipients=None, audience={"AND": []}), id="audience-only"),
+        pytest.param(
+            MESSAGES_CREATE,
+            message_body(external_user_ids=None, segment_id="seg", broadcast=True),
+            id="segment-broadcast",
+        ),
+        pytest.param(
+            MESSAGES_CREATE, message_body(external_user_ids=None, broadcast=True), id="broadcast-only"
+        ),
+        pytest.param(
+            CANVAS_CREATE,
+            canvas_body(recipients=None, audience={"AND": []}, broadcast=True),
+            id="audience-broadcast",
+        ),
+        pytest.param(
+            CAMPAIGN_CREATE,
+            campaign_body(schedule={"time": when(utc=False), "in_local_time": True, "at_optimal_time": True}),
+            id="both-flags-as-in-braze-example",
+        ),
+        pytest.param(
+            CANVAS_CREATE,
+            canvas_body(
+                schedule={"time": when(-20, utc=False), "in_local_time": True, "at_optimal_time": True}
+            ),
+            id="both-flags-take-the-optimal-window",
+        ),
+        pytest.param(
+            CAMPAIGN_CREATE,
+            campaign_body(schedule={"time": when(), "in_local_time": True}),
+            id="local-with-Z-as-in-braze-update-examples",
+        ),
+        pytest.param(
+            MESSAGES_CREATE,
+            message_body(schedule={"time": when(utc=False) + "+02:00", "at_optimal_time": True}),
+            id="optimal-with-offset",
+        ),
+        pytest.param(
+            MESSAGES_CREATE,
+            message_body(
+                campaign_id="camp-1",
+                messages={"sms": {"body": "Hi", "message_variation_id": "v"}},
+            ),
+            id="campaign-message-with-variation",
+        ),
+        pytest.param(
+            CAMPAIGN_CREATE,
+            campaign_body(trigger_properties={"b": "é" * 20_000}),
+            id="accented-trigger-properties-40008-bytes",
+        ),
+        pytest.param(
+            CAMPAIGN_CREATE,
+            campaign_body(trigger_properties={"b": "x" * (50_000 - len('{"b":""}'))}),
+            id="trigger-properties-of-exactly-50000-bytes",
+        ),
+        *(
+            pytest.param(MESSAGES_CREATE, message_body(messages={channel: {}}), id=f"channel-{channel}")
+            for channel in (
+                "apple_push",
+                "android_push",
+                "kindle_push",
+                "web_push",
+                "email",
+                "webhook",
+                "content_card",
+                "sms",
+            )
+        ),
         pytest.param(
             CAMPAIGN_CREATE,
             campaign_body(
@@ -519,7 +621,7 @@ def test_body_over_4_mb_is_413_and_connection_stays_usable(fake_braze: FakeBraze
 def test_scheduled_broadcasts_lists_no_api_schedules(fake_braze: FakeBraze) -> None:
     create(fake_braze, CAMPAIGN_CREATE, campaign_body())
     listed = get(fake_braze, BROADCASTS, end_time="2018-09-01T00:00:00-04:00")
-    assert (listed.status_code, listed.json()) == (200, {"scheduled_broadcasts": [], "message": "success"})
+    assert (listed.status_code, listed.json()) == (200, {"scheduled_broadcasts": []})
     assert_error(get(fake_braze, BROADCASTS), 400, "'end_time' is required")
     assert_error(get(fake_braze, BROADCASTS, end_time="soon"), 400, "end_time")
 
@@ -582,7 +684,7 @@ def test_constructor_key_and_permissions() -> None:
 def test_every_answer_carries_rate_limit_headers(fake_braze: FakeBraze) -> None:
     answers = [
         post(fake_braze, CAMPAIGN_CREATE, campaign_body()),
-        post(fake_braze, CAMPAIGN_CREATE, {}),
+        post(fake_braze, MESSAGES_CREATE, {}),
         post(fake_braze, CAMPAIGN_CREATE, campaign_body(), key="wrong-key"),
         post(fake_braze, "/nope", {}),
         get(fake_braze, BROADCASTS),
@@ -653,6 +755,156 @@ def test_rate_limit_is_workspace_wide_across_threads() -> None:
         assert sorted(int(left) for code, left in results if code == 200) == list(range(20))
         assert len(braze.schedules) == 20
         assert len(braze.received) == 40
+
+
+def broadcast_create(
+    braze: FakeBraze, path: str = CAMPAIGN_CREATE, owner_id: str = "camp-1", **audience: Any
+) -> requests.Response:
+    """A broadcast campaign (or Canvas) schedule create: no recipients, the campaign's segment or an audience."""
+    owner = {"campaign_id" if path == CAMPAIGN_CREATE else "canvas_id": owner_id}
+    body = {**owner, "broadcast": True, "schedule": {"time": "2099-01-01T09:00:00Z"}, **audience}
+    return post(braze, path, body)
+
+
+def test_broadcast_creates_are_limited_per_unique_audience_per_minute() -> None:
+    now = [1_800_000_000 + 12.5]  # 12.5 s into a clock minute
+    with FakeBraze(audience_rate_limit=3, clock=lambda: now[0]) as braze:
+        minute_end = str((math.floor(now[0] / 60) + 1) * 60)
+        same = [broadcast_create(braze) for _ in range(4)]
+        assert [r.status_code for r in same] == [200, 200, 200, 429]
+        assert [r.headers["x-ratelimit-remaining"] for r in same] == ["2", "1", "0", "0"]
+        assert {r.headers["x-ratelimit-limit"] for r in same} == {"3"}
+        assert {r.headers["x-ratelimit-reset"] for r in same} == {minute_end}
+        assert same[3].json() == {"message": "Rate Limited"}
+        # Another audience, another campaign's segment, a Canvas: each a unique audience of its own.
+        assert broadcast_create(braze, audience={"AND": [{"x": 1}]}).status_code == 200
+        assert broadcast_create(braze, owner_id="camp-2").status_code == 200
+        assert broadcast_create(braze, CANVAS_CREATE).status_code == 200
+        # Calls that name recipients are not broadcasts: the shared hourly pool counts them.
+        named = post(braze, CAMPAIGN_CREATE, campaign_body(schedule={"time": "2099-01-01T09:00:00Z"}))
+        assert (named.status_code, named.headers["x-ratelimit-limit"]) == (200, "250000")
+        now[0] = float(minute_end)
+        assert broadcast_create(braze).status_code == 200
+
+
+def test_broadcast_creates_are_limited_across_audiences_whichever_hits_first() -> None:
+    now = [1_800_000_000.0]
+    with FakeBraze(broadcast_rate_limit=4, audience_rate_limit=3, clock=lambda: now[0]) as braze:
+        answers = [broadcast_create(braze, audience={"AND": [{"n": n}]}) for n in range(5)]
+        assert [r.status_code for r in answers] == [200, 200, 200, 200, 429]
+        # The headers are the bucket's closest to its limit (the first audience's, then the minute's).
+        assert [r.headers["x-ratelimit-limit"] for r in answers] == ["3", "4", "4", "4", "4"]
+        assert [r.headers["x-ratelimit-remaining"] for r in answers] == ["2", "2", "1", "0", "0"]
+        # A refused call uses up nothing: the audience refused above still has its 3.
+        now[0] += 60
+        again = [broadcast_create(braze, audience={"AND": [{"n": 4}]}) for _ in range(4)]
+        assert [r.status_code for r in again] == [200, 200, 200, 429]
+        # The broadcast buckets leave the shared pool alone.
+        assert get(braze, BROADCASTS, end_time="2030-01-01").headers["x-ratelimit-remaining"] == "249999"
+
+
+def test_broadcast_limits_default_to_braze_figures() -> None:
+    now = [1_800_000_000.0]
+    with FakeBraze(clock=lambda: now[0]) as braze:
+        answers = [broadcast_create(braze) for _ in range(11)]
+        assert [r.status_code for r in answers] == [200] * 10 + [429]
+        assert answers[0].headers["x-ratelimit-limit"] == "10"
+        for n in range(10, 250):  # 240 more audiences, 1 call each, until 250 in the minute
+            assert broadcast_create(braze, audience={"AND": [{"n": n}]}).status_code == 200
+        last = broadcast_create(braze, audience={"AND": [{"n": "new"}]})
+        assert (last.status_code, last.headers["x-ratelimit-limit"]) == (429, "250")
+
+
+def test_send_id_create_is_limited_per_day() -> None:
+    now = [1_800_000_000 + 3600.0]  # 01:00 UTC
+    with FakeBraze(send_id_rate_limit=2, clock=lambda: now[0]) as braze:
+        day_end = str((math.floor(now[0] / 86400) + 1) * 86400)
+        answers = [post(braze, SEND_ID_CREATE, {"campaign_id": "c", "send_id": f"s{n}"}) for n in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 429]
+        assert [r.headers["x-ratelimit-limit"] for r in answers] == ["2", "2", "2"]
+        assert {r.headers["x-ratelimit-reset"] for r in answers} == {day_end}
+        assert braze.send_ids == {"s0": "c", "s1": "c"}
+        now[0] = float(day_end)
+        assert post(braze, SEND_ID_CREATE, {"campaign_id": "c"}).status_code == 200
+    with FakeBraze() as braze:
+        assert post(braze, SEND_ID_CREATE, {"campaign_id": "c"}).headers["x-ratelimit-limit"] == "100"
+
+
+def test_reset_restores_every_bucket() -> None:
+    with FakeBraze(audience_rate_limit=1, send_id_rate_limit=1) as braze:
+        assert broadcast_create(braze).status_code == 200
+        assert post(braze, SEND_ID_CREATE, {"campaign_id": "c"}).status_code == 200
+        assert broadcast_create(braze).status_code == 429
+        braze.reset()
+        assert broadcast_create(braze).status_code == 200
+        assert post(braze, SEND_ID_CREATE, {"campaign_id": "c"}).status_code == 200
+
+
+# ------------------------------------------------------------------------ late updates of local time
+
+
+@pytest.mark.parametrize(
+    ("create_path", "update_path", "body", "owner"),
+    [
+        (CAMPAIGN_CREATE, CAMPAIGN_UPDATE, campaign_body(), {"campaign_id": "camp-1"}),
+        (CANVAS_CREATE, CANVAS_UPDATE, canvas_body(), {"canvas_id": "canvas-1"}),
+    ],
+)
+def test_update_of_a_begun_local_time_send_succeeds_but_changes_nothing(
+    create_path: str, update_path: str, body: dict[str, Any], owner: dict[str, str]
+) -> None:
+    """Braze: "Updates aren't applied if the original schedule used local time and the original time has
+    already passed in any time zone" (braze-api.md §12.5); no error is documented."""
+    wall = datetime(2026, 6, 2, 9, 0)  # reached at UTC+14 at 2026-06-01T19:00Z
+    begun = datetime(2026, 6, 1, 19, 0, tzinfo=UTC).timestamp()
+    now = [begun - 1]
+    original = {"time": wall.isoformat(), "in_local_time": True}
+    new = {"time": "2026-06-03T09:00:00", "in_local_time": True}
+    with FakeBraze(clock=lambda: now[0]) as braze:
+        sid = create(braze, create_path, {**body, "schedule": original})
+        assert post(braze, update_path, {**owner, "schedule_id": sid, "schedule": new}).status_code == 200
+        assert braze.schedules[sid].schedule == new  # one second before: applied
+
+        now[0] = begun + datetime(2026, 6, 3, 9).timestamp() - wall.timestamp()  # `new` has begun too
+        late = post(
+            braze, update_path, {**owner, "schedule_id": sid, "schedule": {"time": "2026-06-04T09:00:00Z"}}
+        )
+
+        assert (late.status_code, late.json()) == (200, {"message": "success"})
+        stored = braze.schedules[sid]
+        assert stored.schedule == new
+        assert len(stored.history) == 2  # the create and the one applied update
+        # A UTC schedule is not concerned, nor are message schedules.
+        utc_sid = create(braze, create_path, {**body, "schedule": {"time": "2026-06-10T09:00:00Z"}})
+        later = {"time": "2026-06-11T09:00:00Z"}
+        assert (
+            post(braze, update_path, {**owner, "schedule_id": utc_sid, "schedule": later}).status_code == 200
+        )
+        assert braze.schedules[utc_sid].schedule == later
+
+
+def test_scheduled_broadcasts_lists_dashboard_broadcasts_by_end_date(fake_braze: FakeBraze) -> None:
+    fake_braze.add_scheduled_broadcast("Spring sale", "campaign-1", "2030-03-01T09:00:00", tags=["sale"])
+    fake_braze.add_scheduled_broadcast(
+        "Digest", "canvas-1", "2030-03-05T10:00:00-04:00", type="Canvas", schedule_type="America/New_York"
+    )
+    listed = get(fake_braze, BROADCASTS, end_time="2030-03-02T00:00:00Z").json()
+    assert listed == {
+        "scheduled_broadcasts": [
+            {
+                "name": "Spring sale",
+                "id": "campaign-1",
+                "type": "Campaign",
+                "tags": ["sale"],
+                "next_send_time": "2030-03-01T09:00:00",
+                "schedule_type": "local_time_zones",
+            }
+        ]
+    }
+    everything = get(fake_braze, BROADCASTS, end_time="2030-04-01").json()["scheduled_broadcasts"]
+    assert [entry["id"] for entry in everything] == ["campaign-1", "canvas-1"]
+    fake_braze.reset()
+    assert get(fake_braze, BROADCASTS, end_time="2030-04-01").json() == {"scheduled_broadcasts": []}
 
 
 # --------------------------------------------------------------------------------------------- faults
@@ -938,7 +1190,12 @@ def test_pytest_plugin_in_a_user_project(tmp_path: Path) -> None:
                 conn = json.loads(os.environ["AIRFLOW_CONN_BRAZE_DEFAULT"])
                 answer = requests.post(
                     conn["host"] + "/messages/schedule/create",
-                    json={"broadcast": True, "schedule": {"time": "2099-01-01T00:00:00Z"}},
+                    json={
+                        "broadcast": True,
+                        "segment_id": "seg",
+                        "messages": {"sms": {"body": "Hi"}},
+                        "schedule": {"time": "2099-01-01T00:00:00Z"},
+                    },
                     headers={"Authorization": "Bearer " + conn["password"]},
                 )
                 assert answer.status_code == 200
