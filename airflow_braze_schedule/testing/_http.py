@@ -9,11 +9,17 @@ in one buffered write with ``TCP_NODELAY`` set, and keeps the connection open.
 
 It also lets the application *drop* a connection (no answer at all) by setting :data:`DROP_CONNECTION` in
 the WSGI environ, which is how the fake's ``DropBeforeProcessing`` / ``DropAfterProcessing`` faults work.
+
+This leans on werkzeug internals that are not public API (listed in :func:`missing_werkzeug_internals`),
+so the ``testing`` extra bounds werkzeug's version, and importing this module checks them and fails
+with a message naming what is gone, rather than serving wrong answers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
+import inspect
 import socket
 import sys
 import threading
@@ -37,6 +43,63 @@ BODY_CONSUMED = "fake_braze.body_consumed"
 CLOSE_CONNECTION = "fake_braze.close_connection"
 
 _JSON_500 = b'{"message": "Internal Server Error"}'
+#: The werkzeug versions whose internals this module was written against (the ``testing`` extra's bound).
+SUPPORTED_WERKZEUG = ">=3.0,<3.2"
+
+
+def missing_werkzeug_internals() -> list[str]:
+    """The werkzeug internals this module relies on that the installed werkzeug lacks (empty: all there).
+
+    - ``WSGIRequestHandler.make_environ()``: builds the WSGI environ of the parsed request;
+    - ``WSGIRequestHandler.__getattr__``: routes every ``do_<METHOD>`` to ``run_wsgi()``, which
+      :class:`KeepAliveRequestHandler` replaces;
+    - ``WSGIRequestHandler.handle()``: werkzeug's connection loop, which survives a client that leaves;
+    - ``make_server(host, port, app, threaded=..., request_handler=...)``, whose server keeps the
+      application as ``.app`` and the bound port as ``.port``.
+    """
+    from werkzeug import serving
+
+    missing = []
+    handler = getattr(serving, "WSGIRequestHandler", None)
+    for name in ("make_environ", "run_wsgi", "handle", "__getattr__"):
+        if not callable(getattr(handler, name, None)):
+            missing.append(f"werkzeug.serving.WSGIRequestHandler.{name}")
+    if isinstance(handler, type) and callable(getattr(handler, "__getattr__", None)):
+        probe: Any = object.__new__(handler)  # no socket: only attribute lookup is tried
+        try:
+            routed = getattr(probe, "do_POST", None)
+        except Exception:
+            routed = None
+        if getattr(routed, "__func__", None) is not getattr(handler, "run_wsgi", None):
+            missing.append("werkzeug.serving.WSGIRequestHandler routing do_POST to run_wsgi")
+    factory = getattr(serving, "make_server", None)
+    parameters = inspect.signature(factory).parameters if callable(factory) else {}
+    for name in ("host", "port", "app", "threaded", "request_handler"):
+        if name not in parameters:
+            missing.append(f"werkzeug.serving.make_server({name}=...)")
+    server_init = getattr(getattr(serving, "BaseWSGIServer", None), "__init__", None)
+    try:
+        source = inspect.getsource(server_init) if server_init is not None else ""
+    except (OSError, TypeError):
+        source = ""
+    for attribute in ("self.app", "self.port"):
+        if f"{attribute} =" not in source:
+            missing.append(f"werkzeug.serving.BaseWSGIServer {attribute.removeprefix('self.')} attribute")
+    return missing
+
+
+def _check_werkzeug() -> None:
+    missing = missing_werkzeug_internals()
+    if missing:
+        version = importlib.metadata.version("werkzeug")
+        raise ImportError(
+            f"airflow_braze_schedule.testing's server needs werkzeug{SUPPORTED_WERKZEUG} (the 'testing' extra), "
+            f"but werkzeug {version} lacks: {', '.join(missing)}. Install a supported werkzeug, e.g. "
+            f"pip install 'werkzeug{SUPPORTED_WERKZEUG}'."
+        )
+
+
+_check_werkzeug()
 
 
 class _ConnectionRegistry:
