@@ -174,14 +174,6 @@ CASES: list[Case] = [
         "'yes' is not a boolean",
     ),
     Case(
-        "create_both_flags",
-        CREATE,
-        {**A_CAMPAIGN, "schedule": {**LOCAL_IN_2_DAYS, "at_optimal_time": True}},
-        "schedule",
-        "at most one of them",
-        "in_local_time and at_optimal_time are both true",
-    ),
-    Case(
         "create_schedule_unknown_key",
         CREATE,
         {**A_CAMPAIGN, "schedule": {"time": IN_2_DAYS, "timezone": "Europe/Paris"}},
@@ -294,6 +286,36 @@ CASES: list[Case] = [
         "no one would receive this send",
     ),
     Case(
+        "create_segment_without_broadcast",
+        CREATE,
+        {"messages": EMAIL, "segment_id": "segment-1", "schedule": IN_2_DAYS},
+        "broadcast",
+        "broadcast=True to send to everyone in the segment_id, or users in external_user_ids or user_aliases",
+        "is not true, but the send names no users, only segment_id",
+    ),
+    Case(
+        "create_campaign_audience_without_broadcast",
+        CREATE,
+        {"campaign_id": "campaign-1", "audience": {"AND": []}, "broadcast": False, "schedule": IN_2_DAYS},
+        "broadcast",
+        "broadcast=True to send to everyone in the audience, or users in recipients",
+        "is not true, but the send names no users, only audience",
+    ),
+    Case(
+        "create_campaign_message_without_variation",
+        CREATE,
+        {
+            "messages": EMAIL,
+            "campaign_id": "campaign-1",
+            "external_user_ids": ["user-1"],
+            "schedule": IN_2_DAYS,
+        },
+        "messages.email.message_variation_id",
+        "the id of the campaign's email message variation, or no campaign_id",
+        "is missing while campaign_id 'campaign-1' attributes the send to a campaign (Braze answers 400 "
+        "Message Variant Unspecified)",
+    ),
+    Case(
         "create_broadcast_with_recipients",
         CREATE,
         {**A_CAMPAIGN, "recipients": ONE_USER, "schedule": IN_2_DAYS},
@@ -376,16 +398,16 @@ CASES: list[Case] = [
         CREATE,
         {**A_CAMPAIGN, "trigger_properties": {"note": OVER_50_KB}, "schedule": IN_2_DAYS},
         "trigger_properties",
-        "at most 51200 bytes (50 KB)",
-        "is 52011 bytes of JSON",
+        "at most 50000 bytes (Braze's 50 KB)",
+        "is 52011 bytes of UTF-8 JSON",
     ),
     Case(
         "create_canvas_context_over_50_kb",
         CREATE,
         {"canvas_id": "canvas-1", "broadcast": True, "context": {"note": OVER_50_KB}, "schedule": IN_2_DAYS},
         "context",
-        "at most 51200 bytes (50 KB)",
-        "is 52011 bytes of JSON",
+        "at most 50000 bytes (Braze's 50 KB)",
+        "is 52011 bytes of UTF-8 JSON",
     ),
     Case(
         "create_body_over_4_mb",
@@ -393,6 +415,7 @@ CASES: list[Case] = [
         {
             "messages": {"email": {"app_id": "app-1", "subject": "Hello", "body": OVER_4_MB}},
             "segment_id": "segment-1",
+            "broadcast": True,
             "schedule": IN_2_DAYS,
         },
         "body",
@@ -528,6 +551,19 @@ CASES: list[Case] = [
         "(local time) has already passed in every time zone",
     ),
     Case(
+        "update_local_send_already_begun",
+        UPDATE,
+        {
+            # Created for 09:00 local time today: UTC+14 reached it yesterday at 19:00 UTC.
+            "schedule_id": {**HANDLE, "schedule": {**HANDLE["schedule"], "time": "{{ ds }}T09:00:00"}},
+            "schedule": LOCAL_IN_2_DAYS,
+        },
+        "schedule",
+        "cancel this schedule and create a new one (BrazeCancelScheduleOperator, then "
+        "BrazeCreateScheduleOperator)",
+        "cannot change this send any more: it was scheduled in local time for ",
+    ),
+    Case(
         "update_time_unparseable",
         UPDATE,
         {"schedule_id": "sched-1", "campaign_id": "campaign-1", "schedule": "tomorrow at 9am"},
@@ -661,6 +697,14 @@ CASES: list[Case] = [
         "is not accepted by message schedules",
     ),
     Case(
+        "hook_message_without_messages",
+        HOOK,
+        {"method": "schedule_message", "external_user_ids": ["user-1"], "schedule": IN_2_DAYS},
+        "messages",
+        "at least one of android_push, apple_push, content_card, email",
+        "is missing: a message schedule sends the messages it is given (Braze answers 400 No message to send)",
+    ),
+    Case(
         "hook_send_id_on_a_canvas",
         HOOK,
         {
@@ -732,11 +776,11 @@ CASES: list[Case] = [
             "method": "schedule_campaign",
             "campaign_id": "campaign-1",
             "broadcast": True,
-            "schedule": {**LOCAL_IN_2_DAYS, "at_optimal_time": True},
+            "schedule": {**LOCAL_IN_2_DAYS, "in_local_time": "yes"},
         },
-        "schedule",
-        "at most one of them",
-        "in_local_time and at_optimal_time are both true",
+        "schedule.in_local_time",
+        "true or false",
+        "'yes' is not a boolean",
         tries=3,
     ),
 ]

@@ -51,6 +51,7 @@ PARAMS = {
     "legacy_canvas_id": "spring-legacy-canvas",
     "segment_id": "spring-segment",
     "sms_group": "sms-group-7",
+    "sms_variation": "sms-variation-3",
     "user_ids": ["user-1", "user-2"],
     "alias_name": "alias-9",
     "subscription_state": "opted_in",
@@ -91,6 +92,7 @@ with DAG(
         messages={
             "sms": {
                 "subscription_group_id": "{{ params.sms_group }}",
+                "message_variation_id": "{{ params.sms_variation }}",  # the campaign's SMS variation
                 "body": "Spring sale until {{ macros.ds_add(ds, 7) }}: code " + COUPON,
             }
         },

@@ -248,6 +248,7 @@ def test_every_templated_field_renders_with_native_objects(run_dag_logged, templ
         "messages": {
             "sms": {
                 "subscription_group_id": "sms-group-7",
+                "message_variation_id": "sms-variation-3",
                 "body": f"Spring sale until {_ds_add(ds, 7)}: code {coupon}",
             }
         },

@@ -4,7 +4,7 @@ any request), extras, ``test_connection()``, and the connection form metadata.""
 from __future__ import annotations
 
 import pytest
-from hook_support import FUTURE, assert_no_secret, closed_loopback_port, set_connection
+from hook_support import EMAIL, FUTURE, assert_no_secret, closed_loopback_port, set_connection
 
 from airflow_braze_schedule.core.errors import BrazeConfigurationError
 from airflow_braze_schedule.core.retry import RetryPolicy
@@ -81,7 +81,7 @@ def test_unusable_connection_is_refused_before_any_request(fake_braze, monkeypat
     hook = BrazeHook(braze_conn_id="braze_bad", sleep=pytest.fail)
 
     with pytest.raises(BrazeConfigurationError, match=expected) as info:
-        hook.schedule_message(schedule={"time": FUTURE}, broadcast=True, segment_id="seg-1")
+        hook.schedule_message(schedule={"time": FUTURE}, broadcast=True, segment_id="seg-1", messages=EMAIL)
 
     assert fake_braze.received == []
     assert_no_secret(info.value, KEY)

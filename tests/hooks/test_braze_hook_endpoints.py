@@ -65,9 +65,9 @@ def test_schedule_message(fake_braze, make_hook):
 
 def test_update_scheduled_message_replaces_schedule_and_messages(fake_braze, make_hook):
     hook = make_hook()
-    schedule_id = hook.schedule_message(schedule={"time": FUTURE}, broadcast=True, segment_id="seg-1")[
-        "schedule_id"
-    ]
+    schedule_id = hook.schedule_message(
+        schedule={"time": FUTURE}, broadcast=True, segment_id="seg-1", messages=EMAIL
+    )["schedule_id"]
     new_messages = {"sms": {"subscription_group_id": "sg-1", "body": "Hi"}}
 
     answer = hook.update_scheduled_message(
@@ -107,9 +107,9 @@ def test_update_scheduled_message_schedule_only(fake_braze, make_hook):
 
 def test_delete_scheduled_message(fake_braze, make_hook):
     hook = make_hook()
-    schedule_id = hook.schedule_message(schedule={"time": FUTURE}, broadcast=True, segment_id="seg-1")[
-        "schedule_id"
-    ]
+    schedule_id = hook.schedule_message(
+        schedule={"time": FUTURE}, broadcast=True, segment_id="seg-1", messages=EMAIL
+    )["schedule_id"]
 
     answer = hook.delete_scheduled_message(schedule_id)
 
@@ -261,7 +261,11 @@ def test_delete_with_another_owner_is_not_found_and_cancels_nothing(fake_braze, 
     [
         ({"messages": EMAIL, "external_user_ids": ["u"]}, "/messages/schedule/create", "message"),
         (
-            {"messages": EMAIL, "campaign_id": "campaign-1", "external_user_ids": ["u"]},
+            {
+                "messages": {"email": {**EMAIL["email"], "message_variation_id": "variation-1"}},
+                "campaign_id": "campaign-1",
+                "external_user_ids": ["u"],
+            },
             "/messages/schedule/create",
             "message",
         ),
