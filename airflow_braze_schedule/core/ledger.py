@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.core.payload import BrazeRequest
 
 LEDGER_KEY = "braze_schedule_create"
-#: Longer than the 90 days ahead older Braze docs allowed a send to be scheduled.
+#: How long a create's record is kept: far longer than any task's retries and clears take. (Braze no
+#: longer documents a scheduling horizon, braze-api.md §12.7, so the send itself may lie further ahead.)
 RETENTION = timedelta(days=120)
 ON_UNKNOWN_OUTCOME = ("fail", "resend")
 
