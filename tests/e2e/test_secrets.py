@@ -236,7 +236,9 @@ def test_no_key_in_any_exception(secret_braze, monkeypatch, fault, password, cal
     hook = _hook("braze_secret", timeout=2)
 
     calls = {
-        "create": lambda: hook.schedule_message(schedule=FUTURE, messages=EMAIL, segment_id="segment-1"),
+        "create": lambda: hook.schedule_message(
+            schedule=FUTURE, messages=EMAIL, segment_id="segment-1", broadcast=True
+        ),
         "delete": lambda: hook.delete_scheduled_message("sched-1"),
     }
 
@@ -316,7 +318,7 @@ def test_a_redirect_to_another_host_is_not_followed(fake_braze, status):
         hook = _hook()
 
         with pytest.raises(BrazeApiError) as caught:
-            hook.schedule_message(schedule=FUTURE, messages=EMAIL, segment_id="segment-1")
+            hook.schedule_message(schedule=FUTURE, messages=EMAIL, segment_id="segment-1", broadcast=True)
 
         assert other_host.received == []  # neither the key nor the send ever reached it
     assert isinstance(caught.value, BrazeUnexpectedResponseError)
