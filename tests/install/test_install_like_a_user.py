@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 import pytest
 
 import airflow_braze_schedule
+from tests.install.airflow_lines import newest_airflow, oldest_airflow
 
 pytestmark = pytest.mark.install
 
@@ -42,20 +42,7 @@ PIP_TIMEOUT = 20 * 60
 HEARTBEAT = 15.0
 
 
-def _newest_airflow() -> str:
-    """The newest line: the version uv.lock holds, which `make test` runs on."""
-    lock = tomllib.loads((ROOT / "uv.lock").read_text())
-    [version] = [package["version"] for package in lock["package"] if package["name"] == "apache-airflow"]
-    return version
-
-
-def _oldest_airflow() -> str:
-    """The oldest line: the version `make test-matrix` pins for Airflow 2."""
-    pins = (ROOT / "requirements" / "airflow-2.11.in").read_text()
-    return re.search(r"^apache-airflow==(\S+)$", pins, re.MULTILINE).group(1)  # type: ignore[union-attr]
-
-
-AIRFLOW_VERSIONS = [_oldest_airflow(), _newest_airflow()]
+AIRFLOW_VERSIONS = [oldest_airflow(), newest_airflow()]
 INSTALL_SECONDS: dict[str, float] = {}
 
 
