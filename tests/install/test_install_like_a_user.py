@@ -65,8 +65,10 @@ def _run_with_heartbeat(command: list[str], label: str, started: float, **kwargs
             if time.monotonic() > deadline:
                 process.kill()
                 raise
-            latest = lines[-1].strip() if lines else "(no output yet)"
-            _say(label, started, f"  ... {len(lines)} lines of output so far; latest: {latest[:120]}")
+            # pip's own lines say where it is (Collecting, Downloading, Installing); warnings do not.
+            news = [line.strip() for line in lines if not line.startswith("WARNING")]
+            latest = news[-1] if news else "(no output yet)"
+            _say(label, started, f"  ... still running; latest: {latest[:120]}")
     reader.join()
     return process.returncode, "".join(lines)
 
@@ -91,7 +93,9 @@ class InstalledAirflow:
 
     @property
     def label(self) -> str:
-        return f"Airflow {self.version}"
+        return (
+            f"Airflow {self.version}, {AIRFLOW_VERSIONS.index(self.version) + 1} of {len(AIRFLOW_VERSIONS)}"
+        )
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a user's shell in this virtualenv: none of the project's settings leak in."""
