@@ -10,13 +10,15 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-matrix matrix-lock bench lint typecheck clean
+.PHONY: help install demo test test-matrix matrix-lock bench lint typecheck clean dist test-install
 
 help:
 	@echo "make demo   - run the example lifecycle DAG against a local fake Braze and tell what happened"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make test-matrix - the test suite on Airflow 2.11, 3.0 (oldest 3.x) and the newest 3.x"
 	@echo "make bench  - the benchmarks under bench/"
+	@echo "make dist   - build the wheel and sdist into dist/"
+	@echo "make test-install - install the built wheel with pip next to a stock Airflow, as a user would"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -68,6 +70,16 @@ matrix-lock: | $(UV)
 
 bench: install
 	$(PY) bench/run.py
+
+# The wheel and sdist a user installs (dist/ is ignored by git); emptied first so it holds one version.
+dist: | $(UV)
+	rm -rf dist
+	$(UV) build --quiet --out-dir dist
+
+# Minutes: `make dist`, then a fresh virtualenv per Airflow line with stock apache-airflow from PyPI and
+# the wheel, installed by plain pip. Kept out of `make test` by the `install` marker (see pyproject.toml).
+test-install: install
+	$(PY) -m pytest -q -p no:cacheprovider -s -m install tests/install
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .matrix .airflow .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,266 @@
+"""The built wheel, installed the way a user adds a provider to the Airflow they already run.
+
+For the oldest and the newest supported Airflow line, a fresh ``python3 -m venv`` gets a stock
+``apache-airflow`` from PyPI and the wheel ``make dist`` builds, both by plain ``pip`` (not from uv.lock,
+so whatever PyPI resolves today is what is tested). Then, from that virtualenv only: Airflow's CLI lists
+the provider without a warning and registers the ``braze`` connection type, and ``airflow dags test``
+runs a DAG that schedules and cancels a send against the fake Braze, started there with
+``python -m airflow_braze_schedule.testing``.
+
+Each line takes a minute or more (pip installs about 150 packages; pip's cache makes reruns faster), so
+these tests carry the ``install`` marker, which ``make test`` deselects; ``make test-install`` runs them
+and prints each step with its elapsed time, and how long each install took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import airflow_braze_schedule
+from tests.install.airflow_lines import newest_airflow, oldest_airflow
+
+pytestmark = pytest.mark.install
+
+ROOT = Path(__file__).resolve().parents[2]
+WHEEL_NAME = f"airflow_braze_schedule-{airflow_braze_schedule.__version__}-py3-none-any.whl"
+DAG_FILE = Path(__file__).with_name("braze_install_check.py")
+PIP_TIMEOUT = 20 * 60
+HEARTBEAT = 15.0
+
+
+AIRFLOW_VERSIONS = [oldest_airflow(), newest_airflow()]
+INSTALL_SECONDS: dict[str, float] = {}
+
+
+def _say(label: str, started: float, message: str) -> None:
+    print(f"[{label} +{time.monotonic() - started:5.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _run_with_heartbeat(command: list[str], label: str, started: float, **kwargs) -> tuple[int, str]:
+    """Run a long command, printing its latest output line every HEARTBEAT seconds; return (rc, output)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    deadline = time.monotonic() + PIP_TIMEOUT
+    while True:
+        try:
+            process.wait(timeout=HEARTBEAT)
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            # pip's own lines say where it is (Collecting, Downloading, Installing); warnings do not.
+            news = [line.strip() for line in lines if not line.startswith("WARNING")]
+            latest = news[-1] if news else "(no output yet)"
+            _say(label, started, f"  ... still running; latest: {latest[:120]}")
+    reader.join()
+    return process.returncode, "".join(lines)
+
+
+@pytest.fixture(scope="session")
+def wheel() -> Path:
+    """The wheel the README tells users to build: `make dist`, then dist/<name>.whl."""
+    subprocess.run(["make", "--no-print-directory", "dist"], cwd=ROOT, check=True, timeout=300)
+    path = ROOT / "dist" / WHEEL_NAME
+    assert path.is_file(), f"make dist did not build {path}"
+    return path
+
+
+@dataclass
+class InstalledAirflow:
+    """A virtualenv holding a stock Airflow and the provider's wheel, with its own AIRFLOW_HOME."""
+
+    version: str
+    venv: Path
+    home: Path
+    started: float
+
+    @property
+    def label(self) -> str:
+        return (
+            f"Airflow {self.version}, {AIRFLOW_VERSIONS.index(self.version) + 1} of {len(AIRFLOW_VERSIONS)}"
+        )
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a user's shell in this virtualenv: none of the project's settings leak in."""
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("AIRFLOW") and name not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+        }
+        env.update(
+            PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            VIRTUAL_ENV=str(self.venv),
+            AIRFLOW_HOME=str(self.home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(self.home / "dags"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            **extra,
+        )
+        return env
+
+    def run(self, *command: str, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        """Run a command of this virtualenv (``airflow``, ``python``) from AIRFLOW_HOME, not the clone."""
+        _say(self.label, self.started, " ".join(command))
+        executable = str(self.venv / "bin" / command[0])
+        return subprocess.run(
+            [executable, *command[1:]],
+            env=self.env(**extra_env),
+            cwd=self.home,  # never the clone: `python -m` would import the package from the source tree
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module", params=AIRFLOW_VERSIONS, ids=lambda version: f"airflow-{version}")
+def installed(request, wheel, tmp_path_factory) -> Iterator[InstalledAirflow]:
+    version = request.param
+    root = tmp_path_factory.mktemp(f"airflow-{version}")
+    target = InstalledAirflow(
+        version=version, venv=root / "venv", home=root / "home", started=time.monotonic()
+    )
+    (target.home / "dags").mkdir(parents=True)
+    _say(target.label, target.started, f"python3 -m venv {target.venv}")
+    subprocess.run(["python3", "-m", "venv", str(target.venv)], check=True, timeout=120)
+
+    requirements = [f"apache-airflow=={version}", f"{wheel}[testing]"]
+    _say(target.label, target.started, f"pip install {shlex.join(requirements)} (a minute or more)")
+    install_started = time.monotonic()
+    returncode, output = _run_with_heartbeat(
+        [str(target.venv / "bin" / "pip"), "install", "--progress-bar", "off", *requirements],
+        target.label,
+        target.started,
+        env=target.env(),
+        cwd=target.home,
+    )
+    INSTALL_SECONDS[version] = time.monotonic() - install_started
+    assert returncode == 0, f"pip install failed:\n{output[-5000:]}"
+    _say(target.label, target.started, f"installed in {INSTALL_SECONDS[version]:.1f} s")
+    yield target
+    shutil.rmtree(root)  # half a gigabyte per virtualenv
+    _say(target.label, target.started, "done")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_install_times() -> Iterator[None]:
+    yield
+    for version, seconds in INSTALL_SECONDS.items():
+        print(f"pip install apache-airflow=={version} + wheel[testing]: {seconds:.1f} s", file=sys.stderr)
+
+
+def _provider_complaints(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """Lines of a command's output that warn or error about this provider."""
+    lines = (result.stdout + result.stderr).splitlines()
+    return [
+        line
+        for line in lines
+        if "braze" in line.lower() and re.search(r"warn|error|exception|traceback|fail", line, re.IGNORECASE)
+    ]
+
+
+def test_the_provider_is_imported_from_the_virtualenv(installed):
+    result = installed.run(
+        "python", "-c", "import airflow_braze_schedule as p; print(p.__version__, p.__file__)"
+    )
+
+    assert result.returncode == 0, result.stderr
+    version, location = result.stdout.split()
+    assert version == airflow_braze_schedule.__version__
+    assert Path(location).is_relative_to(installed.venv)
+
+
+def test_airflow_lists_the_provider_without_a_warning(installed):
+    result = installed.run("airflow", "providers", "list")
+
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("airflow-braze-schedule ")]
+    assert len(rows) == 1, result.stdout
+    assert f"| {airflow_braze_schedule.__version__}" in rows[0]
+    assert _provider_complaints(result) == []
+
+
+def test_the_braze_connection_type_is_registered(installed):
+    result = installed.run("airflow", "providers", "hooks", "--output", "json")
+
+    assert result.returncode == 0, result.stderr
+    hooks = [hook for hook in json.loads(result.stdout) if hook["connection_type"] == "braze"]
+    assert hooks == [
+        {
+            "connection_type": "braze",
+            "class": "airflow_braze_schedule.hooks.braze.BrazeHook",
+            "conn_id_attribute_name": "braze_conn_id",
+            "package_name": "airflow-braze-schedule",
+            "hook_name": "Braze",
+        }
+    ]
+    assert _provider_complaints(result) == []
+
+
+@pytest.fixture
+def fake_braze_from_the_virtualenv(installed) -> Iterator[tuple[str, str, str]]:
+    """Start the fake Braze as a user would: ``python -m airflow_braze_schedule.testing --port 0``.
+
+    Yields its URL and the connection variable it prints (name, value).
+    """
+    _say(installed.label, installed.started, "python -m airflow_braze_schedule.testing --port 0")
+    process = subprocess.Popen(
+        [str(installed.venv / "bin" / "python"), "-m", "airflow_braze_schedule.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=installed.env(),
+        cwd=installed.home,
+    )
+    try:
+        banner = process.stdout.readline()  # type: ignore[union-attr]
+        match = re.match(r"Fake Braze listening on (\S+); export (.+)$", banner.strip())
+        assert match, (
+            f"unexpected banner {banner!r}; stderr: {process.stderr.read() if process.poll() else ''}"
+        )  # type: ignore[union-attr]
+        url, assignment = match.groups()
+        name, value = shlex.split(assignment)[0].split("=", 1)
+        yield url, name, value
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_dag_schedules_and_cancels_a_send_against_the_fake_braze(installed, fake_braze_from_the_virtualenv):
+    url, conn_name, conn_value = fake_braze_from_the_virtualenv
+    shutil.copy(DAG_FILE, installed.home / "dags" / DAG_FILE.name)
+
+    migrated = installed.run("airflow", "db", "migrate")
+    assert migrated.returncode == 0, migrated.stdout[-3000:] + migrated.stderr[-3000:]
+    run = installed.run("airflow", "dags", "test", "braze_install_check", **{conn_name: conn_value})
+    output = run.stdout + run.stderr
+    with urllib.request.urlopen(f"{url}/_fake/state", timeout=30) as answer:
+        state = json.load(answer)
+
+    assert run.returncode == 0, output[-5000:]
+    assert [(request["method"], request["path"]) for request in state["received"]] == [
+        ("POST", "/campaigns/trigger/schedule/create"),
+        ("POST", "/campaigns/trigger/schedule/delete"),
+    ]
+    [schedule] = state["schedules"]
+    assert schedule["campaign_id"] == "install-check-campaign"
+    assert schedule["status"] == "cancelled"
+    assert state["received"][1]["json"]["schedule_id"] == schedule["schedule_id"]
+    assert json.loads(conn_value)["password"] not in output
+    assert _provider_complaints(run) == []
