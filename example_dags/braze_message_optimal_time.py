@@ -30,6 +30,7 @@ with DAG(
     schedule_digest = BrazeCreateScheduleOperator(
         task_id="schedule_digest",
         segment_id="{{ params.segment_id }}",
+        broadcast=True,  # everyone in the segment: Braze requires it when no users are named
         recipient_subscription_state="opted_in",
         messages={
             "email": {

@@ -1,9 +1,11 @@
 """Schedule an API-triggered campaign, move it, cancel it.
 
-The campaign is scheduled for 09:00 tomorrow in each user's local time. The move task changes only the
-time: it is handed the create task's whole output, so it keeps ``in_local_time`` (Braze replaces the
-whole schedule on update, and forgetting the flag would silently move the send to UTC). The cancel task
-shows the other way to address a schedule: the ``schedule_id`` XCom key through a template.
+The campaign is scheduled for 09:00 the day after tomorrow in each user's local time: two days, so the
+move still reaches Braze before the send begins in the first time zone (UTC+14), after which Braze
+ignores updates of local-time schedules. The move task changes only the time: it is handed the create
+task's whole output, so it keeps ``in_local_time`` (Braze replaces the whole schedule on update, and
+forgetting the flag would silently move the send to UTC). The cancel task shows the other way to
+address a schedule: the ``schedule_id`` XCom key through a template.
 
 The times come from ``next_send_time(dag_run, ...)`` (``airflow_braze_schedule.authoring``), which
 reads when the run was due: it works however the run was started, including a run triggered from the
@@ -47,13 +49,13 @@ with DAG(
             {"external_user_id": "user-1002", "trigger_properties": {"first_name": "Grace"}},
         ],
         trigger_properties={"sale_name": "Winter sale", "discount_percent": 20},
-        schedule={"time": "{{ next_send_time(dag_run, '09:00', days_after=1) }}", "in_local_time": True},
+        schedule={"time": "{{ next_send_time(dag_run, '09:00', days_after=2) }}", "in_local_time": True},
     )
 
     move_to_ten = BrazeUpdateScheduleOperator(
         task_id="move_to_ten",
         schedule_id=schedule_campaign.output,  # the whole handle: kind, campaign_id and the original schedule
-        schedule={"time": "{{ next_send_time(dag_run, '10:00', days_after=1) }}"},
+        schedule={"time": "{{ next_send_time(dag_run, '10:00', days_after=2) }}"},
     )
 
     cancel = BrazeCancelScheduleOperator(

@@ -6,8 +6,8 @@
 ``BrazeCreateScheduleOperator(recipients=...)``: Airflow passes it through XCom and adds the dependency.
 
 The campaign goes out at 10:00 in each user's local time on the day after the run was due (for a daily
-run, the day after its data interval ends), or the next day at 10:00 still ahead for a backfill or a
-late run. ``next_send_time(dag_run, ...)`` and ``run_due_at(dag_run)`` (``airflow_braze_schedule.authoring``)
+run, the day after its data interval ends), or, when that is less than 24 hours ahead (a run triggered
+late in the day, a backfill), on the next day at 10:00 that is. ``next_send_time(dag_run, ...)`` and ``run_due_at(dag_run)`` (``airflow_braze_schedule.authoring``)
 read when the run was due, which every run has: a run triggered by hand on Airflow 3 has no logical
 date, so ``ds`` and ``data_interval_end`` are undefined in its templates.
 
@@ -73,7 +73,11 @@ with DAG(
         campaign_id="{{ params.campaign_id }}",
         recipients=recipients,
         trigger_properties={"computed_for": "{{ run_due_at(dag_run) | ds }}"},
-        schedule={"time": "{{ next_send_time(dag_run, '10:00', days_after=1) }}", "in_local_time": True},
+        schedule={
+            # At least 24 hours ahead, as Braze advises for local-time sends: the day begins at UTC+14.
+            "time": "{{ next_send_time(dag_run, '10:00', days_after=1, min_lead=macros.timedelta(hours=24)) }}",
+            "in_local_time": True,
+        },
     )
 
     @task

@@ -67,8 +67,14 @@ def test_taskflow_recipients_reach_braze_and_the_audit_task_gets_the_real_schedu
     [create] = fake_braze.requests_to("/campaigns/trigger/schedule/create")
     [stored] = fake_braze.schedules.values()
     recipients = _xcom(dag_run, "find_lapsed_customers")
-    # 10:00 local time on the day after the run was due: always more than the minimum lead ahead.
-    send_time = next_send_time(dag_run, "10:00", days_after=1)
+    # 10:00 local time on the day after the run was due, or later to be 24 hours ahead, as of the
+    # moment the create rendered it.
+    create_ti = dag_run.get_task_instance("schedule_win_back")
+    send_time = create.json["schedule"]["time"]
+    assert send_time in {
+        next_send_time(dag_run, "10:00", days_after=1, min_lead=timedelta(hours=24), now=moment)
+        for moment in (create_ti.start_date, create_ti.end_date)
+    }
     # What the @task returned is what Braze received, untouched.
     assert create.json == {
         "campaign_id": "win-back-api-campaign",

@@ -42,17 +42,20 @@ class ExampleSend:
     at: str
     days_after: int
     designator: str = ""
+    min_lead: timedelta = timedelta(hours=1)
 
 
 EXAMPLE_SENDS = {
     "braze_schedule_lifecycle.py": ExampleSend(
-        "schedule_campaign", "/campaigns/trigger/schedule/create", "09:00", 1
+        "schedule_campaign", "/campaigns/trigger/schedule/create", "09:00", 2
     ),
     "braze_canvas_daily.py": ExampleSend(
         "schedule_canvas", "/canvas/trigger/schedule/create", "08:00", 0, "Z"
     ),
     "braze_message_optimal_time.py": ExampleSend("schedule_digest", "/messages/schedule/create", "00:00", 3),
-    "braze_taskflow.py": ExampleSend("schedule_win_back", "/campaigns/trigger/schedule/create", "10:00", 1),
+    "braze_taskflow.py": ExampleSend(
+        "schedule_win_back", "/campaigns/trigger/schedule/create", "10:00", 1, min_lead=timedelta(hours=24)
+    ),
     "braze_mapped_audiences.py": ExampleSend(
         "schedule_chunk", "/canvas/trigger/schedule/create", "16:00", 1, "Z"
     ),
@@ -67,7 +70,8 @@ def _check_send_times(dag_run, fake_braze, file_name: str) -> list[str]:
     creates = fake_braze.requests_to(send.path)
     assert creates, f"{file_name} sent no create"
     expected = {
-        next_send_time(dag_run, send.at, days_after=send.days_after, now=moment) + send.designator
+        next_send_time(dag_run, send.at, days_after=send.days_after, min_lead=send.min_lead, now=moment)
+        + send.designator
         for ti in dag_run.get_task_instances()
         if ti.task_id == send.create_task
         for moment in (ti.start_date, ti.end_date)
