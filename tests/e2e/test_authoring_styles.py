@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from airflow_braze_schedule.authoring import next_send_time, run_due_at
 from tests.dags.braze_e2e_templating import BRAZE_CONN_ID, NATIVE_DAG_ID, PARAMS, STRINGS_DAG_ID
-from tests.helpers import capture_output, env_vars, load_dag, logs_by_task, task_states
+from tests.helpers import (
+    HAS_TASK_STATE_STORE,
+    capture_output,
+    dated_run,
+    env_vars,
+    load_dag,
+    logs_by_task,
+    rerunning,
+    task_states,
+)
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -185,6 +194,32 @@ def test_mapped_cancel_undoes_the_other_chunks_when_one_chunk_fails(run_dag, fak
     deletes = fake_braze.requests_to("/canvas/trigger/schedule/delete")
     assert sorted(d.json["schedule_id"] for d in deletes) == created
     assert [s.status for s in fake_braze.schedules.values()] == ["cancelled"] * 2
+
+
+@pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="needs task_state_store (Airflow 3.3+)")
+def test_a_cleared_mapped_run_replaces_every_chunk_its_teardown_cancelled(run_dag_logged, fake_braze):
+    """Each chunk's create finds its own earlier schedule, and the mapped cancel's record of it."""
+    first = run_dag_logged(
+        "braze_mapped_audiences.py",
+        run_conf={"simulate_bad_data": True},
+        **dated_run(datetime.now(tz=UTC).replace(microsecond=0)),
+    ).dag_run
+    cancelled = sorted(fake_braze.schedules)
+
+    with rerunning(first):  # the run keeps its conf: the check fails again
+        run = run_dag_logged("braze_mapped_audiences.py", **dated_run(first.logical_date))
+
+    assert run.dag_run.state == "failed"
+    assert len(fake_braze.requests_to("/canvas/trigger/schedule/create")) == 6
+    new = sorted(set(fake_braze.schedules) - set(cancelled))
+    assert len(new) == 3
+    assert sorted(_xcom(run.dag_run, "schedule_chunk", map_index=i)["schedule_id"] for i in range(3)) == new
+    deletes = fake_braze.requests_to("/canvas/trigger/schedule/delete")
+    assert sorted(d.json["schedule_id"] for d in deletes) == sorted(cancelled + new)
+    assert {d.status for d in deletes} == {200}
+    assert fake_braze.active_schedules() == []
+    replaced = run.logs["schedule_chunk"].count("cancel_all_chunks of this DAG run cancelled it since")
+    assert replaced == 3
 
 
 # --- Jinja templating ----------------------------------------------------------------------------
