@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from airflow_braze_schedule.core.endpoints import ScheduleKind
+from airflow_braze_schedule.core.endpoints import Action, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.payload import (
     BrazeRequest,
@@ -660,10 +660,25 @@ def test_delete_requires_the_owner_id(kind, field):
 
 
 @pytest.mark.parametrize(
-    ("action", "idempotent"), [("create", False), ("update", True), ("delete", True), ("list", True)]
+    ("action", "idempotent"),
+    [
+        ("create", False),
+        ("update", True),
+        ("delete", True),
+        ("list", True),
+        ("create_send_id", False),
+        (Action.CREATE_NAMED_SEND_ID, True),
+    ],
 )
-def test_only_create_is_not_idempotent(action, idempotent):
-    assert BrazeRequest("POST", "/p", action).idempotent is idempotent
+def test_only_creates_are_not_idempotent(action, idempotent):
+    request = BrazeRequest("POST", "/p", action)
+    assert request.idempotent is idempotent
+    assert request.action is Action(action)  # a string names its Action
+
+
+def test_an_unknown_action_is_refused():
+    with pytest.raises(ValueError, match="'resend'"):
+        BrazeRequest("POST", "/p", "resend")
 
 
 def test_create_request_is_not_idempotent():
