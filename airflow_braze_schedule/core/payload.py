@@ -149,8 +149,12 @@ def kind_for(*, canvas_id: Any = None, campaign_id: Any = None, messages: Any = 
 # --- field checks -------------------------------------------------------------------------------
 
 
+def _is_identifier(value: Any) -> bool:
+    return isinstance(value, str) and not rendered_nothing(value)
+
+
 def _identifier(name: str, value: Any) -> str:
-    if not isinstance(value, str) or rendered_nothing(value):
+    if not _is_identifier(value):
         raise BrazeValidationError(name, f"{value!r} is not an identifier", "a non-empty string")
     return value
 
@@ -238,7 +242,7 @@ def _recipient(name: str, value: Any, kind: ScheduleKind, *, size_checked_later:
         raise BrazeValidationError(name, problem, f"exactly one of {', '.join(RECIPIENT_IDENTIFIERS)}")
     if "user_alias" in given:
         _user_alias(f"{name}.user_alias", recipient["user_alias"])
-    else:
+    elif not _is_identifier(recipient[given[0]]):  # the field's name is only built for the error
         _identifier(f"{name}.{given[0]}", recipient[given[0]])
     if recipient.get("prioritization") is not None and not isinstance(recipient["prioritization"], list):
         raise BrazeValidationError(
@@ -261,7 +265,8 @@ def _recipient(name: str, value: Any, kind: ScheduleKind, *, size_checked_later:
                     f"is not used by {kind.value} schedules",
                     "trigger_properties for campaigns, context for Canvases",
                 )
-            _properties(f"{name}.{key}", recipient[key], size_checked_later=size_checked_later)
+            if not (size_checked_later and isinstance(recipient[key], dict)):
+                _properties(f"{name}.{key}", recipient[key], size_checked_later=size_checked_later)
     if recipient.get("send_to_existing_only") is not None:
         existing_only = _boolean(f"{name}.send_to_existing_only", recipient["send_to_existing_only"])
         if "user_alias" in given:
