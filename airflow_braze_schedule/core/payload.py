@@ -219,6 +219,8 @@ def _list(name: str, value: Any) -> list[Any]:
     return list(value)
 
 
+# recipients[0] ... recipients[49], formatted once (_list has checked there are at most 50).
+_RECIPIENT_NAMES = tuple(f"recipients[{i}]" for i in range(MAX_USERS_PER_REQUEST))
 # A recipient's personalisation fields, and the one kind of schedule that takes each.
 _RECIPIENT_PROPERTIES = (
     ("trigger_properties", ScheduleKind.CAMPAIGN),
@@ -419,7 +421,7 @@ def _create_request(
     if "recipients" in given:
         recipients = _list("recipients", given["recipients"])
         for i, recipient in enumerate(recipients):
-            _recipient(f"recipients[{i}]", recipient, kind, size_checked_later=size_checked_later)
+            _recipient(_RECIPIENT_NAMES[i], recipient, kind, size_checked_later=size_checked_later)
         body["recipients"] = recipients
     if "audience" in given:
         audience = _object("audience", given["audience"])
