@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from airflow_braze_schedule.core.endpoints import ENDPOINTS, ScheduleKind
+from airflow_braze_schedule.core.endpoints import ENDPOINTS, Action, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.schedule import BrazeSchedule, rendered_nothing
 
@@ -90,18 +90,23 @@ _MISPLACED_HINTS = {
 class BrazeRequest:
     """A validated request, ready for the hook to send.
 
-    :param action: ``create``, ``update``, ``delete`` or another verb naming the call.
+    :param action: what the call does (an :class:`~airflow_braze_schedule.core.endpoints.Action`, or its
+        value as a string); it decides whether the request may be resent after a lost answer.
     :param notes: advice worth logging (lead times, a dropped offset), from the schedule rules.
     """
 
     method: str
     path: str
-    action: str
+    action: Action
     body: dict[str, Any] | None = None
     params: dict[str, str] | None = None
     kind: ScheduleKind | None = None
     schedule: BrazeSchedule | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, Action):
+            object.__setattr__(self, "action", Action(self.action))
 
     @cached_property
     def payload(self) -> bytes:
@@ -110,8 +115,8 @@ class BrazeRequest:
 
     @property
     def idempotent(self) -> bool:
-        """Sending it twice does no more than sending it once. Only creates are not."""
-        return self.action != "create"
+        """Sending it twice does no more than sending it once (see :class:`Action`)."""
+        return self.action.idempotent
 
     def describe(self) -> str:
         """The request as it would go out, for logs. It never holds the API key (that is a header)."""
@@ -148,8 +153,12 @@ def kind_for(*, canvas_id: Any = None, campaign_id: Any = None, messages: Any = 
 # --- field checks -------------------------------------------------------------------------------
 
 
+def _is_identifier(value: Any) -> bool:
+    return isinstance(value, str) and not rendered_nothing(value)
+
+
 def _identifier(name: str, value: Any) -> str:
-    if not isinstance(value, str) or rendered_nothing(value):
+    if not _is_identifier(value):
         raise BrazeValidationError(name, f"{value!r} is not an identifier", "a non-empty string")
     return value
 
@@ -178,8 +187,10 @@ def _json_size(name: str, value: Any) -> int:
         ) from None
 
 
-def _properties(name: str, value: Any) -> dict[str, Any]:
+def _properties(name: str, value: Any, *, size_checked_later: bool = False) -> dict[str, Any]:
     _object(name, value)
+    if size_checked_later:  # see build_create_request
+        return value
     size = _json_size(name, value)
     if size > MAX_PROPERTIES_BYTES:
         raise BrazeValidationError(
@@ -213,10 +224,20 @@ def _list(name: str, value: Any) -> list[Any]:
     return list(value)
 
 
-def _recipient(name: str, value: Any, kind: ScheduleKind) -> None:
+# recipients[0] ... recipients[49], formatted once (_list has checked there are at most 50).
+_RECIPIENT_NAMES = tuple(f"recipients[{i}]" for i in range(MAX_USERS_PER_REQUEST))
+# A recipient's personalisation fields, and the one kind of schedule that takes each.
+_RECIPIENT_PROPERTIES = (
+    ("trigger_properties", ScheduleKind.CAMPAIGN),
+    ("context", ScheduleKind.CANVAS),
+    ("canvas_entry_properties", ScheduleKind.CANVAS),
+)
+
+
+def _recipient(name: str, value: Any, kind: ScheduleKind, *, size_checked_later: bool = False) -> None:
     recipient = _object(name, value)
-    unknown = sorted(set(recipient) - RECIPIENT_KEYS)
-    if unknown:
+    if not RECIPIENT_KEYS.issuperset(recipient):  # cheaper than the set difference when all is well
+        unknown = sorted(set(recipient) - RECIPIENT_KEYS)
         raise BrazeValidationError(
             f"{name}.{unknown[0]}", "is not a recipient field", ", ".join(sorted(RECIPIENT_KEYS))
         )
@@ -228,7 +249,7 @@ def _recipient(name: str, value: Any, kind: ScheduleKind) -> None:
         raise BrazeValidationError(name, problem, f"exactly one of {', '.join(RECIPIENT_IDENTIFIERS)}")
     if "user_alias" in given:
         _user_alias(f"{name}.user_alias", recipient["user_alias"])
-    else:
+    elif not _is_identifier(recipient[given[0]]):  # the field's name is only built for the error
         _identifier(f"{name}.{given[0]}", recipient[given[0]])
     if recipient.get("prioritization") is not None and not isinstance(recipient["prioritization"], list):
         raise BrazeValidationError(
@@ -243,12 +264,7 @@ def _recipient(name: str, value: Any, kind: ScheduleKind) -> None:
             'a prioritization list such as ["unidentified", "most_recently_updated"] '
             "(Braze requires it with email)",
         )
-    wrong = {
-        "trigger_properties": ScheduleKind.CAMPAIGN,
-        "context": ScheduleKind.CANVAS,
-        "canvas_entry_properties": ScheduleKind.CANVAS,
-    }
-    for key, owner in wrong.items():
+    for key, owner in _RECIPIENT_PROPERTIES:
         if recipient.get(key) is not None:
             if kind is not owner:
                 raise BrazeValidationError(
@@ -256,7 +272,8 @@ def _recipient(name: str, value: Any, kind: ScheduleKind) -> None:
                     f"is not used by {kind.value} schedules",
                     "trigger_properties for campaigns, context for Canvases",
                 )
-            _properties(f"{name}.{key}", recipient[key])
+            if not (size_checked_later and isinstance(recipient[key], dict)):
+                _properties(f"{name}.{key}", recipient[key], size_checked_later=size_checked_later)
     if recipient.get("send_to_existing_only") is not None:
         existing_only = _boolean(f"{name}.send_to_existing_only", recipient["send_to_existing_only"])
         if "user_alias" in given:
@@ -340,6 +357,26 @@ def build_create_request(
     :param kind: the endpoint to use; by default the kind rule picks it from the fields.
     :raises BrazeValidationError: naming the field at fault.
     """
+    # Fast path: every trigger_properties / context object is a part of the body's JSON, so a body of at
+    # most 50 KB proves them all within their limit (and serialisable) without serialising each one (50
+    # recipients, 50 serialisations). Anything else (a bigger body, any error) takes every check in its
+    # usual order, so the error raised, if any, is the same.
+    try:
+        request = _create_request(fields, kind, now, size_checked_later=True)
+        if len(request.payload) <= MAX_PROPERTIES_BYTES:
+            return request
+    except Exception:  # the full pass below raises what it should
+        pass
+    return _create_request(fields, kind, now)
+
+
+def _create_request(
+    fields: Mapping[str, Any],
+    kind: ScheduleKind | None,
+    now: datetime | None,
+    *,
+    size_checked_later: bool = False,
+) -> BrazeRequest:
     given = {name: value for name, value in fields.items() if value is not None}
     unknown = sorted(set(given) - ALL_CREATE_FIELDS)
     if unknown:
@@ -411,7 +448,7 @@ def build_create_request(
     if "recipients" in given:
         recipients = _list("recipients", given["recipients"])
         for i, recipient in enumerate(recipients):
-            _recipient(f"recipients[{i}]", recipient, kind)
+            _recipient(_RECIPIENT_NAMES[i], recipient, kind, size_checked_later=size_checked_later)
         body["recipients"] = recipients
     if "audience" in given:
         audience = _object("audience", given["audience"])
@@ -424,7 +461,7 @@ def build_create_request(
         )
     for name in ("trigger_properties", "context", "canvas_entry_properties"):
         if name in given:
-            body[name] = _properties(name, given[name])
+            body[name] = _properties(name, given[name], size_checked_later=size_checked_later)
     if "messages" in given:
         body["messages"] = _messages(given["messages"])
         _check_message_variations(body)
@@ -433,7 +470,7 @@ def build_create_request(
     body["schedule"] = schedule.to_payload()
     return _finish(
         BrazeRequest(
-            "POST", ENDPOINTS[kind].create, "create", body, kind=kind, schedule=schedule, notes=notes
+            "POST", ENDPOINTS[kind].create, Action.CREATE, body, kind=kind, schedule=schedule, notes=notes
         )
     )
 
@@ -534,7 +571,9 @@ def build_update_request(
     if messages is not None:
         body["messages"] = _messages(messages)
     return _finish(
-        BrazeRequest("POST", ENDPOINTS[kind].update, "update", body, kind=kind, schedule=parsed, notes=notes)
+        BrazeRequest(
+            "POST", ENDPOINTS[kind].update, Action.UPDATE, body, kind=kind, schedule=parsed, notes=notes
+        )
     )
 
 
@@ -558,4 +597,4 @@ def _check_not_too_late_to_update(original: Any, now: datetime | None) -> None:
 def build_delete_request(kind: ScheduleKind, schedule_id: Any, *, owner_id: Any = None) -> BrazeRequest:
     """Validate a delete (cancel) and build its request."""
     body = {**_owner(kind, owner_id), "schedule_id": check_schedule_id(schedule_id)}
-    return BrazeRequest("POST", ENDPOINTS[kind].delete, "delete", body, kind=kind)
+    return BrazeRequest("POST", ENDPOINTS[kind].delete, Action.DELETE, body, kind=kind)
