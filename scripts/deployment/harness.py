@@ -352,9 +352,20 @@ class AirflowApi:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
         answer = self.get(path, map_index=map_index, full_content=True)
         content = answer.get("content")
-        if isinstance(content, list):  # structured log lines
-            return "\n".join(e.get("event", "") if isinstance(e, dict) else str(e) for e in content)
+        if isinstance(content, list):  # structured lines: the event, then its fields (an error's detail)
+            return "\n".join(_log_line(entry) for entry in content)
         return str(content)
+
+
+def _log_line(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return str(entry)
+    fields = {k: v for k, v in entry.items() if k not in ("event", "timestamp", "logger")}
+    return (
+        f"{entry.get('event', '')} {json.dumps(fields, default=str)}"
+        if fields
+        else str(entry.get("event", ""))
+    )
 
 
 @dataclass
@@ -455,11 +466,11 @@ class Deployment:
 
     # --- what a failure report needs
 
-    def tails(self, lines: int = 25) -> str:
-        """The last lines of every process's log, and where the whole logs are."""
+    def tails(self, lines: int = 15, width: int = 400) -> str:
+        """The last lines of every process's log (long lines cut), and where the whole logs are."""
         parts = [f"Deployment logs (kept): {self.logs}"]
         for path in sorted(self.logs.glob("*.log")):
-            text = path.read_text(errors="replace").splitlines()[-lines:]
+            text = [line[:width] for line in path.read_text(errors="replace").splitlines()[-lines:]]
             parts.append(f"----- {path.name} (last {len(text)} lines)\n" + "\n".join(text))
         return "\n".join(parts)
 
@@ -500,6 +511,10 @@ class Deployment:
             # Let worker_identity.py be imported by the Celery workers (see _start_components).
             "PYTHONPATH": str(ROOT),
             self.fake.conn_env[0]: self.fake.conn_env[1],
+            # The same fake with a long client timeout, for tests that hold a request in flight.
+            "AIRFLOW_CONN_BRAZE_PATIENT": json.dumps(
+                {**json.loads(self.fake.conn_env[1]), "extra": {"timeout": 120}}
+            ),
         }
         if broker is not None:
             settings |= {

@@ -50,6 +50,7 @@ with scenario(
 ):
     BrazeCreateScheduleOperator(
         task_id="create",
+        braze_conn_id="braze_patient",  # the fake with a 120 s timeout: a slow answer is not a lost one
         campaign_id="{{ params.campaign_id }}",
         recipients=RECIPIENTS,
         schedule={"time": SEND_TIME},
