@@ -10,13 +10,16 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-matrix matrix-lock bench lint typecheck clean
+.PHONY: help install demo test test-matrix matrix-lock bench lint typecheck clean airflow test-deployment screenshots
 
 help:
 	@echo "make demo   - run the example lifecycle DAG against a local fake Braze and tell what happened"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make test-matrix - the test suite on Airflow 2.11, 3.0 (oldest 3.x) and the newest 3.x"
 	@echo "make bench  - the benchmarks under bench/"
+	@echo "make airflow - a local Airflow (UI on 127.0.0.1:8080, admin/admin) with the example DAGs and a fake Braze"
+	@echo "make test-deployment - the provider in real deployments: PostgreSQL + LocalExecutor, Redis + Celery (minutes)"
+	@echo "make screenshots - run the lifecycle DAG in a local Airflow and screenshot its graph and XCom into docs/"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -68,6 +71,21 @@ matrix-lock: | $(UV)
 
 bench: install
 	$(PY) bench/run.py
+
+# Real deployments: Airflow's components as separate processes (scripts/deployment/harness.py). The
+# Celery and Postgres providers come from the lock file's `deployment` group, outside `make install`.
+$(VENV)/.synced-deployment: $(VENV)/.synced
+	$(UV) sync --frozen --quiet --group deployment
+	@touch $@
+
+airflow: install
+	$(PY) scripts/airflow_local.py
+
+test-deployment: $(VENV)/.synced-deployment
+	$(PY) -m pytest -q -p no:cacheprovider -m deployment tests/deployment
+
+screenshots: install
+	$(PY) scripts/screenshot_lifecycle.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .matrix .airflow .pytest_cache .mypy_cache .ruff_cache

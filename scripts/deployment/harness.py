@@ -378,7 +378,10 @@ class Deployment:
     :param celery_workers: how many Celery workers (CeleryExecutor only).
     :param extra_dags: folders whose ``*.py`` files join the example DAGs in the DAGs folder.
     :param all_admins: no login at all (``simple_auth_manager_all_admins``) instead of user ``admin``.
+    :param password: user ``admin``'s password (a random one when ``None``).
     :param port: the API server's port (a free one when ``None``).
+    :param connection_in_db: store ``braze_default`` in the metadata database, where the UI lists it,
+        instead of giving it as ``AIRFLOW_CONN_BRAZE_DEFAULT``.
     """
 
     name: str
@@ -387,14 +390,19 @@ class Deployment:
     celery_workers: int = 0
     extra_dags: list[Path] = field(default_factory=list)
     all_admins: bool = False
+    password: str | None = None
     port: int | None = None
+    connection_in_db: bool = False
 
     def __post_init__(self) -> None:
         self.folder = ROOT / ".airflow" / self.name
         self.home = self.folder / "home"
         self.logs = self.folder / "logs"
         self.dags = self.folder / "dags"
-        self.password = None if self.all_admins else secrets.token_urlsafe(12)
+        if self.all_admins:
+            self.password = None
+        elif self.password is None:
+            self.password = secrets.token_urlsafe(12)
         self.components: dict[str, Process] = {}
         self.services: list[Any] = []
         self.fake: FakeBrazeProcess | None = None
@@ -436,6 +444,10 @@ class Deployment:
         self.env = self._environment(sql_alchemy_conn, broker)
         self._write_password()
         self._airflow("db", "migrate")
+        if self.connection_in_db:
+            name, value = self.fake.conn_env
+            self._airflow("connections", "add", "braze_default", "--conn-json", value)
+            self.env.pop(name)
         self._start_components(port)
         self.api = AirflowApi(self.api_url, self.password)
         wait_for("the API server", self._healthy, timeout=STARTUP_TIMEOUT)
