@@ -143,7 +143,9 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
 
-    def _as_postgres(self, binary: str, *args: str) -> None:
+    def _as_postgres(self, program: str, *args: str) -> None:
+        """Run one of PostgreSQL's programs as user ``postgres`` (the server refuses to run as root)."""
+        binary = str(self._bindir / program)
         result = subprocess.run(
             ["runuser", "-u", "postgres", "--", binary, *args], capture_output=True, text=True
         )
@@ -154,36 +156,25 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         initdb = ensure_debian_package("initdb", "postgresql")
-        bindir = Path(initdb).resolve().parent  # Debian links some binaries into /usr/local/bin
+        self._bindir = Path(initdb).resolve().parent  # Debian links some binaries into /usr/local/bin
         self.data = Path(tempfile.mkdtemp(prefix="braze-deployment-pg-"))
         shutil.chown(self.data, "postgres", "postgres")
         cluster = self.data / "cluster"
-        self._as_postgres(
-            str(bindir / "initdb"), "-D", str(cluster), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        self._as_postgres("initdb", "-D", str(cluster), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        options = (
+            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
         )
-        log = self.data / "postgres.log"
         self._as_postgres(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(cluster),
-            "-l",
-            str(log),
-            "-w",
-            "-o",
-            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off",
-            "start",
+            "pg_ctl", "-D", str(cluster), "-l", str(self.data / "postgres.log"), "-w", "-o", options, "start"
         )
-        self._bindir = bindir
-        self._as_postgres(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "airflow")
+        self._as_postgres("createdb", "-h", "127.0.0.1", "-p", str(self.port), "airflow")
         return self
 
     def stop(self) -> None:
         if self.data is None:
             return
         with contextlib.suppress(RuntimeError):
-            self._as_postgres(
-                str(self._bindir / "pg_ctl"), "-D", str(self.data / "cluster"), "-m", "fast", "stop"
-            )
+            self._as_postgres("pg_ctl", "-D", str(self.data / "cluster"), "-m", "fast", "stop")
         with contextlib.suppress(OSError):
             shutil.copy(self.data / "postgres.log", self.logs / "postgres.log")
         shutil.rmtree(self.data, ignore_errors=True)
@@ -197,6 +188,7 @@ class RedisServer:
         self.logs = logs
         self.port = free_port()
         self.process: Process | None = None
+        self.workdir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -204,7 +196,7 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         binary = ensure_debian_package("redis-server", "redis-server")
-        workdir = Path(tempfile.mkdtemp(prefix="braze-deployment-redis-"))
+        self.workdir = workdir = Path(tempfile.mkdtemp(prefix="braze-deployment-redis-"))
         self.process = Process(
             "redis",
             [
@@ -236,6 +228,8 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class FakeBrazeProcess:
@@ -425,18 +419,22 @@ class Deployment:
         ]:
             shutil.copy(source, self.dags / source.name)
 
-        self.fake = FakeBrazeProcess(self.logs).start()
+        # Each service is registered before it starts, so that stop() ends one that failed half-way.
+        self.fake = FakeBrazeProcess(self.logs)
         self.services.append(self.fake)
+        self.fake.start()
         if self.database == "postgres":
-            postgres = PostgresServer(self.logs).start()
+            postgres = PostgresServer(self.logs)
             self.services.append(postgres)
+            postgres.start()
             sql_alchemy_conn = postgres.url
         else:
             sql_alchemy_conn = f"sqlite:///{self.home / 'airflow.db'}"
         broker = None
         if self.executor == "CeleryExecutor":
-            redis = RedisServer(self.logs).start()
+            redis = RedisServer(self.logs)
             self.services.append(redis)
+            redis.start()
             broker = redis.url
 
         port = self.port or free_port()
