@@ -17,9 +17,17 @@ The mapped task's ``.output`` is the list of all the chunks' handles:
 
 When to cancel them all: the send is one campaign split only because of Braze's request limit, so it
 should go out whole or not at all. Here ``check_launch`` runs after scheduling, while there is still
-time to cancel (the send is for 16:00 UTC the day after the data interval ends), and the cancels run
-only if something upstream failed (trigger rule ``one_failed``): the check, or the scheduling itself.
-Other reasons to cancel every chunk: the offer was withdrawn, or the content has a mistake.
+time to cancel (the send is for 16:00 UTC the day after the run was due, or the next 16:00 still
+ahead for a backfill or a late run), and the cancels undo the send only if something upstream
+failed: the check, or the scheduling of some chunk. Other reasons to cancel every chunk: the offer
+was withdrawn, or the content has a mistake.
+
+The cancels are a teardown of the mapped create (``.as_teardown(setups=schedule_chunk)``): they run
+once at least one chunk was scheduled and everything between is done, and they do not decide the run's
+state, so a failed check fails the run. A teardown runs whether or not anything failed, so its
+``pre_execute=skip_unless_upstream_failed`` hook skips it unless a task upstream of it failed in this
+run: when the check passes, the chunks stay scheduled. See ``braze_canvas_daily`` for the same
+pattern without mapping.
 
 Trigger a run with ``{"simulate_bad_data": true}`` to see every chunk cancelled.
 
@@ -30,8 +38,9 @@ so a large fan-out cannot use up the workspace's rate limit that other systems s
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, Param, TriggerRule, task
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
+from airflow_braze_schedule.authoring import next_send_time, run_due_at, skip_unless_upstream_failed
 from airflow_braze_schedule.operators import BrazeCancelScheduleOperator, BrazeCreateScheduleOperator
 
 BRAZE_MAX_RECIPIENTS = 50  # per schedule request
@@ -45,6 +54,7 @@ with DAG(
         "canvas_id": Param("loyalty-tier-canvas", type="string"),
         "simulate_bad_data": Param(False, type="boolean"),
     },
+    user_defined_macros={"next_send_time": next_send_time, "run_due_at": run_due_at},
     tags=["braze", "example"],
     doc_md=__doc__,
 ) as dag:
@@ -69,8 +79,8 @@ with DAG(
     schedule_chunk = BrazeCreateScheduleOperator.partial(
         task_id="schedule_chunk",
         canvas_id="{{ params.canvas_id }}",
-        context={"promotion_day": "{{ ds }}"},
-        schedule={"time": "{{ macros.ds_add(data_interval_end | ds, 1) }}T16:00:00Z"},
+        context={"promotion_day": "{{ run_due_at(dag_run) | ds }}"},
+        schedule={"time": "{{ next_send_time(dag_run, '16:00', days_after=1) }}Z"},
         max_active_tis_per_dag=4,  # at most four requests in flight from this fan-out
     ).expand(recipients=chunk_recipients(users))
 
@@ -88,9 +98,13 @@ with DAG(
             raise ValueError("The loyalty tiers were computed from a stale snapshot: cancelling the send")
         print(f"{len(users)} users in {len(schedule_ids)} schedules: the send stays scheduled")
 
-    cancel_all_chunks = BrazeCancelScheduleOperator.partial(
-        task_id="cancel_all_chunks",
-        trigger_rule=TriggerRule.ONE_FAILED,
-    ).expand(schedule_id=schedule_chunk.output)
+    cancel_all_chunks = (
+        BrazeCancelScheduleOperator.partial(
+            task_id="cancel_all_chunks",
+            pre_execute=skip_unless_upstream_failed,
+        )
+        .expand(schedule_id=schedule_chunk.output)
+        .as_teardown(setups=schedule_chunk)
+    )
 
     check_launch(collect_schedule_ids(schedule_chunk.output), users) >> cancel_all_chunks

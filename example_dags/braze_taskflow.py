@@ -5,7 +5,11 @@
 ``trigger_properties`` that personalise the campaign. Its return value goes straight into
 ``BrazeCreateScheduleOperator(recipients=...)``: Airflow passes it through XCom and adds the dependency.
 
-The campaign goes out at 10:00 in each user's local time on the day after the run's data interval ends.
+The campaign goes out at 10:00 in each user's local time on the day after the run was due (for a daily
+run, the day after its data interval ends), or the next day at 10:00 still ahead for a backfill or a
+late run. ``next_send_time(dag_run, ...)`` and ``run_due_at(dag_run)`` (``airflow_braze_schedule.authoring``)
+read when the run was due, which every run has: a run triggered by hand on Airflow 3 has no logical
+date, so ``ds`` and ``data_interval_end`` are undefined in its templates.
 
 ``record_schedule`` receives ``schedule_win_back.output``, the schedule's handle: a dict with
 ``schedule_id``, ``dispatch_id``, ``kind``, ``campaign_id`` and the schedule as sent. It turns it into a
@@ -23,6 +27,7 @@ from __future__ import annotations
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param, task
 
+from airflow_braze_schedule.authoring import next_send_time, run_due_at
 from airflow_braze_schedule.operators import BrazeCreateScheduleOperator
 
 with DAG(
@@ -34,12 +39,13 @@ with DAG(
         "campaign_id": Param("win-back-api-campaign", type="string"),
         "discount_percent": Param(15, type="integer", minimum=1, maximum=90),
     },
+    user_defined_macros={"next_send_time": next_send_time, "run_due_at": run_due_at},
     tags=["braze", "example"],
     doc_md=__doc__,
 ) as dag:
 
     @task
-    def find_lapsed_customers(params: dict | None = None, ds: str | None = None) -> list[dict]:
+    def find_lapsed_customers(params: dict | None = None) -> list[dict]:
         """Customers whose last order is 60 days old, with what to say to each (a warehouse query, in real life)."""
         lapsed = [
             ("user-3001", "Ada", "running shoes"),
@@ -66,8 +72,8 @@ with DAG(
         task_id="schedule_win_back",
         campaign_id="{{ params.campaign_id }}",
         recipients=recipients,
-        trigger_properties={"computed_for": "{{ ds }}"},
-        schedule={"time": "{{ macros.ds_add(data_interval_end | ds, 1) }}T10:00:00", "in_local_time": True},
+        trigger_properties={"computed_for": "{{ run_due_at(dag_run) | ds }}"},
+        schedule={"time": "{{ next_send_time(dag_run, '10:00', days_after=1) }}", "in_local_time": True},
     )
 
     @task

@@ -27,6 +27,51 @@ AIRFLOW_VERSION = Version(importlib.metadata.version("apache-airflow"))
 #: and task retry policies.
 HAS_TASK_STATE_STORE = Version("3.3.0") <= AIRFLOW_VERSION
 HAS_TASK_RETRY_POLICY = Version("3.3.0") <= AIRFLOW_VERSION
+#: Airflow 3's manual runs (UI, ``airflow dags trigger``, REST API) have no logical date, only run_after.
+HAS_RUNS_WITHOUT_LOGICAL_DATE = Version("3.0.0") <= AIRFLOW_VERSION
+
+
+def dated_run(logical_date: Any, run_after: Any = None) -> dict[str, Any]:
+    """``dag.test()`` arguments for a run with this logical date (Airflow 2 calls it ``execution_date``
+    and has no ``run_after``; Airflow 3 takes ``run_after`` as now unless given)."""
+    if not HAS_RUNS_WITHOUT_LOGICAL_DATE:
+        return {"execution_date": logical_date}
+    return {"logical_date": logical_date, **({"run_after": run_after} if run_after is not None else {})}
+
+
+@contextlib.contextmanager
+def rerunning(dag_run: Any) -> Iterator[None]:
+    """Make ``dag.test()`` run ``dag_run`` again after clearing it, as the scheduler does after a clear.
+
+    ``dag.test()`` clears the task instances of the run at its logical date (Airflow's own clear), then
+    deletes that run and creates a new one, which takes the old run's XComs and task state with it.
+    Within this block it gets the cleared run back instead, set running; call ``dag.test()`` with the
+    run's logical date (``dated_run(dag_run.logical_date)``).
+    """
+    from unittest import mock
+
+    import airflow.models.dag
+    import airflow.models.dagrun
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    def cleared_run(*, dag: Any, session: Any, **kwargs: Any) -> Any:
+        run = session.scalar(
+            select(DagRun).where(DagRun.dag_id == dag_run.dag_id, DagRun.run_id == dag_run.run_id)
+        )
+        assert run is not None, f"{dag_run.run_id} is gone"
+        run.state = DagRunState.RUNNING
+        session.commit()
+        run.dag = dag  # as creating a run sets it
+        return run
+
+    if hasattr(airflow.models.dagrun, "get_or_create_dagrun"):  # 3.3; 3.0 and 2.11: in airflow.models.dag
+        target: tuple[Any, str] = (airflow.models.dagrun, "get_or_create_dagrun")
+    else:
+        target = (airflow.models.dag, "_get_or_create_dagrun")
+    with mock.patch.object(*target, cleared_run):
+        yield
 
 
 def dags_folder() -> Path:

@@ -14,6 +14,11 @@ A later try then knows: ``created`` with the same fingerprint means "return that
 means an earlier try's outcome is unknown (the worker died mid-request, or the answer was lost), which
 must not be resent blindly.
 
+The store also outlives a *clear*: a finished run that is cleared runs the create again, and finds
+``created``. By then a downstream task may have cancelled that schedule, and Braze answers 404 to
+anything addressing a cancelled schedule, so the caller says which schedules it knows to be cancelled
+(``existing(cancelled_by=...)``): a cancelled one is never handed out again, a new one is created.
+
 Without a store (Airflow before 3.3), a retry cannot know what an earlier try did, so a retried create
 refuses to send. The hook's own retries still cover 429s, 5xx answers and an unreachable Braze within
 one try.
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,6 +72,14 @@ def fingerprint(request: BrazeRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
+@dataclass(frozen=True)
+class CancelledEarlier:
+    """An earlier try created ``handle``, and ``cancelled_by`` cancelled it since."""
+
+    handle: ScheduleHandle
+    cancelled_by: str
+
+
 class CreateLedger:
     """Records one create's progress in ``store`` (or in nothing, when there is no store).
 
@@ -88,12 +103,19 @@ class CreateLedger:
         self.fingerprint = fingerprint(request)
         self.try_number = try_number
         self.resend = check_on_unknown_outcome(on_unknown_outcome) == "resend"
+        #: Set by ``existing()`` when an earlier try's schedule was cancelled since, so a new one is made.
+        self.cancelled_earlier: CancelledEarlier | None = None
 
-    def existing(self) -> ScheduleHandle | None:
-        """The schedule an earlier try created for this very request, if any.
+    def existing(
+        self, *, cancelled_by: Callable[[ScheduleHandle], str | None] | None = None
+    ) -> ScheduleHandle | None:
+        """The schedule an earlier try created for this very request, if any and not cancelled since.
 
+        :param cancelled_by: says who cancelled a schedule since it was created, or None when nobody
+            is known to have. An earlier try's schedule that was cancelled is not returned, whatever
+            request made it: the create sends anew (``cancelled_earlier`` says why).
         :raises EarlierAttemptError: when an earlier try may have created a schedule that cannot be
-            identified, or created one for a different request.
+            identified, or created a live one for a different request.
         """
         if self.store is None:
             if self.try_number > 1 and not self.resend:
@@ -110,6 +132,10 @@ class CreateLedger:
         state = record.get("state")
         if state == "created":
             handle = ScheduleHandle.from_xcom(record["handle"])
+            cancelled = cancelled_by(handle) if cancelled_by is not None else None
+            if cancelled is not None:
+                self.cancelled_earlier = CancelledEarlier(handle, cancelled)
+                return None
             if record.get("fingerprint") != self.fingerprint:
                 raise EarlierAttemptError(
                     f"An earlier try of this task created schedule_id {handle.schedule_id} "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.hooks.braze import BrazeHook
 
 DEFAULT_CONN_ID = "braze_default"  # BrazeHook.default_conn_name, without importing the hook at parse time
+#: The XCom key under which a cancel records the schedule_id it cancelled.
+CANCELLED_XCOM_KEY = "cancelled_schedule_id"
 _LOGGED_BODY_LIMIT = 4000
 
 _JSON_RENDERERS = {
@@ -215,6 +217,10 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
     try returns the schedule an earlier try created instead of creating another, and refuses to resend a
     create whose outcome is unknown. Without ``task_state_store``, a retry refuses to send at all (see
     ``on_unknown_outcome``).
+
+    Clears: a cleared run finds the schedule its earlier run created the same way. If a cancel task
+    downstream in the same run cancelled that schedule since, the create schedules anew (and says so)
+    instead of returning a handle Braze would answer 404 to.
     """
 
     REQUEST_FIELDS: ClassVar[tuple[str, ...]] = (
@@ -289,9 +295,8 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
             request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
             assert request.kind is not None
             assert request.body is not None
-            dry_run = self._is_dry_run()
-            self._log_request(request, dry_run=dry_run)
-            if dry_run:
+            if self._is_dry_run():
+                self._log_request(request, dry_run=True)
                 handle = self._handle(request, f"dry-run-{fingerprint(request)}", None, dry_run=True)
                 self._push_schedule_id(context, handle)
                 return handle.to_xcom()
@@ -302,16 +307,26 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
                 try_number=context["ti"].try_number,
                 on_unknown_outcome=self.on_unknown_outcome,
             )
-            earlier = ledger.existing()
+            earlier = ledger.existing(cancelled_by=_cancels_downstream(context, self.task_id))
             if earlier is not None:
                 self.log.warning(
-                    "An earlier try of this task already created this schedule (schedule_id=%s); "
-                    "returning it instead of creating a second one.",
+                    "Not sending: an earlier try of this task already created this schedule "
+                    "(schedule_id=%s), and no cancel task of this DAG run cancelled it; returning it "
+                    "instead of creating a second one.",
                     earlier.schedule_id,
                 )
                 self._push_schedule_id(context, earlier)
                 return earlier.to_xcom()
+            if ledger.cancelled_earlier is not None:
+                self.log.warning(
+                    "An earlier try of this task created schedule_id %s, and %s cancelled it since; "
+                    "creating a new schedule.",
+                    ledger.cancelled_earlier.handle.schedule_id,
+                    ledger.cancelled_earlier.cancelled_by,
+                )
 
+            # Logged only now that the ledger allows sending: a returned or refused create sends nothing.
+            self._log_request(request)
             ledger.sending()
             try:
                 answer = self._send(request, ledger=ledger)
@@ -478,7 +493,9 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
 
     Braze applies cancellations close to the send time with best effort: some users may still get it.
 
-    Returns the handle with ``"cancelled": True``.
+    Returns the handle with ``"cancelled": True``, and records the cancelled ``schedule_id`` under the
+    XCom key ``cancelled_schedule_id``: when the run is cleared, the create upstream reads it and
+    schedules anew rather than return the cancelled schedule.
 
     :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
@@ -499,4 +516,34 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
             if not dry_run:
                 self._send(request)
                 self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
+                # Read by the create when its run is cleared, so it does not hand this schedule out again.
+                context["ti"].xcom_push(key=CANCELLED_XCOM_KEY, value=target.schedule_id)
             return {**target.to_xcom(), "cancelled": not dry_run}
+
+
+def _cancels_downstream(context: Context, task_id: str) -> Callable[[ScheduleHandle], str | None]:
+    """Which cancel task of this DAG run cancelled a schedule, if one did.
+
+    Every ``BrazeCancelScheduleOperator`` records the ``schedule_id`` it cancelled under the XCom key
+    ``cancelled_schedule_id``. Clearing a finished run leaves those records in place until each cancel
+    runs again, after the create it depends on, so a cleared create can still read them. Only the
+    cancels downstream of the create are asked: only they can have been handed its schedule.
+    """
+
+    def cancelled_by(handle: ScheduleHandle) -> str | None:
+        dag = context["dag"]
+        downstream = dag.get_task(task_id).get_flat_relative_ids(upstream=False)
+        for cancel_id in sorted(t for t in downstream if _is_cancel(dag.get_task(t))):
+            recorded = context["ti"].xcom_pull(task_ids=[cancel_id], key=CANCELLED_XCOM_KEY) or []
+            if handle.schedule_id in recorded:
+                return f"task {cancel_id} of this DAG run"
+        return None
+
+    return cancelled_by
+
+
+def _is_cancel(task: Any) -> bool:
+    operator_class = getattr(task, "operator_class", None)  # a mapped task's
+    if not isinstance(operator_class, type):
+        operator_class = type(task)
+    return issubclass(operator_class, BrazeCancelScheduleOperator)

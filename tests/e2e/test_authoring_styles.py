@@ -1,7 +1,8 @@
 """DAG authoring styles (TaskFlow, dynamic task mapping, Jinja templating), run for real with dag.test().
 
 Each test runs one DAG file against the fake Braze and checks exactly what Braze received, with the
-expected values computed from the DagRun (its ``data_interval_end``, ``logical_date`` and ``run_id``).
+expected values computed from the DagRun (when it was due, its ``data_interval_end``, ``logical_date``
+and ``run_id``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from airflow_braze_schedule.authoring import next_send_time, run_due_at
 from tests.dags.braze_e2e_templating import BRAZE_CONN_ID, NATIVE_DAG_ID, PARAMS, STRINGS_DAG_ID
 from tests.helpers import capture_output, env_vars, load_dag, logs_by_task, task_states
 
@@ -43,6 +45,10 @@ def _ds_add(ds: str, days: int) -> str:
     return (datetime.strptime(ds, "%Y-%m-%d") + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
+def _due_day(dag_run) -> str:
+    return run_due_at(dag_run).strftime("%Y-%m-%d")
+
+
 def _interval_end_plus(dag_run, days: int, fmt: str) -> str:
     return (dag_run.data_interval_end + timedelta(days=days)).strftime(fmt)
 
@@ -61,13 +67,14 @@ def test_taskflow_recipients_reach_braze_and_the_audit_task_gets_the_real_schedu
     [create] = fake_braze.requests_to("/campaigns/trigger/schedule/create")
     [stored] = fake_braze.schedules.values()
     recipients = _xcom(dag_run, "find_lapsed_customers")
-    send_day = _interval_end_plus(dag_run, 1, "%Y-%m-%d")
+    # 10:00 local time on the day after the run was due: always more than the minimum lead ahead.
+    send_time = next_send_time(dag_run, "10:00", days_after=1)
     # What the @task returned is what Braze received, untouched.
     assert create.json == {
         "campaign_id": "win-back-api-campaign",
         "recipients": recipients,
-        "trigger_properties": {"computed_for": _ds(dag_run)},
-        "schedule": {"time": f"{send_day}T10:00:00", "in_local_time": True, "at_optimal_time": False},
+        "trigger_properties": {"computed_for": _due_day(dag_run)},
+        "schedule": {"time": send_time, "in_local_time": True, "at_optimal_time": False},
     }
     assert [r["external_user_id"] for r in recipients] == ["user-3001", "user-3002", "user-3003"]
     assert recipients[0]["trigger_properties"] == {
@@ -82,7 +89,7 @@ def test_taskflow_recipients_reach_braze_and_the_audit_task_gets_the_real_schedu
         "campaign_id": "win-back-api-campaign",
         "schedule_id": stored.schedule_id,
         "dispatch_id": stored.dispatch_id,
-        "send_time": f"{send_day}T10:00:00",
+        "send_time": send_time,
         "in_local_time": True,
         "recipient_count": 3,
     }
@@ -101,11 +108,11 @@ def _check_chunked_creates(dag_run, fake_braze) -> list[str]:
     assert sizes == [20, 50, 50]
     users = [r["external_user_id"] for c in creates for r in c.json["recipients"]]
     assert sorted(users) == [f"user-{5000 + n}" for n in range(USERS)]  # everyone, once
-    send_time = f"{_interval_end_plus(dag_run, 1, '%Y-%m-%d')}T16:00:00Z"
+    send_time = next_send_time(dag_run, "16:00", days_after=1) + "Z"  # always far enough ahead
     for create in creates:
         assert create.status == 200
         assert create.json["canvas_id"] == "loyalty-tier-canvas"
-        assert create.json["context"] == {"promotion_day": _ds(dag_run)}
+        assert create.json["context"] == {"promotion_day": _due_day(dag_run)}
         assert create.json["schedule"] == {
             "time": send_time,
             "in_local_time": False,
@@ -123,12 +130,14 @@ def _check_chunked_creates(dag_run, fake_braze) -> list[str]:
 def test_mapped_creates_one_schedule_per_chunk_and_keeps_them_when_the_check_passes(run_dag, fake_braze):
     dag_run = run_dag("braze_mapped_audiences.py")
 
+    assert dag_run.state == "success"
     schedule_ids = _check_chunked_creates(dag_run, fake_braze)
     assert _xcom(dag_run, "collect_schedule_ids") == schedule_ids
     states = _states(dag_run)
     assert [states[("schedule_chunk", i)] for i in range(3)] == ["success"] * 3
     assert states[("check_launch", -1)] == "success"
-    assert {state for (task_id, _), state in states.items() if task_id == "cancel_all_chunks"} == {"skipped"}
+    # The teardown ran and skipped itself for each handle: nothing upstream failed.
+    assert [states[("cancel_all_chunks", i)] for i in range(3)] == ["skipped"] * 3
     assert fake_braze.requests_to("/canvas/trigger/schedule/delete") == []
     assert [s.status for s in fake_braze.schedules.values()] == ["scheduled"] * 3
 
@@ -136,6 +145,7 @@ def test_mapped_creates_one_schedule_per_chunk_and_keeps_them_when_the_check_pas
 def test_mapped_cancel_deletes_exactly_the_schedules_the_mapped_create_made(run_dag, fake_braze):
     dag_run = run_dag("braze_mapped_audiences.py", run_conf={"simulate_bad_data": True})
 
+    assert dag_run.state == "failed"  # the check decides, not the teardown that cancelled
     schedule_ids = _check_chunked_creates(dag_run, fake_braze)
     assert _xcom(dag_run, "collect_schedule_ids") == schedule_ids  # the collector saw all three
     states = _states(dag_run)
@@ -154,12 +164,13 @@ def test_mapped_cancel_deletes_exactly_the_schedules_the_mapped_create_made(run_
 
 def test_mapped_cancel_undoes_the_other_chunks_when_one_chunk_fails(run_dag, fake_braze):
     """All or nothing: a chunk Braze refused (400) fails its task, and the chunks that were scheduled
-    are cancelled (trigger rule one_failed); the cancel is mapped over the handles that exist."""
+    are cancelled (the teardown runs once one chunk succeeded); it is mapped over the handles that exist."""
     from airflow_braze_schedule.testing import Status
 
     fake_braze.inject(Status(400), path="/canvas/trigger/schedule/create")  # the first create only
     dag_run = run_dag("braze_mapped_audiences.py")
 
+    assert dag_run.state == "failed"
     states = _states(dag_run)
     assert sorted(states[("schedule_chunk", i)] for i in range(3)) == ["failed", "success", "success"]
     assert states[("collect_schedule_ids", -1)] == "upstream_failed"

@@ -14,11 +14,13 @@ DAGS = "braze_e2e_retries.py"
 
 
 NO_STORE = "no task_state_store (Airflow 3.3+) to tell whether an earlier try created a schedule"
+SENDING_CREATE = "Sending to Braze: POST /campaigns/trigger/schedule/create"
 
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="needs task_state_store (Airflow 3.3+)")
-def test_a_retry_returns_the_schedule_an_earlier_try_created(run_dag, fake_braze):
-    dag_run = run_dag(DAGS, "braze_e2e_retry_after_create")
+def test_a_retry_returns_the_schedule_an_earlier_try_created(run_dag_logged, fake_braze):
+    run = run_dag_logged(DAGS, "braze_e2e_retry_after_create")
+    dag_run = run.dag_run
 
     ti = dag_run.get_task_instance("create")
     assert ti.state == "success"
@@ -27,6 +29,12 @@ def test_a_retry_returns_the_schedule_an_earlier_try_created(run_dag, fake_braze
     assert len(fake_braze.requests_to("/campaigns/trigger/schedule/create")) == 1
     assert ti.xcom_pull(task_ids="create")["schedule_id"] == stored.schedule_id
     assert ti.xcom_pull(task_ids="create", key="schedule_id") == stored.schedule_id
+    # The log says "Sending" for the one request that went out, and why the retry sent none.
+    log = run.logs["create"]
+    assert log.count(SENDING_CREATE) == 1
+    assert log.index(SENDING_CREATE) < log.index(
+        f"Not sending: an earlier try of this task already created this schedule (schedule_id={stored.schedule_id})"
+    )
 
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="needs task_state_store (Airflow 3.3+)")
@@ -40,6 +48,7 @@ def test_a_retry_after_an_unrecorded_answer_refuses_to_resend(run_dag_logged, fa
     assert len(fake_braze.schedules) == 1
     assert len(fake_braze.requests_to("/campaigns/trigger/schedule/create")) == 1
     assert "never recorded Braze's answer" in run.output
+    assert run.logs["create"].count(SENDING_CREATE) == 1  # the first try's; the refusal sent nothing
 
 
 @pytest.mark.skipif(HAS_TASK_STATE_STORE, reason="the degraded behaviour of Airflow before 3.3")
@@ -53,6 +62,9 @@ def test_without_task_state_store_a_retried_create_refuses_to_send(run_dag_logge
     assert len(fake_braze.requests_to("/campaigns/trigger/schedule/create")) == 1  # the first try's only
     assert len(fake_braze.schedules) == 1
     assert NO_STORE in run.output
+    assert (
+        run.logs["create"].count("Sending to Braze: POST") == 1
+    )  # the first try's; the refusal sent nothing
 
 
 def test_a_create_whose_answer_is_lost_fails_without_retries(run_dag_logged, fake_braze):
