@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -238,3 +239,47 @@ def test_mapped_creates_are_each_sent_once_across_the_workers(
     if deployment.executor == "CeleryExecutor":
         hosts = {ti["hostname"].split("@")[0] for ti in tis}
         assert hosts == {"worker1", "worker2"}, f"task instances ran on {sorted(hosts)}"
+
+
+def test_a_backfill_of_past_days_schedules_each_send_ahead(
+    deployment: Deployment, braze: FakeBrazeControl
+) -> None:
+    if deployment.executor != "LocalExecutor":
+        pytest.skip("one deployment is enough: a backfill is the scheduler's work, whatever the executor")
+    api = api_of(deployment)
+    dag_id = "braze_taskflow"
+    api.unpause(dag_id)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day, last_day = today - timedelta(days=5), today - timedelta(days=4)
+
+    backfill = api.post(
+        "/backfills",
+        {
+            "dag_id": dag_id,
+            "from_date": first_day.isoformat(),
+            "to_date": last_day.isoformat(),
+            "max_active_runs": 2,
+        },
+    )
+
+    def backfill_runs() -> list[dict[str, Any]]:
+        return [r for r in runs_of(api, dag_id) if r["run_type"] == "backfill"]
+
+    wait_for(
+        "the backfill's runs",
+        lambda: len(backfill_runs()) == 2 and all(r["state"] in FINISHED for r in backfill_runs()),
+        timeout=300,
+        interval=2,
+    )
+    runs = backfill_runs()
+    assert {r["state"] for r in runs} == {"success"}
+    assert sorted(r["logical_date"][:10] for r in runs) == [
+        first_day.date().isoformat(),
+        last_day.date().isoformat(),
+    ]
+    assert api.get(f"/backfills/{backfill['id']}")["completed_at"] is not None
+    creates = creates_for(braze, CAMPAIGN_CREATE, "campaign_id", "win-back-api-campaign")
+    assert [r.status for r in creates] == [200, 200]
+    for create in creates:  # a past day's send goes out at the next 10:00 still ahead, not in the past
+        sent_for = datetime.fromisoformat(create.json["schedule"]["time"]).replace(tzinfo=UTC)
+        assert sent_for > datetime.fromtimestamp(create.at, UTC)
