@@ -82,7 +82,7 @@ airflow: install
 	$(PY) scripts/airflow_local.py
 
 test-deployment: $(VENV)/.synced-deployment
-	$(PY) -m pytest -q -p no:cacheprovider -m deployment tests/deployment
+	$(PY) -m pytest -q -p no:cacheprovider --durations=0 -m deployment tests/deployment
 
 screenshots: install
 	$(PY) scripts/screenshot_lifecycle.py

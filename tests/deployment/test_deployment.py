@@ -277,7 +277,11 @@ def test_a_backfill_of_past_days_schedules_each_send_ahead(
         first_day.date().isoformat(),
         last_day.date().isoformat(),
     ]
-    assert api.get(f"/backfills/{backfill['id']}")["completed_at"] is not None
+    wait_for(
+        "the scheduler to close the backfill",
+        lambda: api.get(f"/backfills/{backfill['id']}")["completed_at"],
+        60,
+    )
     creates = creates_for(braze, CAMPAIGN_CREATE, "campaign_id", "win-back-api-campaign")
     assert [r.status for r in creates] == [200, 200]
     for create in creates:  # a past day's send goes out at the next 10:00 still ahead, not in the past
