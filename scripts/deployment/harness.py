@@ -319,10 +319,7 @@ class AirflowApi:
         """Wait until the run finishes; its final state (``success`` or ``failed``)."""
         state: str = wait_for(
             f"{dag_id} run {run_id} to finish",
-            lambda: (
-                self.run(dag_id, run_id)["state"] in ("success", "failed")
-                and self.run(dag_id, run_id)["state"]
-            ),
+            lambda: (state := self.run(dag_id, run_id)["state"]) in ("success", "failed") and state,
             timeout=timeout,
         )
         return state
