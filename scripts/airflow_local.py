@@ -48,7 +48,10 @@ def main() -> int:
         "--port", type=int, default=8080, help="the UI's port (another if taken; default 8080)"
     )
     args = parser.parse_args()
+    # Stop cleanly on SIGTERM too, and on SIGINT even when started from a shell that ignores it for
+    # background jobs (Python then leaves SIGINT ignored).
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
     deployment = Deployment(
         "local",

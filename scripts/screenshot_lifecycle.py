@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -84,11 +85,16 @@ def shoot(
     save(page, output)
 
 
+def stop_on_signal(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where to save the PNGs")
     args = parser.parse_args()
     binary = ensure_debian_package("chromium", "chromium")
+    signal.signal(signal.SIGTERM, stop_on_signal)  # so that Airflow's processes are stopped too
 
     print("Starting a local Airflow with a fake Braze ...", flush=True)
     with Deployment("screenshots", database="sqlite", all_admins=True) as deployment:

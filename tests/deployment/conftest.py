@@ -15,6 +15,7 @@ When a test fails, the last lines of every process's log are added to its report
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,10 @@ CONFIGURATIONS = {
 _started: dict[str, float] = {}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @pytest.fixture(scope="session", params=list(CONFIGURATIONS))
 def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
     name = request.param
@@ -40,16 +45,18 @@ def deployment(request: pytest.FixtureRequest) -> Iterator[Deployment]:
         f"deployment-{name}", extra_dags=[ROOT / "tests" / "deployment" / "dags"], **CONFIGURATIONS[name]
     )
     deployment.configuration = name  # type: ignore[attr-defined]
+    # A SIGTERM (a CI job cancelled) must still stop the deployment's processes: make it an interrupt.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        deployment.start()
-    except BaseException:
-        deployment.stop()
-        pytest.fail(f"the {name} deployment did not start:\n{deployment.tails()}", pytrace=False)
-    _started[name] = deployment.started_in
-    try:
+        try:
+            deployment.start()
+        except Exception:
+            pytest.fail(f"the {name} deployment did not start:\n{deployment.tails()}", pytrace=False)
+        _started[name] = deployment.started_in
         yield deployment
     finally:
         deployment.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture
