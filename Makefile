@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-matrix matrix-lock bench lint typecheck clean dist test-install
+.PHONY: help install demo test test-matrix matrix-lock bench lint typecheck clean dist test-install airflow test-deployment screenshots
 
 help:
 	@echo "make demo   - run the example lifecycle DAG against a local fake Braze and tell what happened"
@@ -19,6 +19,9 @@ help:
 	@echo "make bench  - the benchmarks under bench/"
 	@echo "make dist   - build the wheel and sdist into dist/"
 	@echo "make test-install - install the built wheel with pip next to a stock Airflow, as a user would"
+	@echo "make airflow - a local Airflow (UI on 127.0.0.1:8080, admin/admin) with the example DAGs and a fake Braze"
+	@echo "make test-deployment - the provider in real deployments: PostgreSQL + LocalExecutor, Redis + Celery (minutes)"
+	@echo "make screenshots - run the lifecycle DAG in a local Airflow and screenshot its graph and XCom into docs/"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -80,6 +83,20 @@ dist: | $(UV)
 # the wheel, installed by plain pip. Kept out of `make test` by the `install` marker (see pyproject.toml).
 test-install: install
 	$(PY) -m pytest -q -p no:cacheprovider -s -m install tests/install
+# Real deployments: Airflow's components as separate processes (scripts/deployment/harness.py). The
+# Celery and Postgres providers come from the lock file's `deployment` group, outside `make install`.
+$(VENV)/.synced-deployment: $(VENV)/.synced
+	$(UV) sync --frozen --quiet --group deployment
+	@touch $@
+
+airflow: install
+	$(PY) scripts/airflow_local.py
+
+test-deployment: $(VENV)/.synced-deployment
+	$(PY) -m pytest -q -p no:cacheprovider --durations=0 -m deployment tests/deployment
+
+screenshots: install
+	$(PY) scripts/screenshot_lifecycle.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .matrix .airflow .pytest_cache .mypy_cache .ruff_cache

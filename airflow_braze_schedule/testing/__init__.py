@@ -17,13 +17,19 @@ With pytest, enable the fixtures ``fake_braze`` and ``fake_braze_server`` in you
 
     pytest_plugins = ["airflow_braze_schedule.testing.pytest_plugin"]
 
-Standalone (e.g. for a demo): ``python -m airflow_braze_schedule.testing --port 8765``.
+Standalone (e.g. for a demo or a deployment): ``python -m airflow_braze_schedule.testing --port 8765``,
+driven from another process with :class:`FakeBrazeControl` (its control API, :mod:`.control`)::
+
+    braze = FakeBrazeControl("http://127.0.0.1:8765")
+    braze.inject(Status(503), times=2, path="/messages/schedule/create")
+    assert braze.active_schedules()
 
 This package needs ``werkzeug`` (the ``testing`` extra) and never imports Airflow.
 """
 
 from __future__ import annotations
 
+from airflow_braze_schedule.testing.control import ControlError, FakeBrazeControl
 from airflow_braze_schedule.testing.fake_braze import (
     DEFAULT_API_KEY,
     DEFAULT_RATE_LIMIT,
@@ -44,10 +50,12 @@ from airflow_braze_schedule.testing.faults import (
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_RATE_LIMIT",
+    "ControlError",
     "Delay",
     "DropAfterProcessing",
     "DropBeforeProcessing",
     "FakeBraze",
+    "FakeBrazeControl",
     "Fault",
     "HtmlError",
     "RateLimited",

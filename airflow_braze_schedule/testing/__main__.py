@@ -4,8 +4,9 @@ It prints one line, e.g.::
 
     Fake Braze listening on http://127.0.0.1:8765; export AIRFLOW_CONN_BRAZE_DEFAULT='{"conn_type": ...}'
 
-then serves Braze's scheduled-messaging endpoints plus the inspection endpoints ``GET /_fake/state`` and
-``POST /_fake/reset`` (see :mod:`airflow_braze_schedule.testing.fake_braze`), and exits 0 on a signal.
+then a second line naming its control API (``/_fake/...``, loopback clients only: faults, rate limit,
+latency, what it received and holds; see :mod:`airflow_braze_schedule.testing.control` and its client
+``FakeBrazeControl``), serves Braze's scheduled-messaging endpoints, and exits 0 on a signal.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-limit-window", type=float, default=3600.0, help="window in seconds (default: %(default)s)"
     )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds to wait before answering each call (default: 0)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
@@ -69,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with braze:
             name, value = braze.airflow_conn_env()
+            if args.latency:
+                braze.set_latency(args.latency)
             print(f"Fake Braze listening on {braze.url}; export {name}={shlex.quote(value)}", flush=True)
+            print(f"Control API (loopback only): {braze.url}/_fake/state, /_fake/faults, ...", flush=True)
             # A timed wait keeps the main thread responsive to signals on every platform.
             while not stop.wait(0.5):
                 pass

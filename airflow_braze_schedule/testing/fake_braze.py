@@ -25,9 +25,11 @@ Quick start::
         ...                                                # run the code under test
         assert [s.status for s in braze.schedules.values()] == ["scheduled"]
 
-Besides Braze's endpoints the server answers two inspection endpoints of its own, so another process
-(``make demo``, a DAG run) can see what it holds. They need no API key, are refused to non-loopback
-clients, are never recorded in :attr:`FakeBraze.received` and never get faults or rate limits:
+Besides Braze's endpoints the server answers a control API of its own under ``/_fake/`` (see
+:mod:`airflow_braze_schedule.testing.control`, and its client ``FakeBrazeControl``), so another process
+(``make demo``, a deployment test) can see what it holds and set faults, rate limits and latency. It
+needs no API key, is refused to non-loopback clients, is never recorded in :attr:`FakeBraze.received`
+and never gets faults or rate limits. Among its endpoints:
 
 ``GET /_fake/state``
     ``{"schedules": [...], "received": [...]}``: every :class:`StoredSchedule` and
@@ -340,12 +342,9 @@ class FakeBraze:
         self._send_ids: dict[str, str] = {}
         self._faults: list[_QueuedFault] = []
         self._chaos: tuple[float, tuple[Fault, ...], random.Random] | None = None
+        self._latency: dict[str | None, float] = {}  # by path; None: every path
         self._routes = Map(
-            [Rule(e.path, endpoint=e.path, methods=[e.method]) for e in _rules.ENDPOINTS.values()]
-            + [
-                Rule("/_fake/state", endpoint="/_fake/state", methods=["GET"]),
-                Rule("/_fake/reset", endpoint="/_fake/reset", methods=["POST"]),
-            ],
+            [Rule(e.path, endpoint=e.path, methods=[e.method]) for e in _rules.ENDPOINTS.values()],
             # Exact paths only: Braze's paths have neither trailing nor doubled slashes.
             strict_slashes=True,
             merge_slashes=False,
@@ -478,6 +477,22 @@ class FakeBraze:
         with self._lock:
             self._limiter = self._new_limiter(limit, window)
 
+    def set_latency(self, seconds: float, *, path: str | None = None) -> None:
+        """Answer Braze calls on ``path`` (every path when ``None``) ``seconds`` late, before any fault or
+        processing, until :meth:`reset`; ``0`` removes it. A path's own latency replaces the general one.
+
+        Unlike a :class:`~airflow_braze_schedule.testing.Delay` fault it lasts: a slow Braze, not one slow
+        answer. While it waits, the request is in :attr:`received` with ``status=None`` (in flight).
+        """
+        if seconds < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {seconds!r}")
+        key = None if path is None else "/" + path.lstrip("/")
+        with self._lock:
+            if seconds:
+                self._latency[key] = seconds
+            else:
+                self._latency.pop(key, None)
+
     def set_permissions(self, permissions: set[str] | None) -> None:
         """Change the API key's permissions (until :meth:`reset`); ``None`` grants every endpoint."""
         with self._lock:
@@ -495,6 +510,7 @@ class FakeBraze:
             self._send_ids.clear()
             self._faults.clear()
             self._chaos = None
+            self._latency.clear()
             self._permissions = self._initial_permissions
             self._limiter = self._new_limiter(*self._initial_rate_limit)
             self._new_buckets()
@@ -584,7 +600,7 @@ class FakeBraze:
             environ[DROP_CONNECTION] = True  # the client left mid-body: nothing to answer
             return Response(status=400)
         if request.path.startswith(_INSPECTION_PREFIX):
-            return self._inspect(request)
+            return self._inspect(request, raw)
 
         parsed: Any = None
         with contextlib.suppress(ValueError):
@@ -603,8 +619,11 @@ class FakeBraze:
         with self._lock:
             self._received.append(record)
             fault = self._take_fault(request.path)
+            latency = self._latency.get(request.path, self._latency.get(None, 0.0))
 
         response: Response | None = None
+        if latency:
+            time.sleep(latency)
         if isinstance(fault, Delay):
             time.sleep(fault.seconds)
         if isinstance(fault, DropBeforeProcessing):
@@ -854,20 +873,13 @@ class FakeBraze:
 
     # ------------------------------------------------------------------------------------- inspection
 
-    def _inspect(self, request: Request) -> Response:
-        """Serve ``/_fake/state`` and ``/_fake/reset`` (loopback clients only)."""
+    def _inspect(self, request: Request, raw: bytes) -> Response:
+        """Serve the control API under ``/_fake/`` (loopback clients only); see :mod:`.control`."""
         if not _is_loopback(request.remote_addr):
             return _json_response(403, {"message": "Access Denied"})
-        try:
-            path, _ = self._routes.bind_to_environ(request.environ).match()
-        except MethodNotAllowed:
-            return _json_response(405, {"message": "Method Not Allowed"})
-        except NotFound:
-            return _json_response(404, {"message": "Not Found"})
-        if path == "/_fake/reset":
-            self.reset()
-            return _json_response(200, {"message": "success"})
-        return _json_response(200, self.state())
+        from airflow_braze_schedule.testing import control  # it imports this module
+
+        return control.dispatch(self, request, raw)
 
     def state(self) -> dict[str, Any]:
         """Return what ``GET /_fake/state`` answers: schedules and received requests as JSON-ready dicts,
