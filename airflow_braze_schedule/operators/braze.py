@@ -350,6 +350,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
             canvas_id=request.body.get("canvas_id"),
             schedule=request.body["schedule"],
             dry_run=dry_run,
+            send_id=request.body.get("send_id"),
         )
 
     def _outcome_unknown_message(self, what: str, request: BrazeRequest) -> str:
