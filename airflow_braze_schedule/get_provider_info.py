@@ -59,6 +59,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.triggers.braze"]}
         ],
+        "extra-links": ["airflow_braze_schedule.links.BrazeDashboardLink"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_braze_schedule.hooks.braze.BrazeHook",

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
+from airflow_braze_schedule.links import BrazeDashboardLink
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -83,6 +85,8 @@ class _BrazeScheduleOperator(BaseOperator):
 
     ui_color = "#e8d5ff"
     template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERERS
+    # The campaign or Canvas in the Braze dashboard, from the handle the task returns.
+    operator_extra_links = (BrazeDashboardLink(),)
 
     def __init__(
         self,
