@@ -17,13 +17,19 @@ Uses the Airflow connection ``braze_default`` (type ``braze``), whose REST API k
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_braze_schedule.operators import BrazeCreateScheduleOperator
 from airflow_braze_schedule.sensors.braze import BrazeScheduledSendSensor
+
+
+def seconds_from_now(seconds: int) -> str:
+    """A UTC time ``seconds`` from when the template is rendered, i.e. when the task starts."""
+    return (datetime.now(UTC) + timedelta(seconds=int(seconds))).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 with DAG(
     dag_id="braze_send_analytics",
@@ -33,6 +39,7 @@ with DAG(
     params={"campaign_id": "spring-sale-api-campaign", "send_delay_seconds": 3600},
     tags=["braze", "example"],
     doc_md=__doc__,
+    user_defined_macros={"seconds_from_now": seconds_from_now},
 ) as dag:
 
     @task
@@ -48,7 +55,7 @@ with DAG(
         campaign_id="{{ params.campaign_id }}",
         send_id=send_id,
         recipients=[{"external_user_id": "user-1001"}, {"external_user_id": "user-1002"}],
-        schedule="{{ ti.start_date + macros.timedelta(seconds=params.send_delay_seconds) }}",
+        schedule="{{ seconds_from_now(params.send_delay_seconds) }}",
     )
 
     wait_for_send = BrazeScheduledSendSensor(task_id="wait_for_send", schedule_id=schedule_campaign.output)
