@@ -214,7 +214,7 @@ class SendWatch:
 
     def state(self, now: datetime) -> str:
         """``"waiting"`` (not gone out everywhere yet), ``"done"`` (gone out; no figures to wait for),
-        ``"poll"`` (ask Braze for the figures), ``"expired"`` (Braze has dropped them) or ``"timed_out"``."""
+        ``"poll"`` (ask Braze for the figures) or ``"expired"`` (Braze has dropped them)."""
         if self.dry_run:
             return "done"
         if now < self.last_delivery:
@@ -223,9 +223,12 @@ class SendWatch:
             return "done"
         if now >= self.kept_until:
             return "expired"
-        if now >= self.give_up_at:
-            return "timed_out"
         return "poll"
+
+    def gave_up(self, now: datetime) -> bool:
+        """True once figures that Braze has still not reported are no longer waited for. Braze is always
+        asked at least once first: a sensor started late may find them there."""
+        return now >= self.give_up_at
 
     def series_length(self, now: datetime) -> int:
         return series_length(self.first_delivery, now)

@@ -172,8 +172,6 @@ class BrazeScheduledSendSensor(BaseSensorOperator):
             return watch.result()
         if state == "expired":
             raise AirflowFailException(watch.expired_message(now))
-        if state == "timed_out":
-            raise AirflowSensorTimeout(watch.timed_out_message())
         if state == "poll":
             with _failing_fast_where_retries_cannot_help(creates=False):
                 answer = self.hook.get_send_data_series(
@@ -185,6 +183,8 @@ class BrazeScheduledSendSensor(BaseSensorOperator):
 
             if figures_reported(answer):
                 return watch.result(answer)
+            if watch.gave_up(now):
+                raise AirflowSensorTimeout(watch.timed_out_message())
             self.log.info("Braze reports no figures for send %s yet.", watch.analytics.send_id)
         return None
 

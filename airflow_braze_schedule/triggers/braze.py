@@ -63,14 +63,18 @@ class BrazeScheduledSendTrigger(BaseTrigger):
             )
             await asyncio.sleep(min(max(seconds, 0.0), _LONGEST_SLEEP))
         while state == "poll":
+            asked_at = _now()
             try:
-                answer = await asyncio.to_thread(self._ask_braze, watch, watch.series_length(_now()))
+                answer = await asyncio.to_thread(self._ask_braze, watch, watch.series_length(asked_at))
             except BrazeError as error:
                 yield TriggerEvent({**event, "status": "error", "message": str(error)})
                 return
             if figures_reported(answer):
                 yield TriggerEvent({**event, "status": "reported", "data_series": answer})
                 return
+            if watch.gave_up(asked_at):
+                state = "timed_out"
+                break
             self.log.info("Braze reports no figures for send %s yet.", watch.analytics.send_id)
             left = (watch.give_up_at - _now()).total_seconds()
             await asyncio.sleep(min(self.poll_interval, max(left, 0.0), _LONGEST_SLEEP))

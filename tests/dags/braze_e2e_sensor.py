@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, task
 
-from airflow_braze_schedule.operators import BrazeCancelScheduleOperator, BrazeCreateScheduleOperator
+from airflow_braze_schedule.operators import BrazeCreateScheduleOperator
 from airflow_braze_schedule.sensors.braze import BrazeScheduledSendSensor
 
 # Rendered when the create runs, so the create still sees a future time; near enough for a test.
@@ -22,7 +22,7 @@ def seconds_from_now(seconds: int) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@task
+@task(multiple_outputs=False)  # one XCom: Airflow 3.0 cannot push a None under a key of its own
 def load(figures: dict) -> dict:
     """What a warehouse load would take: one row per day and channel."""
     rows = [
@@ -34,7 +34,7 @@ def load(figures: dict) -> dict:
     return {"rows": rows, "analytics": figures["analytics"], "reason": figures["reason"]}
 
 
-def _dag(dag_id: str, *, kind: str = "campaign", cancel_first: bool = False, **sensor_kwargs) -> DAG:
+def _dag(dag_id: str, *, kind: str = "campaign", **sensor_kwargs) -> DAG:
     with DAG(
         dag_id=dag_id,
         schedule=None,
@@ -62,8 +62,6 @@ def _dag(dag_id: str, *, kind: str = "campaign", cancel_first: bool = False, **s
         wait = BrazeScheduledSendSensor(
             task_id="wait_for_send", schedule_id=create.output, poke_interval=1, **sensor_kwargs
         )
-        if cancel_first:
-            create >> BrazeCancelScheduleOperator(task_id="cancel", schedule_id=create.output) >> wait
         load(wait.output)
     return dag
 
@@ -89,5 +87,20 @@ with DAG(
         retries=2,
     )
 
-# Cancelled before its time, the send never happens and Braze reports nothing: the wait times out.
-no_figures = _dag("braze_e2e_sensor_no_figures", cancel_first=True, figures_timeout=3)
+with DAG(
+    dag_id="braze_e2e_sensor_no_figures",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    user_defined_macros={"seconds_from_now": seconds_from_now},
+) as no_figures:
+    # A send Braze never reports (the fake holds no schedule with this send id): the wait times out.
+    BrazeScheduledSendSensor(
+        task_id="wait_for_send",
+        schedule_id="a-schedule-braze-never-sent",
+        schedule="{{ seconds_from_now(1) }}",
+        campaign_id="spring-api-campaign",
+        send_id="never-sent-1",
+        figures_timeout=3,
+        poke_interval=1,
+    )

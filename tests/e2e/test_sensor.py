@@ -8,12 +8,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from airflow_braze_schedule.core.analytics import SendWatch
 from airflow_braze_schedule.core.endpoints import ScheduleKind
 from airflow_braze_schedule.core.handle import ScheduleHandle
 from airflow_braze_schedule.triggers.braze import BrazeScheduledSendTrigger
-from tests.helpers import task_states
+from tests.helpers import AIRFLOW_VERSION, task_states
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -53,7 +54,8 @@ def test_sensor_waits_for_the_send_and_hands_its_figures_on(run_dag_logged, fake
         "reason": None,
     }
     assert "Braze reports figures for send spring-send-1 on 1 day(s)" in run.logs["wait_for_send"]
-    if dag_id == "braze_e2e_sensor_deferred":
+    if dag_id == "braze_e2e_sensor_deferred" and AIRFLOW_VERSION.release[:2] != (3, 0):
+        # dag.test() ran the sensor's trigger (Airflow 3.0 logs this where the capture cannot see it).
         assert "running trigger in line" in run.output.lower()
 
 
@@ -84,12 +86,11 @@ def test_sensor_refuses_a_send_older_than_braze_keeps_its_figures(run_dag_logged
 def test_sensor_times_out_when_braze_never_reports_the_send(run_dag_logged, fake_braze):
     run = run_dag_logged(DAG_FILE, "braze_e2e_sensor_no_figures")
 
-    states = task_states(run.dag_run)
-    assert states["cancel"] == "success"
-    assert states["wait_for_send"] == "failed"
-    assert states["load"] == "upstream_failed"
-    assert len(fake_braze.requests_to("/sends/data_series")) >= 2
-    assert "Braze reported no figures for send 'spring-send-1'" in run.logs["wait_for_send"]
+    assert task_states(run.dag_run) == {"wait_for_send": "failed"}
+    asked = fake_braze.requests_to("/sends/data_series")
+    assert asked  # asked at least once before giving up
+    assert {request.query["send_id"] for request in asked} == {"never-sent-1"}
+    assert "Braze reported no figures for send 'never-sent-1'" in run.logs["wait_for_send"]
 
 
 def _watch_json() -> dict:
@@ -135,3 +136,39 @@ def test_trigger_reports_an_error_event_when_braze_refuses(fake_braze):
     assert event.payload["status"] == "error"
     assert "403" in event.payload["message"]
     assert fake_braze.api_key not in event.payload["message"]
+
+
+def test_trigger_started_after_the_timeout_still_finds_the_figures(fake_braze):
+    # A send that went out ten minutes ago (made through the fake, its clock set back to accept it).
+    sent_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    fake_braze.advance(-3600)
+    created = requests.post(
+        f"{fake_braze.url}/campaigns/trigger/schedule/create",
+        json={
+            "campaign_id": "spring-api-campaign",
+            "send_id": "spring-send-1",
+            "broadcast": True,
+            "schedule": {"time": sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        },
+        headers={"Authorization": f"Bearer {fake_braze.api_key}"},
+        timeout=5,
+    )
+    assert created.status_code == 200, created.text
+    fake_braze.advance(3600)
+    handle = ScheduleHandle(
+        created.json()["schedule_id"],
+        ScheduleKind.CAMPAIGN,
+        campaign_id="spring-api-campaign",
+        send_id="spring-send-1",
+        schedule={"time": sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )
+    watch = SendWatch.plan(handle, figures_timeout=timedelta(minutes=1)).to_json()  # gave up 9 min ago
+    trigger = BrazeScheduledSendTrigger(watch=watch, braze_conn_id="braze_default", poll_interval=1)
+
+    async def first_event():
+        return await anext(trigger.run())
+
+    event = asyncio.run(first_event())
+
+    assert event.payload["status"] == "reported"
+    assert event.payload["data_series"]["data"][0]["messages"] == {"email": [{"sent": 100, "delivered": 100}]}
