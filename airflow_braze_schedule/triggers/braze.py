@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow_braze_schedule.core.analytics import SendWatch
 
 # Long waits are slept in slices, so a wall clock that jumps (suspend, NTP) delays the wake-up by a slice
 # at most.
@@ -81,8 +84,10 @@ class BrazeScheduledSendTrigger(BaseTrigger):
             state = watch.state(_now())
         yield TriggerEvent({**event, "status": state})
 
-    def _ask_braze(self, watch: Any, length: int) -> dict[str, Any]:
+    def _ask_braze(self, watch: SendWatch, length: int) -> dict[str, Any]:
         from airflow_braze_schedule.hooks.braze import BrazeHook
 
         hook = BrazeHook(braze_conn_id=self.braze_conn_id)
-        return hook.get_send_data_series(watch.analytics.campaign_id, watch.analytics.send_id, length=length)
+        return hook.get_send_data_series(
+            watch.analytics.campaign_id or "", watch.analytics.send_id or "", length=length
+        )

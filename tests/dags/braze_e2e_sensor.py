@@ -1,7 +1,7 @@
 """Test DAGs: schedule a send a few seconds ahead, wait for it with the sensor, hand its figures on.
 
 Each DAG is built by one factory so they differ only where the test says: the kind scheduled and how the
-sensor waits (deferred to its trigger, poked, or rescheduled).
+sensor waits (deferred to its trigger, or poking in reschedule mode).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from airflow_braze_schedule.operators import BrazeCreateScheduleOperator
 from airflow_braze_schedule.sensors.braze import BrazeScheduledSendSensor
 
 # Rendered when the create runs, so the create still sees a future time; near enough for a test.
-LEAD_SECONDS = 3
+LEAD_SECONDS = 2
 
 
 def seconds_from_now(seconds: int) -> str:
@@ -67,7 +67,6 @@ def _dag(dag_id: str, *, kind: str = "campaign", **sensor_kwargs) -> DAG:
 
 
 deferred = _dag("braze_e2e_sensor_deferred")
-poked = _dag("braze_e2e_sensor_poked", deferrable=False, mode="poke")
 rescheduled = _dag("braze_e2e_sensor_rescheduled", deferrable=False, mode="reschedule")
 canvas = _dag("braze_e2e_sensor_canvas", kind="canvas")
 

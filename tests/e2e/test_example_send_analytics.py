@@ -11,7 +11,7 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
 def test_send_analytics_schedules_waits_and_loads_the_figures(run_dag, fake_braze):
-    dag_run = run_dag("braze_send_analytics.py", run_conf={"send_delay_seconds": 3})
+    dag_run = run_dag("braze_send_analytics.py", run_conf={"send_delay_seconds": 2})
 
     assert task_states(dag_run) == dict.fromkeys(
         ("create_send_id", "schedule_campaign", "wait_for_send", "load_to_warehouse"), "success"
