@@ -189,6 +189,10 @@ class SendWatch:
 
         :raises BrazeValidationError: no schedule is known, or the send id is invalid.
         """
+        if figures_timeout <= timedelta(0):
+            raise BrazeValidationError(
+                "figures_timeout", f"{figures_timeout} is not a wait", "a positive duration, such as 24 hours"
+            )
         if handle.schedule is None:
             raise BrazeValidationError(
                 "schedule",

@@ -137,7 +137,12 @@ class BrazeScheduledSendSensor(BaseSensorOperator):
             handle = replace(handle, send_id=self.send_id)
         timeout = self.figures_timeout
         if not isinstance(timeout, timedelta):
-            timeout = timedelta(seconds=float(timeout))
+            try:
+                timeout = timedelta(seconds=float(timeout))
+            except (TypeError, ValueError):
+                raise BrazeValidationError(
+                    "figures_timeout", f"{timeout!r} is not a duration", "seconds, or a timedelta"
+                ) from None
         return SendWatch.plan(handle, figures_timeout=timeout)
 
     def _describe(self, watch: SendWatch) -> None:

@@ -190,6 +190,11 @@ def test_watch_needs_the_schedule():
         SendWatch.plan(ScheduleHandle("sched-1", ScheduleKind.CAMPAIGN), figures_timeout=timedelta(hours=1))
 
 
+def test_watch_needs_a_positive_figures_timeout():
+    with pytest.raises(BrazeValidationError, match="figures_timeout: 0:00:00 is not a wait"):
+        _watch(timeout=timedelta(0))
+
+
 def test_watch_round_trips_through_json():
     watch = _watch()
 
