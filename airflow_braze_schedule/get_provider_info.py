@@ -59,6 +59,13 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.operators.braze"]}
         ],
+        "sensors": [
+            {"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.sensors.braze"]}
+        ],
+        "triggers": [
+            {"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.triggers.braze"]}
+        ],
+        "extra-links": ["airflow_braze_schedule.links.BrazeDashboardLink"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_braze_schedule.hooks.braze.BrazeHook",

@@ -25,6 +25,7 @@ INSTANCES: dict[str, str] = {
 
 SCHEDULED_BROADCASTS_PATH = "/messages/scheduled_broadcasts"
 SEND_ID_CREATE_PATH = "/sends/id/create"
+SEND_DATA_SERIES_PATH = "/sends/data_series"
 
 
 def is_loopback_host(hostname: str) -> bool:

@@ -1,8 +1,9 @@
 """The handle a create task returns, and how update and cancel tasks find their schedule from it.
 
 The handle is a plain JSON-serialisable dict in XCom:
-``{"schedule_id", "dispatch_id", "kind", "campaign_id" | "canvas_id", "schedule"}``. Update and cancel
-accept it whole (``schedule_id=create.output``), so the user repeats no ids, or a bare ``schedule_id``.
+``{"schedule_id", "dispatch_id", "kind", "campaign_id" | "canvas_id", "send_id"?, "schedule"}``.
+Update and cancel accept it whole (``schedule_id=create.output``), so the user repeats no ids, or a bare
+``schedule_id``; the sensor reads the send's analytics key (``campaign_id``, ``send_id``) from it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ScheduleHandle:
     :param dispatch_id: Braze's dispatch id of the send, if it gave one.
     :param campaign_id: the API-triggered campaign, or the campaign a message schedule is attributed to.
     :param canvas_id: the API-triggered Canvas.
+    :param send_id: the send id the schedule was made with, the key of its analytics by send.
     :param schedule: the schedule object as last sent, so an update can keep its mode.
     :param dry_run: the schedule was only validated and logged, never sent: nothing exists in Braze.
     """
@@ -38,6 +40,7 @@ class ScheduleHandle:
     canvas_id: str | None = None
     schedule: dict[str, Any] | None = None
     dry_run: bool = False
+    send_id: str | None = None
 
     @property
     def owner_id(self) -> str | None:
@@ -52,7 +55,7 @@ class ScheduleHandle:
             "dispatch_id": self.dispatch_id,
             "kind": self.kind.value,
         }
-        for name in ("campaign_id", "canvas_id"):
+        for name in ("campaign_id", "canvas_id", "send_id"):
             if getattr(self, name) is not None:
                 value[name] = getattr(self, name)
         value["schedule"] = self.schedule
@@ -80,6 +83,7 @@ class ScheduleHandle:
             canvas_id=value.get("canvas_id"),
             schedule=schedule if isinstance(schedule, dict) else None,
             dry_run=value.get("dry_run") is True,
+            send_id=value.get("send_id"),
         )
 
 

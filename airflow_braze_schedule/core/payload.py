@@ -410,14 +410,7 @@ def _create_request(
         if name in given:
             body[name] = _identifier(name, given[name])
     if "send_id" in given:
-        send_id = _identifier("send_id", given["send_id"])
-        if not send_id.isascii() or len(send_id) > MAX_SEND_ID_LENGTH:
-            raise BrazeValidationError(
-                "send_id",
-                f"{send_id!r} is not a valid send id",
-                f"ASCII, at most {MAX_SEND_ID_LENGTH} characters",
-            )
-        body["send_id"] = send_id
+        body["send_id"] = check_send_id(given["send_id"])
     for name in ("broadcast", "override_messaging_limits"):
         if name in given:
             body[name] = _boolean(name, given[name])
@@ -502,6 +495,18 @@ def _check_audience(kind: ScheduleKind, body: dict[str, Any]) -> None:
             "no one would receive this send",
             f"one of {', '.join(targets)}, or broadcast=True to send to the whole segment it targets",
         )
+
+
+def check_send_id(value: Any) -> str:
+    """A send id is ASCII and at most 64 characters (braze-api.md §5.1)."""
+    send_id = _identifier("send_id", value)
+    if not send_id.isascii() or len(send_id) > MAX_SEND_ID_LENGTH:
+        raise BrazeValidationError(
+            "send_id",
+            f"{send_id!r} is not a valid send id",
+            f"ASCII, at most {MAX_SEND_ID_LENGTH} characters",
+        )
+    return send_id
 
 
 def check_schedule_id(value: Any) -> str:

@@ -197,6 +197,16 @@ class BrazeSchedule:
             "at_optimal_time": self.at_optimal_time,
         }
 
+    def first_delivery(self) -> datetime:
+        """The first UTC instant at which this schedule delivers somewhere (UTC+14 is the first zone)."""
+        return self._window()[0]
+
+    def last_delivery(self) -> datetime:
+        """The last UTC instant at which this schedule delivers anywhere: once it has passed, the send
+        has gone out in every time zone. A UTC time is itself; a local time is that wall-clock time in
+        UTC-12, the last zone; an optimal time is the end of its date in UTC-12."""
+        return self._window()[1]
+
     def _window(self) -> tuple[datetime, datetime]:
         """The first and last UTC instants at which this schedule delivers somewhere on Earth."""
         if self.mode == "utc":

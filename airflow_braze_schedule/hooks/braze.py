@@ -388,6 +388,20 @@ class BrazeHook(BaseHook):
         answer = self.client.send(request)
         return str(answer.get("send_id") or send_id or "")
 
+    def get_send_data_series(
+        self, campaign_id: str, send_id: str, *, length: int = 14, ending_at: str | datetime | None = None
+    ) -> dict[str, Any]:
+        """``GET /sends/data_series``: per-day figures of one send of an API campaign (``sends.data_series``).
+
+        Braze keeps them 14 days after the send. ``length`` (1 to 100) is the number of days up to
+        ``ending_at`` (default: now), both checked before the call.
+
+        :return: Braze's answer, ``{"data": [{"time": ..., "messages": {channel: [...]}, ...}], "message": ...}``.
+        """
+        from airflow_braze_schedule.core.analytics import build_data_series_request
+
+        return self.send(build_data_series_request(campaign_id, send_id, length=length, ending_at=ending_at))
+
     # --- connection test ---------------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:

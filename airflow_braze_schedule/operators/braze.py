@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
+from airflow_braze_schedule.links import BrazeDashboardLink
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -85,6 +87,8 @@ class _BrazeScheduleOperator(BaseOperator):
 
     ui_color = "#e8d5ff"
     template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERERS
+    # The campaign or Canvas in the Braze dashboard, from the handle the task returns.
+    operator_extra_links = (BrazeDashboardLink(),)
 
     def __init__(
         self,
@@ -369,6 +373,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
             canvas_id=request.body.get("canvas_id"),
             schedule=request.body["schedule"],
             dry_run=dry_run,
+            send_id=request.body.get("send_id"),
         )
 
     def _outcome_unknown_message(self, what: str, request: BrazeRequest) -> str:

@@ -37,6 +37,12 @@ and never gets faults or rate limits. Among its endpoints:
     header is shown as ``"Bearer ***"`` and the API key is masked wherever else it appears.
 ``POST /_fake/reset``
     Same as :meth:`FakeBraze.reset`; answers ``{"message": "success"}``.
+``GET /engagement/campaigns/<campaign_id>``, ``GET /engagement/canvas/<canvas_id>``
+    What the provider's dashboard links open when the REST endpoint is this fake: the schedules it holds
+    for that campaign or Canvas, as JSON.
+
+It also answers ``GET /sends/data_series`` (analytics by send id) from the schedules it holds, by its
+clock, which :meth:`FakeBraze.advance` moves; see :mod:`._analytics` for what it decides there.
 
 Decisions where Braze documents nothing (see also :mod:`._rules`):
 
@@ -77,7 +83,7 @@ from werkzeug.exceptions import ClientDisconnected, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from airflow_braze_schedule.testing import _rules
+from airflow_braze_schedule.testing import _analytics, _rules
 from airflow_braze_schedule.testing._http import (
     BODY_CONSUMED,
     CLOSE_CONNECTION,
@@ -120,6 +126,7 @@ ScheduleStatus = Literal["scheduled", "cancelled"]
 _DRAIN_LIMIT = 64 * 1024 * 1024
 _MASK = "***"
 _INSPECTION_PREFIX = "/_fake/"
+_ENDPOINTS = {**_rules.ENDPOINTS, _analytics.DATA_SERIES.path: _analytics.DATA_SERIES}
 
 
 @dataclass(frozen=True)
@@ -322,7 +329,9 @@ class FakeBraze:
             raise ValueError("api_key must be a non-empty string")
         self._host = host
         self._api_key = api_key
-        self._clock = clock
+        self._base_clock = clock
+        self._clock_offset = 0.0  # moved by advance(), so tests can let a send's time pass
+        self._clock = lambda: self._base_clock() + self._clock_offset
         self._lock = threading.RLock()
         self._initial_permissions = frozenset(permissions) if permissions is not None else None
         self._initial_rate_limit = (rate_limit, rate_limit_window)
@@ -344,7 +353,7 @@ class FakeBraze:
         self._chaos: tuple[float, tuple[Fault, ...], random.Random] | None = None
         self._latency: dict[str | None, float] = {}  # by path; None: every path
         self._routes = Map(
-            [Rule(e.path, endpoint=e.path, methods=[e.method]) for e in _rules.ENDPOINTS.values()],
+            [Rule(e.path, endpoint=e.path, methods=[e.method]) for e in _ENDPOINTS.values()],
             # Exact paths only: Braze's paths have neither trailing nor doubled slashes.
             strict_slashes=True,
             merge_slashes=False,
@@ -434,6 +443,16 @@ class FakeBraze:
         with self._lock:
             return dict(self._send_ids)
 
+    def now(self) -> float:
+        """The fake's current time (epoch seconds): its clock plus every :meth:`advance`."""
+        return self._clock()
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock forward (negative: back), e.g. past a send so that ``/sends/data_series``
+        reports it, or past Braze's 14-day retention. Undone by :meth:`reset`."""
+        with self._lock:
+            self._clock_offset += seconds
+
     def inject(self, fault: Fault, *, times: int = 1, path: str | None = None) -> None:
         """Queue ``fault`` for the next ``times`` requests on ``path`` (any path when ``None``).
 
@@ -511,6 +530,7 @@ class FakeBraze:
             self._faults.clear()
             self._chaos = None
             self._latency.clear()
+            self._clock_offset = 0.0
             self._permissions = self._initial_permissions
             self._limiter = self._new_limiter(*self._initial_rate_limit)
             self._new_buckets()
@@ -601,6 +621,10 @@ class FakeBraze:
             return Response(status=400)
         if request.path.startswith(_INSPECTION_PREFIX):
             return self._inspect(request, raw)
+        if _is_loopback(request.remote_addr) and request.method == "GET":
+            page = _analytics.dashboard_page(request.path, self.schedules.values())
+            if page is not None:  # what a dashboard link opens; no key, not recorded, like inspection
+                return _json_response(200, self._mask(page))
 
         parsed: Any = None
         with contextlib.suppress(ValueError):
@@ -720,7 +744,11 @@ class FakeBraze:
                 raise _rules.BrazeError(429, "Rate Limited")
             if permissions is not None and endpoint.permission not in permissions:
                 raise _rules.BrazeError(403, "Access Denied")
-            if endpoint.method == "GET":
+            if endpoint is _analytics.DATA_SERIES:
+                with self._lock:
+                    held = list(self._schedules.values())
+                response = _json_response(200, _analytics.data_series(held, request.args, now))
+            elif endpoint.method == "GET":
                 end_time = _rules.check_end_time(request.args.get("end_time"))
                 response = _json_response(200, {"scheduled_broadcasts": self._listed_broadcasts(end_time)})
             else:
@@ -755,7 +783,7 @@ class FakeBraze:
             raise _rules.BrazeError(405, "Method Not Allowed", headers={"Allow": allowed}) from None
         except NotFound:
             raise _rules.BrazeError(404, "Not Found") from None
-        return _rules.ENDPOINTS[str(path)]
+        return _ENDPOINTS[str(path)]
 
     def _authenticate(self, request: Request, raw: bytes) -> None:
         """Check ``Authorization: Bearer <key>``; the key itself never appears in an answer."""

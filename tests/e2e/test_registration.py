@@ -27,6 +27,8 @@ def _airflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     [
         (("providers", "list"), "airflow-braze-schedule"),
         (("providers", "hooks"), "airflow_braze_schedule.hooks.braze.BrazeHook"),
+        (("providers", "links"), "airflow_braze_schedule.links.BrazeDashboardLink"),
+        (("providers", "triggers"), "airflow_braze_schedule.triggers.braze"),
     ],
 )
 def test_airflow_cli_lists_the_provider_without_warnings(command, expected):

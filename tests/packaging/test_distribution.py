@@ -17,6 +17,7 @@ from airflow_braze_schedule.operators import (
     BrazeCreateScheduleOperator,
     BrazeUpdateScheduleOperator,
 )
+from airflow_braze_schedule.sensors.braze import BrazeScheduledSendSensor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,8 @@ def test_wheel_holds_the_package_and_its_metadata_only(built):
     assert top_level == {"airflow_braze_schedule", f"airflow_braze_schedule-{version}.dist-info"}
     assert "airflow_braze_schedule/py.typed" in names
     assert "airflow_braze_schedule/testing/fake_braze.py" in names
+    for module in ("links.py", "sensors/braze.py", "triggers/braze.py"):
+        assert f"airflow_braze_schedule/{module}" in names
     assert not [name for name in names if "tests/" in name or name.startswith("example_dags")]
     metadata = zipfile.ZipFile(wheel).read(f"airflow_braze_schedule-{version}.dist-info/METADATA").decode()
     assert f"Version: {version}" in metadata
@@ -65,7 +68,13 @@ def test_sdist_holds_the_package_readme_changelog_and_licence(built):
 
 
 @pytest.mark.parametrize(
-    "operator", [BrazeCreateScheduleOperator, BrazeUpdateScheduleOperator, BrazeCancelScheduleOperator]
+    "operator",
+    [
+        BrazeCreateScheduleOperator,
+        BrazeUpdateScheduleOperator,
+        BrazeCancelScheduleOperator,
+        BrazeScheduledSendSensor,
+    ],
 )
 def test_every_operator_argument_is_documented(operator):
     ours = [cls for cls in operator.__mro__ if cls.__module__.startswith("airflow_braze_schedule")]

@@ -1,0 +1,1 @@
+"""The trigger behind the deferrable sensor."""
