@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_braze_schedule.core.endpoints import SEND_DATA_SERIES_PATH, ScheduleKind
+from airflow_braze_schedule.core.endpoints import SEND_DATA_SERIES_PATH, Action, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.payload import BrazeRequest, check_send_id
 from airflow_braze_schedule.core.schedule import BrazeSchedule, rendered_nothing
@@ -70,7 +70,7 @@ def build_data_series_request(
     }
     if ending_at is not None:
         params["ending_at"] = _ending_at(ending_at)
-    return BrazeRequest("GET", SEND_DATA_SERIES_PATH, "data_series", params=params)
+    return BrazeRequest("GET", SEND_DATA_SERIES_PATH, Action.LIST, params=params)
 
 
 def figures_reported(answer: Any) -> bool:

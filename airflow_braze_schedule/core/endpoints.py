@@ -93,6 +93,7 @@ class Action(enum.StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    #: A read (the scheduled-broadcasts list, a send's analytics): changes nothing in Braze.
     LIST = "list"
     #: ``POST /sends/id/create`` without a ``send_id``: Braze generates one, a new one every time.
     CREATE_SEND_ID = "create_send_id"
