@@ -10,6 +10,7 @@ import pytest
 from airflow_braze_schedule.core.endpoints import Action, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.payload import (
+    MAX_PROPERTIES_BYTES,
     BrazeRequest,
     build_create_request,
     build_delete_request,
@@ -563,7 +564,7 @@ def test_the_first_error_in_order_wins_even_when_it_is_a_size():
     ]
     error = refused({"campaign_id": "c", "recipients": recipients})
     assert error.field == "recipients[0].trigger_properties"
-    assert "51200 bytes" in error.expected
+    assert f"{MAX_PROPERTIES_BYTES} bytes" in error.expected
 
 
 def test_the_first_error_in_order_wins_even_when_it_is_not_json():

@@ -13,6 +13,8 @@ from airflow_braze_schedule.operators import (
 
 LATER = "{{ macros.ds_add(ds, 2) }}T09:00:00Z"
 SMS = {"sms": {"subscription_group_id": "sg-1", "body": "Doors open at 09:00"}}
+# A send attributed to a campaign names the campaign's message variation (Braze requires it).
+ATTRIBUTED_SMS = {"sms": {**SMS["sms"], "message_variation_id": "sms-variation-1"}}
 
 with DAG(
     dag_id="braze_e2e_links",
@@ -33,7 +35,7 @@ with DAG(
     BrazeCreateScheduleOperator(
         task_id="attributed_message",
         campaign_id="spring-tracking-campaign",
-        messages=SMS,
+        messages=ATTRIBUTED_SMS,
         external_user_ids=["user-1"],
         schedule=LATER,
     )

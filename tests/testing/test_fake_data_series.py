@@ -80,7 +80,9 @@ def test_counts_every_matching_schedule_and_only_those(braze):
         {
             **broadcast,
             "schedule": {"time": "2026-12-01T12:30:00Z"},
-            "messages": {"sms": {"subscription_group_id": "g", "body": "hi"}},
+            "messages": {
+                "sms": {"subscription_group_id": "g", "body": "hi", "message_variation_id": "v-sms"}
+            },
         },
     )
     braze.advance(5 * 3600)
