@@ -208,6 +208,10 @@ class BrazeSchedule:
         day = wall.replace(hour=0, minute=0, second=0)
         return day - _EARLIEST_ZONE, day + timedelta(days=1) + _LATEST_ZONE
 
+    def delivery_window(self) -> tuple[datetime, datetime]:
+        """The first and last UTC instants (aware) at which this schedule delivers somewhere on Earth."""
+        return self._window()
+
     def check(self, now: datetime | None = None) -> list[str]:
         """Check the time against ``now`` (default: the current time).
 

@@ -235,7 +235,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         "override_messaging_limits",
         "recipient_subscription_state",
     )
-    template_fields: Sequence[str] = (*REQUEST_FIELDS, "braze_conn_id", "on_unknown_outcome")
+    template_fields: Sequence[str] = (*REQUEST_FIELDS, "braze_conn_id", "on_unknown_outcome", "schedule_key")
 
     def __init__(
         self,
@@ -258,10 +258,20 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         recipient_subscription_state: str | None = None,
         braze_conn_id: str = DEFAULT_CONN_ID,
         on_unknown_outcome: str = "fail",
+        schedule_key: str | None = None,
+        registry_conn_id: str | None = None,
+        registry_table: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if schedule_key is not None:  # keyed: the registry's asset (see operators/keyed.py)
+            from airflow_braze_schedule.assets import with_schedules_outlet
+
+            kwargs = with_schedules_outlet(braze_conn_id, kwargs)
         super().__init__(braze_conn_id=braze_conn_id, **kwargs)
         self.on_unknown_outcome = on_unknown_outcome
+        self.schedule_key = schedule_key
+        self.registry_conn_id = registry_conn_id
+        self.registry_table = registry_table
         self.schedule = schedule
         self.messages = messages
         self.campaign_id = campaign_id
@@ -284,6 +294,10 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         from airflow_braze_schedule.core.ledger import CreateLedger, check_on_unknown_outcome, fingerprint
         from airflow_braze_schedule.core.payload import build_create_request
 
+        if self.schedule_key is not None:
+            from airflow_braze_schedule.operators.keyed import create_by_key
+
+            return create_by_key(self, context)
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
             request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
@@ -373,12 +387,24 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
     def __init__(
         self,
         *,
-        schedule_id: str | dict[str, Any],
+        schedule_id: str | dict[str, Any] | None = None,
         campaign_id: str | None = None,
         canvas_id: str | None = None,
+        schedule_key: str | None = None,
+        registry_conn_id: str | None = None,
+        registry_table: str | None = None,
+        best_effort_window: Any = None,
         **kwargs: Any,
     ) -> None:
+        if schedule_key is not None:  # keyed: the registry's asset (see operators/keyed.py)
+            from airflow_braze_schedule.assets import with_schedules_outlet
+
+            kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
         super().__init__(**kwargs)
+        self.schedule_key = schedule_key
+        self.registry_conn_id = registry_conn_id
+        self.registry_table = registry_table
+        self.best_effort_window = best_effort_window
         self.schedule_id = schedule_id
         self.campaign_id = campaign_id
         self.canvas_id = canvas_id
@@ -417,12 +443,13 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
         "campaign_id",
         "canvas_id",
         "braze_conn_id",
+        "schedule_key",
     )
 
     def __init__(
         self,
         *,
-        schedule_id: str | dict[str, Any],
+        schedule_id: str | dict[str, Any] | None = None,
         schedule: Any = None,
         messages: dict[str, Any] | None = None,
         campaign_id: str | None = None,
@@ -446,6 +473,10 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
         from airflow_braze_schedule.core.handle import schedule_for_update
         from airflow_braze_schedule.core.payload import build_update_request
 
+        if self.schedule_key is not None:
+            from airflow_braze_schedule.operators.keyed import update_by_key
+
+            return update_by_key(self, context)
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target(self.messages)
             schedule = schedule_for_update(self.schedule, target.schedule)
@@ -486,10 +517,21 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
     :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
     """
 
-    template_fields: Sequence[str] = ("schedule_id", "campaign_id", "canvas_id", "braze_conn_id")
+    template_fields: Sequence[str] = (
+        "schedule_id",
+        "campaign_id",
+        "canvas_id",
+        "braze_conn_id",
+        "schedule_key",
+    )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.payload import build_delete_request
+
+        if self.schedule_key is not None:
+            from airflow_braze_schedule.operators.keyed import cancel_by_key
+
+            return cancel_by_key(self, context)
 
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target()
