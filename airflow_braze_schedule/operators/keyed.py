@@ -156,7 +156,6 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperato
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
-        from airflow_braze_schedule.core.payload import build_create_request
         from airflow_braze_schedule.core.plan import Action
         from airflow_braze_schedule.core.registry_model import check_schedule_key
         from airflow_braze_schedule.operators.keyed_steps import keyed_result
@@ -166,16 +165,13 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperato
             check_on_unknown_outcome(self.on_unknown_outcome)
             self.freeze_window = _check_window("freeze_window", self.freeze_window)
             self.best_effort_window = _check_window("best_effort_window", self.best_effort_window)
-            request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
             dry_run = self._is_dry_run()
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
-            if dry_run:
-                from airflow_braze_schedule.core.plan import plan_key
-
-                plan = plan_key(key, registry.get(key), request, freeze_window=self.freeze_window)
-            else:
-                plan = steps.plan(key, request)
+            fields = {name: getattr(self, name) for name in self.REQUEST_FIELDS}
+            plan = steps.plan(key, fields, dry_run=dry_run)
+            request = plan.request
+            assert request is not None
             self.log.info("schedule_key %r: %s (%s).", key, plan.action.value, plan.reason)
             if dry_run:
                 self._log_request(request, dry_run=True)
@@ -331,23 +327,36 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             raise BrazeValidationError("desired", f"is a {type(value).__name__}", "a list of dicts")
         return value
 
-    def desired_requests(self) -> dict[str, BrazeRequest]:
+    def desired_fields(self) -> dict[str, dict[str, Any]]:
+        """The desired sends' create fields, by key (keys checked, each given once)."""
         from airflow_braze_schedule.core.errors import BrazeValidationError
-        from airflow_braze_schedule.core.payload import build_create_request
         from airflow_braze_schedule.core.registry_model import check_schedule_key
 
-        requests: dict[str, BrazeRequest] = {}
+        desired: dict[str, dict[str, Any]] = {}
         for number, item in enumerate(self._desired_items(), 1):
             if not isinstance(item, dict):
                 raise BrazeValidationError(f"desired[{number}]", f"is a {type(item).__name__}", "a dict")
             fields = dict(item)
             key = check_schedule_key(fields.pop("schedule_key", None), f"desired[{number}].schedule_key")
-            if key in requests:
+            if key in desired:
                 raise BrazeValidationError(
                     f"desired[{number}].schedule_key", f"{key!r} is given twice", "unique keys"
                 )
+            desired[key] = fields
+        return desired
+
+    @staticmethod
+    def desired_requests(
+        desired: dict[str, dict[str, Any]], registered: dict[str, Any]
+    ) -> dict[str, BrazeRequest]:
+        """Every desired send validated (nothing is sent if one breaks a rule), as its key's request."""
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+        from airflow_braze_schedule.operators.keyed_steps import keyed_request
+
+        requests: dict[str, BrazeRequest] = {}
+        for key, fields in desired.items():
             try:
-                requests[key] = build_create_request(fields)
+                requests[key] = keyed_request(fields, registered.get(key))
             except BrazeValidationError as error:
                 raise BrazeValidationError(
                     f"desired[{key!r}].{error.field}", error.problem, error.expected
@@ -362,8 +371,8 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             check_on_unknown_outcome(self.on_unknown_outcome)
             self.freeze_window = _check_window("freeze_window", self.freeze_window)
             self.best_effort_window = _check_window("best_effort_window", self.best_effort_window)
-            desired = self.desired_requests()
-            scope = check_scope(self.scope, desired)
+            desired_fields = self.desired_fields()
+            scope = check_scope(self.scope, desired_fields)
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
             dry_run = self._is_dry_run()
@@ -372,6 +381,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 for key, entry in list(registered.items()):
                     if entry.pending:
                         registered[key] = steps.settle(entry)
+            desired = self.desired_requests(desired_fields, registered)
             plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
             self._log_plan(plan)
             if dry_run:
@@ -460,21 +470,21 @@ def create_by_key(op: BrazeCreateScheduleOperator, context: Context) -> dict[str
     """A create given a ``schedule_key``: create and record; the same request again returns the recorded
     handle; a different request under a live key is refused (that is what upsert is for)."""
     from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
-    from airflow_braze_schedule.core.payload import build_create_request
-    from airflow_braze_schedule.core.plan import Action, plan_key
+    from airflow_braze_schedule.core.plan import Action
     from airflow_braze_schedule.core.registry_model import check_schedule_key
     from airflow_braze_schedule.operators.keyed_steps import ScheduleKeyConflictError
 
     with _failing_fast_where_retries_cannot_help(creates=True):
         key = check_schedule_key(op.schedule_key)
         check_on_unknown_outcome(op.on_unknown_outcome)
-        request = build_create_request({name: getattr(op, name) for name in op.REQUEST_FIELDS})
-        registry, steps = _steps(op, context)
-        if op._is_dry_run():
-            plan = plan_key(key, registry.get(key), request)
+        _, steps = _steps(op, context)
+        dry_run = op._is_dry_run()
+        plan = steps.plan(key, {name: getattr(op, name) for name in op.REQUEST_FIELDS}, dry_run=dry_run)
+        request = plan.request
+        assert request is not None
+        if dry_run:
             op._log_request(request, dry_run=True)
             return {"schedule_key": key, "action": plan.action.value, "reason": plan.reason, "dry_run": True}
-        plan = steps.plan(key, request)
         if plan.action == Action.UNCHANGED:
             assert plan.entry is not None
             return _result(op, context, plan.entry, "unchanged", "the same request is already scheduled")

@@ -27,7 +27,11 @@ from airflow_braze_schedule.core.errors import (
 )
 from airflow_braze_schedule.core.handle import ScheduleHandle, schedule_for_update
 from airflow_braze_schedule.core.ledger import EarlierAttemptError
-from airflow_braze_schedule.core.payload import build_delete_request, build_update_request
+from airflow_braze_schedule.core.payload import (
+    build_create_request,
+    build_delete_request,
+    build_update_request,
+)
 from airflow_braze_schedule.core.plan import Action, KeyPlan, plan_key
 from airflow_braze_schedule.core.registry_model import (
     APPLIED,
@@ -51,6 +55,18 @@ if TYPE_CHECKING:
 
     from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.registry.store import ScheduleRegistry
+
+
+def keyed_request(fields: dict[str, Any], entry: RegistryEntry | None) -> BrazeRequest:
+    """The create request for a key's desired send.
+
+    A flag the desired schedule leaves out (``in_local_time``, ``at_optimal_time``) keeps the value the
+    key's live schedule has, as an update keeps it; so "move to 10:00" given as a bare time stays a
+    local-time send, and the same input gives the same request run after run.
+    """
+    if entry is not None and entry.is_live() and fields.get("schedule") is not None:
+        fields = {**fields, "schedule": schedule_for_update(fields["schedule"], entry.schedule)}
+    return build_create_request(fields)
 
 
 class KeyedOutcomeUnknownError(EarlierAttemptError):
@@ -359,11 +375,12 @@ class KeyedSteps:
             entry = self.record(entry, "replace_resumed", pending=None)
         return entry
 
-    def plan(self, key: str, request: BrazeRequest) -> KeyPlan:
+    def plan(self, key: str, fields: dict[str, Any], *, dry_run: bool = False) -> KeyPlan:
+        """Settle the key's earlier job (unless a dry run), build its request, and plan it."""
         entry = self.registry.get(key)
-        if entry is not None and entry.pending:
+        if entry is not None and entry.pending and not dry_run:
             entry = self.settle(entry)
-        return plan_key(key, entry, request, freeze_window=self.freeze_window)
+        return plan_key(key, entry, keyed_request(fields, entry), freeze_window=self.freeze_window)
 
     def carry_out(self, plan: KeyPlan) -> RegistryEntry | None:
         """Do what one key's plan says (sequentially), returning the entry as recorded."""

@@ -82,3 +82,37 @@ for registry_name, registry_conn_id in (("asset", None), ("sql", SQL_REGISTRY)):
     globals()[f"reconcile_{registry_name}"] = reconcile_dag
 
 del upsert_dag, update_dag, cancel_dag, reconcile_dag
+
+
+class CrashBetweenCancelAndCreate(BrazeUpsertScheduleOperator):
+    """A replace whose worker dies right after the old schedule's cancel is recorded (first try only)."""
+
+    def keyed_steps(self, context, registry):
+        steps = super().keyed_steps(context, registry)
+        if context["ti"].try_number == 1:
+            finish_cancel = steps.finish_cancel
+
+            def finish_then_crash(entry, note=None):
+                entry = finish_cancel(entry, note)
+                raise SystemExit("worker lost between the cancel and the create of a replace")
+
+            steps.finish_cancel = finish_then_crash
+        return steps
+
+
+for registry_name, registry_conn_id in (("asset", None), ("sql", SQL_REGISTRY)):
+    with _dag(
+        f"braze_e2e_keyed_crash_{registry_name}", retries=1, retry_delay=timedelta(seconds=0)
+    ) as crash_dag:
+        CrashBetweenCancelAndCreate(
+            task_id="upsert",
+            schedule_key="{{ dag_run.conf['key'] }}",
+            campaign_id="campaign-1",
+            recipients="{{ dag_run.conf['recipients'] }}",
+            schedule="{{ dag_run.conf['schedule'] }}",
+            registry_conn_id=registry_conn_id,
+            request_retry_policy=FAST,
+        )
+    globals()[f"crash_{registry_name}"] = crash_dag
+
+del crash_dag

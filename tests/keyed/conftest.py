@@ -85,3 +85,18 @@ def sql_registry_conn(request, tmp_path):
             cursor.execute("DROP TABLE IF EXISTS braze_schedule_registry, braze_schedule_registry_history")
     with env_vars(AIRFLOW_CONN_BRAZE_REGISTRY_SQL=url):
         yield "braze_registry_sql"
+
+
+@pytest.fixture(params=["asset", "sql"])
+def registry_kind(request, tmp_path):
+    """``asset`` (Airflow 3.3+'s asset_state_store) or ``sql`` (a SQLite registry database)."""
+    from tests.keyed.keyed_support import HAS_ASSET_STATE_STORE, NO_ASSET_STORE
+
+    if request.param == "asset":
+        if not HAS_ASSET_STATE_STORE:
+            pytest.skip(NO_ASSET_STORE)
+        yield "asset"
+        return
+    url = json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "registry.db")})
+    with env_vars(AIRFLOW_CONN_BRAZE_REGISTRY_SQL=url):
+        yield "sql"
