@@ -364,6 +364,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         return requests
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_braze_schedule.core.errors import BrazeError
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
         from airflow_braze_schedule.core.plan import check_scope, plan_scope
 
@@ -377,19 +378,35 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             steps = self.keyed_steps(context, registry)
             dry_run = self._is_dry_run()
             registered = registry.scope(scope)
+            # Keys whose earlier job cannot be settled now (a create whose answer never came, or Braze
+            # failing again) are left out of this run, named in the plan, and fail the task at the end:
+            # one such key must not hold up the rest of the scope.
+            blocked: dict[str, BaseException] = {}
             if not dry_run:
                 for key, entry in list(registered.items()):
                     if entry.pending:
-                        registered[key] = steps.settle(entry)
+                        try:
+                            registered[key] = steps.settle(entry)
+                        except BrazeError as error:
+                            blocked[key] = error
+                            self.log.warning("schedule_key %r left out of this run: %s", key, error)
+            for key in blocked:
+                registered.pop(key)
+                desired_fields.pop(key, None)
             desired = self.desired_requests(desired_fields, registered)
             plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
             self._log_plan(plan)
+            plan_json = {
+                **plan.to_json(),
+                "blocked": {key: str(error)[:300] for key, error in blocked.items()},
+            }
             if dry_run:
                 self.log.info("Dry run: the plan above was NOT carried out.")
-                return {"plan": plan.to_json(), "outcome": None, "dry_run": True}
+                return {"plan": plan_json, "outcome": None, "dry_run": True}
             from airflow_braze_schedule.operators.reconcile_run import carry_out_plan
 
             outcome, changes, errors = carry_out_plan(plan, steps, max_workers=self.max_workers, log=self.log)
+            errors = {**blocked, **errors}
             self.emit_change(context, event_extra(self.braze_conn_id, changes, scope=scope))
             self.log.info(
                 "Reconcile of %r done: %d requests sent; %s.",
@@ -401,8 +418,8 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 ),
             )
             if errors:
-                raise_for_failures(errors, len(plan.keys))
-            return {"plan": plan.to_json(), "outcome": outcome}
+                raise_for_failures(errors, len(plan.keys) + len(blocked))
+            return {"plan": plan_json, "outcome": outcome}
 
     def _log_plan(self, plan: ScopePlan) -> None:
         counts = plan.counts()
