@@ -413,6 +413,23 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         self.campaign_id = campaign_id
         self.canvas_id = canvas_id
 
+    def _late_change(self, target: ScheduleHandle, action: str) -> dict[str, Any]:
+        """How this change will land, said plainly: ``outcome`` (``applied``, ``best_effort``,
+        ``refused_too_late``: nothing is sent) and ``reason``, logged unless applied."""
+        from datetime import timedelta
+
+        from airflow_braze_schedule.core.registry_model import late_change_outcome
+
+        window = self.best_effort_window
+        if isinstance(window, int | float):
+            window = timedelta(seconds=window)
+        outcome, reason = late_change_outcome(
+            target.schedule, kind=target.kind, action=action, best_effort_window=window or timedelta(hours=1)
+        )
+        if reason:
+            self.log.warning("%s of schedule %s: %s: %s", action, target.schedule_id, outcome, reason)
+        return {"outcome": outcome, "reason": reason} if reason else {"outcome": outcome}
+
     def _target(self, messages: Any = None) -> ScheduleHandle:
         from airflow_braze_schedule.core.handle import resolve_schedule
 
@@ -498,6 +515,10 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
             )
             # A dry-run handle names a schedule that does not exist: never send for it.
             dry_run = target.dry_run or self._is_dry_run()
+            outcome = self._late_change(target, "update")
+            if outcome["outcome"] == "refused_too_late":
+                self._push_schedule_id(context, target)
+                return {**target.to_xcom(), **outcome}
             self._log_request(request, dry_run=dry_run)
             if not dry_run:
                 self._send(request)
@@ -505,7 +526,7 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
             assert request.body is not None
             handle = replace(target, schedule=request.body.get("schedule", target.schedule))
             self._push_schedule_id(context, handle)
-            return handle.to_xcom()
+            return {**handle.to_xcom(), **outcome}
 
 
 class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
@@ -541,8 +562,11 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
             target = self._target()
             request = build_delete_request(target.kind, target.schedule_id, owner_id=target.owner_id)
             dry_run = target.dry_run or self._is_dry_run()
+            outcome = self._late_change(target, "cancel")
+            if outcome["outcome"] == "refused_too_late":
+                return {**target.to_xcom(), "cancelled": False, **outcome}
             self._log_request(request, dry_run=dry_run)
             if not dry_run:
                 self._send(request)
                 self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
-            return {**target.to_xcom(), "cancelled": not dry_run}
+            return {**target.to_xcom(), "cancelled": not dry_run, **outcome}

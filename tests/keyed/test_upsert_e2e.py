@@ -98,3 +98,28 @@ def test_a_crash_between_cancel_and_create_of_a_replace_is_finished_by_the_retry
     entry = read_registry(registry_kind).require(key)
     assert entry.schedule_id == live_by_user(fake_braze)["new"][0]
     assert entry.pending is None
+
+
+def test_late_changes_are_said_plainly(run_dag_logged, fake_braze, registry_kind):
+    """Ten minutes before the send: upsert leaves it alone (freeze window), a cancel is best effort."""
+    import pendulum
+
+    key = unique_prefix() + "late"
+    soon = pendulum.now("UTC").add(minutes=10).format("YYYY-MM-DDTHH:mm:ss") + "Z"
+    later = pendulum.now("UTC").add(minutes=40).format("YYYY-MM-DDTHH:mm:ss") + "Z"
+    upsert = f"braze_e2e_keyed_upsert_{registry_kind}"
+    run_dag_logged(DAGS, upsert, run_conf=_conf(key, "u1", soon))
+    before = len(fake_braze.received)
+    frozen = run_dag_logged(DAGS, upsert, run_conf=_conf(key, "u1", later))
+    assert task_states(frozen.dag_run) == {"upsert": "success"}
+    assert len(fake_braze.received) == before
+    result = frozen.dag_run.get_task_instance("upsert").xcom_pull(task_ids="upsert")
+    assert result["action"] == "frozen"
+    assert "inside the freeze window of 0:15:00 before the send" in result["reason"]
+
+    cancelled = run_dag_logged(DAGS, f"braze_e2e_keyed_cancel_{registry_kind}", run_conf={"key": key})
+    result = cancelled.dag_run.get_task_instance("cancel").xcom_pull(task_ids="cancel")
+    assert (result["state"], result["outcome"]) == ("cancelled", "best_effort")
+    assert "Braze applies a cancel this close to the send with best effort" in cancelled.logs["cancel"]
+    entry = read_registry(registry_kind).require(key)
+    assert (entry.state, entry.outcome) == ("cancelled", "best_effort")
