@@ -211,6 +211,13 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
     :param on_unknown_outcome: what a retry does when an earlier try sent this create and its answer never
         came (so a schedule may exist that cannot be identified): ``"fail"`` (default) refuses to send again;
         ``"resend"`` sends anyway, once you have checked Braze. (templated)
+    :param schedule_key: your name for this send (e.g. ``"order-4711/reminder"``): the create is recorded in
+        the schedule registry under it, so any DAG can update or cancel it by key. A live key made from a
+        different request is refused (use :class:`~airflow_braze_schedule.operators.keyed.BrazeUpsertScheduleOperator`);
+        the same request again returns the recorded handle. (templated)
+    :param registry_conn_id: with ``schedule_key``: an Airflow SQL connection to keep the registry in.
+        Default: the ``asset_state_store`` of ``braze://<braze_conn_id>/schedules`` (Airflow 3.3+).
+    :param registry_table: with ``registry_conn_id``: the table's name (default ``braze_schedule_registry``).
 
     The arguments all three operators share (``dry_run``, ``request_retry_policy``, ``deferrable``) are
     described on :class:`_BrazeScheduleOperator`.
@@ -381,11 +388,23 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
 
 
 class _ExistingScheduleOperator(_BrazeScheduleOperator):
-    """Update and cancel: both address a schedule by ``schedule_id`` or by the create task's handle.
+    """Update and cancel: both address a schedule by ``schedule_id``, the create task's handle, or a key.
+
+    Results carry ``outcome``: ``applied``; ``best_effort`` (within ``best_effort_window`` of the send, or
+    once a local-time send has begun somewhere, Braze applies it to all, some or none of the users); or
+    ``refused_too_late`` with its ``reason`` (the send is over, or Braze ignores updates of a local-time
+    campaign or Canvas once its time has passed somewhere): then nothing is sent.
 
     :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
     :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
+    :param schedule_key: instead of ``schedule_id``: the key the schedule was recorded under, found through
+        the registry from any DAG. An unknown key fails; a cancelled one is a no-op that says so. (templated)
+    :param registry_conn_id: with ``schedule_key``: the Airflow SQL connection the registry is kept in.
+        Default: the ``asset_state_store`` of ``braze://<braze_conn_id>/schedules`` (Airflow 3.3+).
+    :param registry_table: with ``registry_conn_id``: the table's name (default ``braze_schedule_registry``).
+    :param best_effort_window: how close to the send (timedelta or seconds) a change counts as
+        ``best_effort``. Default one hour.
     """
 
     def __init__(

@@ -266,8 +266,13 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
     :param desired: a list of ``{"schedule_key": ..., <create fields>}`` dicts. (templated)
     :param desired_path: or a JSON Lines file of such objects, one per line. (templated)
     :param max_workers: requests in flight at once. Default 8.
-    :param registry_conn_id, registry_table, freeze_window, best_effort_window, on_unknown_outcome: as for
-        :class:`BrazeUpsertScheduleOperator`.
+    :param registry_conn_id: as for :class:`BrazeUpsertScheduleOperator`.
+    :param registry_table: as for :class:`BrazeUpsertScheduleOperator`.
+    :param freeze_window: as for :class:`BrazeUpsertScheduleOperator`.
+    :param best_effort_window: as for :class:`BrazeUpsertScheduleOperator`.
+    :param on_unknown_outcome: as for the create operator: ``"resend"`` creates again a key whose earlier
+        create went out unanswered (check Braze first). (not templated)
+    :param braze_conn_id: the Airflow connection of type ``braze``; given literally (it names the registry).
     """
 
     template_fields: Sequence[str] = ("scope", "desired", "desired_path", "braze_conn_id")

@@ -15,7 +15,9 @@ import airflow_braze_schedule
 from airflow_braze_schedule.operators import (
     BrazeCancelScheduleOperator,
     BrazeCreateScheduleOperator,
+    BrazeReconcileSchedulesOperator,
     BrazeUpdateScheduleOperator,
+    BrazeUpsertScheduleOperator,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +67,14 @@ def test_sdist_holds_the_package_readme_changelog_and_licence(built):
 
 
 @pytest.mark.parametrize(
-    "operator", [BrazeCreateScheduleOperator, BrazeUpdateScheduleOperator, BrazeCancelScheduleOperator]
+    "operator",
+    [
+        BrazeCreateScheduleOperator,
+        BrazeUpdateScheduleOperator,
+        BrazeCancelScheduleOperator,
+        BrazeUpsertScheduleOperator,
+        BrazeReconcileSchedulesOperator,
+    ],
 )
 def test_every_operator_argument_is_documented(operator):
     ours = [cls for cls in operator.__mro__ if cls.__module__.startswith("airflow_braze_schedule")]
