@@ -104,6 +104,10 @@ def registry_kind(request, tmp_path):
             pytest.skip(NO_ASSET_STORE)
         yield "asset"
         return
+    from tests.keyed.keyed_support import activate_schedules_asset
+
+    request.getfixturevalue("airflow_db")
+    activate_schedules_asset()
     url = json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "registry.db")})
     with env_vars(AIRFLOW_CONN_BRAZE_REGISTRY_SQL=url):
         yield "sql"
