@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_braze_schedule.core.endpoints import ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.ledger import fingerprint
-from airflow_braze_schedule.core.schedule import BrazeSchedule
+from airflow_braze_schedule.core.schedule import BrazeSchedule, rendered_nothing
 
 if TYPE_CHECKING:
     from airflow_braze_schedule.core.payload import BrazeRequest
@@ -54,6 +54,10 @@ MAX_KEY_LENGTH = 400
 
 def check_schedule_key(value: Any, field_name: str = "schedule_key") -> str:
     """A schedule key is a non-empty string of printable characters, at most 400 of them."""
+    if isinstance(value, str) and value.strip() and rendered_nothing(value):
+        raise BrazeValidationError(
+            field_name, f"is {value!r}; a template that rendered nothing gives this", "a schedule key"
+        )
     if not isinstance(value, str) or not value.strip():
         raise BrazeValidationError(
             field_name, f"{value!r} is not a schedule key", 'a non-empty string such as "order-4711/reminder"'

@@ -143,7 +143,7 @@ def test_history_says_who_did_what_and_survives_json():
     assert back.summary(NOW)["last_change"]["task_id"] == "upsert"
 
 
-@pytest.mark.parametrize("bad", [None, "", "  ", " padded", "x" * 401, "tab\there", 42])
+@pytest.mark.parametrize("bad", [None, "", "  ", "None", " padded", "x" * 401, "tab\there", 42])
 def test_schedule_keys_are_checked(bad):
     with pytest.raises(BrazeValidationError, match="schedule_key"):
         check_schedule_key(bad)
