@@ -116,3 +116,17 @@ for registry_name, registry_conn_id in (("asset", None), ("sql", SQL_REGISTRY)):
     globals()[f"crash_{registry_name}"] = crash_dag
 
 del crash_dag
+
+
+for registry_name, registry_conn_id in (("asset", None), ("sql", SQL_REGISTRY)):
+    with _dag(f"braze_e2e_keyed_reconcile_dry_{registry_name}") as dry_dag:
+        BrazeReconcileSchedulesOperator(
+            task_id="reconcile",
+            scope="{{ dag_run.conf['scope'] }}",
+            desired="{{ dag_run.conf['desired'] }}",
+            dry_run=True,
+            registry_conn_id=registry_conn_id,
+        )
+    globals()[f"reconcile_dry_{registry_name}"] = dry_dag
+
+del dry_dag

@@ -89,3 +89,39 @@ def test_reconcile_300_to_350_sends_exactly_the_plans_requests(
         "create 75 / update 20 / replace 20 / cancel 25 / unchanged 235 = 160 requests expected, "
         f"{sum(_paths(fake_braze, 0).values()) - 300} sent after the first run; a third run sent 0",
     )
+
+
+def test_a_dry_run_logs_and_returns_the_plan_and_sends_nothing(
+    run_dag_logged, fake_braze, registry_kind, tmp_path
+):
+    scope = unique_prefix()
+    time = send_time()
+    existing = {n: (time, 1) for n in range(4)}
+    run_dag_logged(
+        DAGS,
+        f"braze_e2e_keyed_reconcile_{registry_kind}",
+        run_conf={"scope": scope, "desired_path": _write(tmp_path / "a.jsonl", scope, existing)},
+    )
+    before = len(fake_braze.received)
+    desired = [
+        {
+            "schedule_key": f"{scope}order-{n}",
+            "campaign_id": "c1",
+            "recipients": [{"external_user_id": f"{scope}order-{n}", "trigger_properties": {"v": 1}}],
+            "schedule": {"time": time},
+        }
+        for n in (1, 2, 3, 4)
+    ]
+    desired[0]["schedule"] = {"time": send_time(days=5)}
+    run = run_dag_logged(
+        DAGS, f"braze_e2e_keyed_reconcile_dry_{registry_kind}", run_conf={"scope": scope, "desired": desired}
+    )
+    assert task_states(run.dag_run) == {"reconcile": "success"}
+    assert len(fake_braze.received) == before
+    result = run.dag_run.get_task_instance("reconcile").xcom_pull(task_ids="reconcile")
+    assert result["dry_run"] is True
+    assert result["plan"]["keys"]["cancel"] == [f"{scope}order-0"]
+    assert result["plan"]["keys"]["update"] == [f"{scope}order-1"]
+    assert result["plan"]["keys"]["create"] == [f"{scope}order-4"]
+    assert result["plan"]["counts"]["unchanged"] == 2
+    assert "Dry run: the plan above was NOT carried out." in run.logs["reconcile"]
