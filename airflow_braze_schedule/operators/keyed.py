@@ -187,7 +187,7 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperato
             if entry is None:  # only for a plan that sends nothing and has no entry: cannot happen here
                 raise AssertionError(f"no registry entry for {key!r} after {plan.action}")
             reason = plan.reason if plan.action in (Action.FROZEN, Action.UNCHANGED) else None
-            if entry.outcome == "refused_too_late" and entry.history:
+            if plan.action == Action.UPDATE and entry.outcome == "refused_too_late" and entry.history:
                 reason = entry.history[-1].get("note")
             result = keyed_result(entry, plan.action.value, reason=reason)
             if entry.schedule_id:
