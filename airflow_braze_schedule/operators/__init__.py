@@ -9,3 +9,11 @@ from airflow_braze_schedule.operators.braze import (
 )
 
 __all__ = ["BrazeCancelScheduleOperator", "BrazeCreateScheduleOperator", "BrazeUpdateScheduleOperator"]
+
+# Keyed schedules: upsert and reconcile by schedule_key.
+from airflow_braze_schedule.operators.keyed import (
+    BrazeReconcileSchedulesOperator,
+    BrazeUpsertScheduleOperator,
+)
+
+__all__ += ["BrazeReconcileSchedulesOperator", "BrazeUpsertScheduleOperator"]

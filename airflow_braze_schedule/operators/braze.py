@@ -217,6 +217,13 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
     :param on_unknown_outcome: what a retry does when an earlier try sent this create and its answer never
         came (so a schedule may exist that cannot be identified): ``"fail"`` (default) refuses to send again;
         ``"resend"`` sends anyway, once you have checked Braze. (templated)
+    :param schedule_key: your name for this send (e.g. ``"order-4711/reminder"``): the create is recorded in
+        the schedule registry under it, so any DAG can update or cancel it by key. A live key made from a
+        different request is refused (use :class:`~airflow_braze_schedule.operators.keyed.BrazeUpsertScheduleOperator`);
+        the same request again returns the recorded handle. (templated)
+    :param registry_conn_id: with ``schedule_key``: an Airflow SQL connection to keep the registry in.
+        Default: the ``asset_state_store`` of ``braze://<braze_conn_id>/schedules`` (Airflow 3.3+).
+    :param registry_table: with ``registry_conn_id``: the table's name (default ``braze_schedule_registry``).
 
     The arguments all three operators share (``dry_run``, ``request_retry_policy``, ``deferrable``) are
     described on :class:`_BrazeScheduleOperator`.
@@ -249,7 +256,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         "override_messaging_limits",
         "recipient_subscription_state",
     )
-    template_fields: Sequence[str] = (*REQUEST_FIELDS, "braze_conn_id", "on_unknown_outcome")
+    template_fields: Sequence[str] = (*REQUEST_FIELDS, "braze_conn_id", "on_unknown_outcome", "schedule_key")
 
     def __init__(
         self,
@@ -272,10 +279,20 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         recipient_subscription_state: str | None = None,
         braze_conn_id: str = DEFAULT_CONN_ID,
         on_unknown_outcome: str = "fail",
+        schedule_key: str | None = None,
+        registry_conn_id: str | None = None,
+        registry_table: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if schedule_key is not None:  # keyed: the registry's asset (see operators/keyed.py)
+            from airflow_braze_schedule.assets import with_schedules_outlet
+
+            kwargs = with_schedules_outlet(braze_conn_id, kwargs)
         super().__init__(braze_conn_id=braze_conn_id, **kwargs)
         self.on_unknown_outcome = on_unknown_outcome
+        self.schedule_key = schedule_key
+        self.registry_conn_id = registry_conn_id
+        self.registry_table = registry_table
         self.schedule = schedule
         self.messages = messages
         self.campaign_id = campaign_id
@@ -298,6 +315,10 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         from airflow_braze_schedule.core.ledger import CreateLedger, check_on_unknown_outcome, fingerprint
         from airflow_braze_schedule.core.payload import build_create_request
 
+        if self.schedule_key is not None:
+            from airflow_braze_schedule.operators.keyed import create_by_key
+
+            return create_by_key(self, context)
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
             request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
@@ -387,25 +408,66 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
 
 
 class _ExistingScheduleOperator(_BrazeScheduleOperator):
-    """Update and cancel: both address a schedule by ``schedule_id`` or by the create task's handle.
+    """Update and cancel: both address a schedule by ``schedule_id``, the create task's handle, or a key.
+
+    Results carry ``outcome``: ``applied``; ``best_effort`` (within ``best_effort_window`` of the send, or
+    once a local-time send has begun somewhere, Braze applies it to all, some or none of the users); or
+    ``refused_too_late`` with its ``reason`` (the send is over, or Braze ignores updates of a local-time
+    campaign or Canvas once its time has passed somewhere): then nothing is sent.
 
     :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
     :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
+    :param schedule_key: instead of ``schedule_id``: the key the schedule was recorded under, found through
+        the registry from any DAG. An unknown key fails; a cancelled one is a no-op that says so. (templated)
+    :param registry_conn_id: with ``schedule_key``: the Airflow SQL connection the registry is kept in.
+        Default: the ``asset_state_store`` of ``braze://<braze_conn_id>/schedules`` (Airflow 3.3+).
+    :param registry_table: with ``registry_conn_id``: the table's name (default ``braze_schedule_registry``).
+    :param best_effort_window: how close to the send (timedelta or seconds) a change counts as
+        ``best_effort``. Default one hour.
     """
 
     def __init__(
         self,
         *,
-        schedule_id: str | dict[str, Any],
+        schedule_id: str | dict[str, Any] | None = None,
         campaign_id: str | None = None,
         canvas_id: str | None = None,
+        schedule_key: str | None = None,
+        registry_conn_id: str | None = None,
+        registry_table: str | None = None,
+        best_effort_window: Any = None,
         **kwargs: Any,
     ) -> None:
+        if schedule_key is not None:  # keyed: the registry's asset (see operators/keyed.py)
+            from airflow_braze_schedule.assets import with_schedules_outlet
+
+            kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
         super().__init__(**kwargs)
+        self.schedule_key = schedule_key
+        self.registry_conn_id = registry_conn_id
+        self.registry_table = registry_table
+        self.best_effort_window = best_effort_window
         self.schedule_id = schedule_id
         self.campaign_id = campaign_id
         self.canvas_id = canvas_id
+
+    def _late_change(self, target: ScheduleHandle, action: str) -> dict[str, Any]:
+        """How this change will land, said plainly: ``outcome`` (``applied``, ``best_effort``,
+        ``refused_too_late``: nothing is sent) and ``reason``, logged unless applied."""
+        from datetime import timedelta
+
+        from airflow_braze_schedule.core.registry_model import late_change_outcome
+
+        window = self.best_effort_window
+        if isinstance(window, int | float):
+            window = timedelta(seconds=window)
+        outcome, reason = late_change_outcome(
+            target.schedule, kind=target.kind, action=action, best_effort_window=window or timedelta(hours=1)
+        )
+        if reason:
+            self.log.warning("%s of schedule %s: %s: %s", action, target.schedule_id, outcome, reason)
+        return {"outcome": outcome, "reason": reason} if reason else {"outcome": outcome}
 
     def _target(self, messages: Any = None) -> ScheduleHandle:
         from airflow_braze_schedule.core.handle import resolve_schedule
@@ -443,12 +505,13 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
         "campaign_id",
         "canvas_id",
         "braze_conn_id",
+        "schedule_key",
     )
 
     def __init__(
         self,
         *,
-        schedule_id: str | dict[str, Any],
+        schedule_id: str | dict[str, Any] | None = None,
         schedule: Any = None,
         messages: dict[str, Any] | None = None,
         campaign_id: str | None = None,
@@ -472,6 +535,10 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
         from airflow_braze_schedule.core.handle import schedule_for_update
         from airflow_braze_schedule.core.payload import build_update_request
 
+        if self.schedule_key is not None:
+            from airflow_braze_schedule.operators.keyed import update_by_key
+
+            return update_by_key(self, context)
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target(self.messages)
             schedule = schedule_for_update(self.schedule, target.schedule)
@@ -490,6 +557,10 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
             )
             # A dry-run handle names a schedule that does not exist: never send for it.
             dry_run = target.dry_run or self._is_dry_run()
+            outcome = self._late_change(target, "update")
+            if outcome["outcome"] == "refused_too_late":
+                self._push_schedule_id(context, target)
+                return {**target.to_xcom(), **outcome}
             self._log_request(request, dry_run=dry_run)
             if not dry_run:
                 self._send(request)
@@ -497,7 +568,7 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
             assert request.body is not None
             handle = replace(target, schedule=request.body.get("schedule", target.schedule))
             self._push_schedule_id(context, handle)
-            return handle.to_xcom()
+            return {**handle.to_xcom(), **outcome}
 
 
 class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
@@ -515,22 +586,36 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
     :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
     """
 
-    template_fields: Sequence[str] = ("schedule_id", "campaign_id", "canvas_id", "braze_conn_id")
+    template_fields: Sequence[str] = (
+        "schedule_id",
+        "campaign_id",
+        "canvas_id",
+        "braze_conn_id",
+        "schedule_key",
+    )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.payload import build_delete_request
+
+        if self.schedule_key is not None:
+            from airflow_braze_schedule.operators.keyed import cancel_by_key
+
+            return cancel_by_key(self, context)
 
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target()
             request = build_delete_request(target.kind, target.schedule_id, owner_id=target.owner_id)
             dry_run = target.dry_run or self._is_dry_run()
+            outcome = self._late_change(target, "cancel")
+            if outcome["outcome"] == "refused_too_late":
+                return {**target.to_xcom(), "cancelled": False, **outcome}
             self._log_request(request, dry_run=dry_run)
             if not dry_run:
                 self._send(request)
                 self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
                 # Read by the create when its run is cleared, so it does not hand this schedule out again.
                 context["ti"].xcom_push(key=CANCELLED_XCOM_KEY, value=target.schedule_id)
-            return {**target.to_xcom(), "cancelled": not dry_run}
+            return {**target.to_xcom(), "cancelled": not dry_run, **outcome}
 
 
 def _cancels_downstream(context: Context, task_id: str) -> Callable[[ScheduleHandle], str | None]:

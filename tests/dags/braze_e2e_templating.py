@@ -64,6 +64,7 @@ PARAMS = {
     "broadcast": False,
     "override_limits": True,
     "existing_only": True,
+    "schedule_key": None,  # renders to None: these tasks use no key (tests/keyed covers keyed runs)
 }
 CONN = "braze_{{ params.braze_env }}"
 COUPON = "{{ ti.xcom_pull(task_ids='make_coupon') }}"
@@ -87,6 +88,7 @@ with DAG(
     create_message = BrazeCreateScheduleOperator(
         task_id="create_message",
         braze_conn_id=CONN,
+        schedule_key="{{ params.schedule_key }}",
         on_unknown_outcome="{{ params.on_unknown_outcome }}",
         campaign_id="{{ params.campaign_id }}",  # a message schedule attributed to the campaign
         messages={
@@ -191,6 +193,7 @@ with DAG(
     update_message = BrazeUpdateScheduleOperator(
         task_id="update_message",
         braze_conn_id=CONN,
+        schedule_key="{{ params.schedule_key }}",
         schedule_id="{{ ti.xcom_pull(task_ids='create_message', key='schedule_id') }}",
         schedule={
             "time": "{{ macros.ds_add(ds, 2) }}T{{ params.hour }}:30:00Z",
@@ -221,6 +224,7 @@ with DAG(
     cancel_message = BrazeCancelScheduleOperator(
         task_id="cancel_message",
         braze_conn_id=CONN,
+        schedule_key="{{ params.schedule_key }}",
         schedule_id="{{ ti.xcom_pull(task_ids='update_message', key='schedule_id') }}",
     )
     cancel_campaign = BrazeCancelScheduleOperator(

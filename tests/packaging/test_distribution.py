@@ -15,7 +15,9 @@ import airflow_braze_schedule
 from airflow_braze_schedule.operators import (
     BrazeCancelScheduleOperator,
     BrazeCreateScheduleOperator,
+    BrazeReconcileSchedulesOperator,
     BrazeUpdateScheduleOperator,
+    BrazeUpsertScheduleOperator,
 )
 from airflow_braze_schedule.sensors.braze import BrazeScheduledSendSensor
 
@@ -74,6 +76,8 @@ def test_sdist_holds_the_package_readme_changelog_and_licence(built):
         BrazeUpdateScheduleOperator,
         BrazeCancelScheduleOperator,
         BrazeScheduledSendSensor,
+        BrazeUpsertScheduleOperator,
+        BrazeReconcileSchedulesOperator,
     ],
 )
 def test_every_operator_argument_is_documented(operator):

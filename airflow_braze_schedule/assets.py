@@ -1,0 +1,46 @@
+"""The Braze asset a connection's keyed schedules live on and emit their change events on.
+
+Kept light (no import beyond Airflow's ``Asset``, and that only when called): DAG files call these at
+parse time. ``braze://`` is a scheme of this provider's own; Airflow takes it as it is (no normaliser is
+needed, since the URI is built here, always the same way).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ASSET_SCHEME = "braze"
+
+
+def schedules_asset_uri(braze_conn_id: str) -> str:
+    """The URI of the asset that carries a Braze connection's keyed schedules and their events."""
+    return f"{ASSET_SCHEME}://{braze_conn_id}/schedules"
+
+
+def schedules_asset(braze_conn_id: str = "braze_default") -> Any:
+    """The asset of a Braze connection's schedules (an ``Asset`` on Airflow 3, a ``Dataset`` on 2).
+
+    Schedule a DAG on it to react to every keyed create, update and cancel made through that connection.
+    """
+    from airflow.providers.common.compat.sdk import Asset
+
+    uri = schedules_asset_uri(braze_conn_id)
+    try:
+        return Asset(name=uri, uri=uri)
+    except TypeError:  # Airflow 2's Dataset takes no name
+        return Asset(uri)
+
+
+def with_schedules_outlet(braze_conn_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Operator keyword arguments with the connection's schedules asset added to ``outlets``.
+
+    It gives the task the ``asset_state_store`` the registry lives in (Airflow 3.3+) and is the asset its
+    change events are emitted on. A templated ``braze_conn_id`` has no asset at parse time.
+    """
+    if "{{" in braze_conn_id:
+        return kwargs
+    asset = schedules_asset(braze_conn_id)
+    outlets = list(kwargs.get("outlets") or [])
+    if asset not in outlets:
+        outlets.append(asset)
+    return {**kwargs, "outlets": outlets}

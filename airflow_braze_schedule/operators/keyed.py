@@ -1,0 +1,580 @@
+"""Schedules that outlive the DAG run: upsert and reconcile by ``schedule_key``.
+
+A *schedule key* is your name for one send ("order-4711/reminder"). The registry
+(:mod:`airflow_braze_schedule.registry`) remembers, per Braze connection, which schedule serves each key,
+so any DAG run, of any DAG, can find it again:
+
+* :class:`BrazeUpsertScheduleOperator` makes one key's send what it should be: created if missing, left
+  alone if unchanged (no request at all), updated if only its schedule changed, replaced (cancel, then
+  create) if anything else changed;
+* :class:`BrazeReconcileSchedulesOperator` does the same for a whole scope (a key prefix) at once, and
+  cancels what is no longer desired;
+* the update and cancel operators take ``schedule_key=`` instead of ``schedule_id``.
+
+Every change is written to the registry before its request goes out and after its answer comes back, so a
+retried or cleared task finishes the job instead of sending twice.
+
+Only ``BaseOperator`` and the schedule operators' module are imported at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_braze_schedule.assets import with_schedules_outlet
+from airflow_braze_schedule.operators.braze import (
+    DEFAULT_CONN_ID,
+    BrazeCreateScheduleOperator,
+    _BrazeScheduleOperator,
+    _failing_fast_where_retries_cannot_help,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_braze_schedule.core.payload import BrazeRequest
+    from airflow_braze_schedule.core.plan import ScopePlan
+    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
+    from airflow_braze_schedule.registry.store import ScheduleRegistry
+
+#: An event's ``extra`` lists the keys it changed up to this many; beyond, only counts and the first ones.
+EVENT_KEYS_LIMIT = 50
+
+
+class KeyedOperatorMixin:
+    """Opening the registry, the steps, and emitting change events; shared by every keyed operator.
+
+    Expects ``braze_conn_id``, ``registry_conn_id``, ``registry_table``, ``best_effort_window``,
+    ``freeze_window`` and ``on_unknown_outcome`` attributes, and the hook of :class:`_BrazeScheduleOperator`.
+    """
+
+    braze_conn_id: str
+    registry_conn_id: str | None
+    registry_table: str | None
+    best_effort_window: timedelta
+    freeze_window: timedelta
+    log: Any
+
+    def open_registry(self, context: Context) -> ScheduleRegistry:
+        from airflow_braze_schedule.registry import DEFAULT_TABLE, open_registry
+
+        return open_registry(
+            context,
+            braze_conn_id=self.braze_conn_id,
+            registry_conn_id=self.registry_conn_id,
+            registry_table=self.registry_table or DEFAULT_TABLE,
+        )
+
+    def keyed_steps(self, context: Context, registry: ScheduleRegistry) -> KeyedSteps:
+        from airflow_braze_schedule.operators.keyed_steps import KeyedSteps, actor_from_context
+
+        return KeyedSteps(
+            registry,
+            self.hook.send,  # type: ignore[attr-defined]
+            actor_from_context(context),
+            self.log,
+            on_unknown_outcome=getattr(self, "on_unknown_outcome", "fail"),
+            best_effort_window=self.best_effort_window,
+            freeze_window=self.freeze_window,
+        )
+
+    def emit_change(self, context: Context, extra: dict[str, Any]) -> None:
+        """Put ``extra`` on the event this task emits on its schedules asset (if it declares one)."""
+        from airflow_braze_schedule.registry.asset_store import schedules_asset
+
+        events = context.get("outlet_events")
+        if events is None or "{{" in self.braze_conn_id:
+            return
+        try:
+            events[schedules_asset(self.braze_conn_id)].extra = extra
+        except (KeyError, TypeError, AttributeError) as error:  # not declared, or an older Airflow
+            self.log.debug("No schedules asset event to annotate: %s", error)
+
+
+def _check_window(name: str, value: Any) -> timedelta:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = timedelta(seconds=value)
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+
+        raise BrazeValidationError(name, f"{value!r} is not a duration", "a timedelta or seconds, 0 or more")
+    return value
+
+
+class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperator):
+    """Make the send under ``schedule_key`` be the one described, whatever was there before.
+
+    Takes the create operator's arguments (Braze's request fields) and a ``schedule_key``:
+
+    * no live schedule under the key: create it and record it;
+    * the very same request as recorded: send nothing, return the recorded handle;
+    * only the schedule changed: update it (keeping ``in_local_time`` / ``at_optimal_time`` as created
+      unless given);
+    * anything else changed (recipients, properties, messages, the campaign or Canvas): replace it: cancel
+      the old schedule, then create the new one. Each half is recorded before it is sent, so a retry after
+      a failure between the two finishes the job rather than sending twice or never.
+
+    A change that falls within ``freeze_window`` of the send is not made (the result says
+    ``"action": "frozen"`` and why). Returns the handle (update and cancel accept it) with ``schedule_key``,
+    ``action`` (``create``, ``unchanged``, ``update``, ``replace``, ``frozen``), ``state`` and ``outcome``.
+
+    :param schedule_key: your name for this send, unique per Braze connection, e.g.
+        ``"order-4711/reminder"``. (templated)
+    :param registry_conn_id: an Airflow SQL connection to keep the registry in (any ``DbApiHook``). Default:
+        the ``asset_state_store`` of ``braze://<braze_conn_id>/schedules`` (Airflow 3.3+).
+    :param registry_table: the SQL registry's table name. Default ``braze_schedule_registry``.
+    :param freeze_window: how close to the send (timedelta or seconds) the schedule is left as it is.
+        Default 15 minutes.
+    :param best_effort_window: how close to the send a change is reported as ``best_effort``. Default 1 hour.
+
+    ``braze_conn_id`` must be given literally (not templated): it names the registry and the asset.
+    """
+
+    def __init__(
+        self,
+        *,
+        schedule_key: str,
+        registry_conn_id: str | None = None,
+        registry_table: str | None = None,
+        freeze_window: timedelta | float = timedelta(minutes=15),
+        best_effort_window: timedelta | float = timedelta(hours=1),
+        braze_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            braze_conn_id=braze_conn_id,
+            schedule_key=schedule_key,
+            registry_conn_id=registry_conn_id,
+            registry_table=registry_table,
+            **kwargs,
+        )
+        self.freeze_window = freeze_window  # type: ignore[assignment]
+        self.best_effort_window = best_effort_window  # type: ignore[assignment]
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
+        from airflow_braze_schedule.core.plan import Action
+        from airflow_braze_schedule.core.registry_model import check_schedule_key
+        from airflow_braze_schedule.operators.keyed_steps import keyed_result
+
+        with _failing_fast_where_retries_cannot_help(creates=True):
+            key = check_schedule_key(self.schedule_key)
+            check_on_unknown_outcome(self.on_unknown_outcome)
+            self.freeze_window = _check_window("freeze_window", self.freeze_window)
+            self.best_effort_window = _check_window("best_effort_window", self.best_effort_window)
+            dry_run = self._is_dry_run()
+            registry = self.open_registry(context)
+            steps = self.keyed_steps(context, registry)
+            fields = {name: getattr(self, name) for name in self.REQUEST_FIELDS}
+            plan = steps.plan(key, fields, dry_run=dry_run)
+            request = plan.request
+            assert request is not None
+            self.log.info("schedule_key %r: %s (%s).", key, plan.action.value, plan.reason)
+            if dry_run:
+                self._log_request(request, dry_run=True)
+                return {
+                    "schedule_key": key,
+                    "action": plan.action.value,
+                    "reason": plan.reason,
+                    "dry_run": True,
+                }
+            if plan.sends:
+                self._log_request(request)
+            entry = steps.carry_out(plan)
+            if entry is None:  # only for a plan that sends nothing and has no entry: cannot happen here
+                raise AssertionError(f"no registry entry for {key!r} after {plan.action}")
+            reason = plan.reason if plan.action in (Action.FROZEN, Action.UNCHANGED) else None
+            if plan.action == Action.UPDATE and entry.outcome == "refused_too_late" and entry.history:
+                reason = entry.history[-1].get("note")
+            result = keyed_result(entry, plan.action.value, reason=reason)
+            if entry.schedule_id:
+                context["ti"].xcom_push(key="schedule_id", value=entry.schedule_id)
+            self.log.info(
+                "schedule_key %r: %s; schedule_id=%s state=%s outcome=%s",
+                key,
+                plan.action.value,
+                entry.schedule_id,
+                result["state"],
+                result["outcome"],
+            )
+            self.emit_change(context, event_extra(self.braze_conn_id, [result]))
+            return result
+
+
+class ReconcileIncompleteError(RuntimeError):
+    """Some keys of a reconcile failed in a way a retry may fix; everything that succeeded is recorded."""
+
+
+def raise_for_failures(errors: dict[str, BaseException], total: int) -> None:
+    """Fail the task after a partly failed reconcile: retried if every failure may pass, else not."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    from airflow_braze_schedule.core.retry import airflow_may_retry
+
+    first_key, first_error = next(iter(errors.items()))
+    text = (
+        f"{len(errors)} of {total} keys failed (first: {first_key!r}: {first_error}). Every change that "
+        "succeeded is recorded, so a retry carries out only what is left"
+    )
+    if all(airflow_may_retry(error, creates=True) for error in errors.values()):
+        raise ReconcileIncompleteError(text) from first_error
+    raise AirflowFailException(text + "; some failures will not pass by retrying") from first_error
+
+
+def event_extra(braze_conn_id: str, changes: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    """The ``extra`` of a change event: what changed, by key, compact when there are many changes.
+
+    Each change carries ``schedule_key``, ``action`` and the handle's ``schedule_id``, ``kind``, owner id
+    and ``schedule``; :func:`airflow_braze_schedule.events.handles_from_event` reads them back.
+    """
+    keep = ("schedule_key", "action", "state", "outcome", "schedule_id", "kind", "campaign_id", "canvas_id")
+    compact = [
+        {name: change[name] for name in (*keep, "schedule") if change.get(name) is not None}
+        for change in changes[:EVENT_KEYS_LIMIT]
+    ]
+    extra: dict[str, Any] = {"braze_conn_id": braze_conn_id, "changes": compact, **more}
+    if len(changes) > EVENT_KEYS_LIMIT:
+        extra["changes_total"] = len(changes)
+        extra["changes_truncated"] = True
+    if len(changes) == 1:
+        extra["schedule_key"] = changes[0].get("schedule_key")
+        extra["handle"] = {
+            name: changes[0][name]
+            for name in ("schedule_id", "dispatch_id", "kind", "campaign_id", "canvas_id", "schedule")
+            if changes[0].get(name) is not None
+        }
+    return extra
+
+
+class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator):
+    """Make the sends under a scope (a key prefix) exactly the desired set.
+
+    Given every send that should exist under ``scope``, it creates the missing ones, updates those whose
+    schedule changed, replaces those that changed otherwise, cancels the registered ones no longer desired
+    (only those still to be sent) and leaves the rest alone. It first computes and logs the plan (counts
+    and keys per action); ``dry_run=True`` stops there. Requests go out concurrently (``max_workers``),
+    each recorded in the registry before and after, so a retry finishes the job exactly once.
+
+    Returns ``{"plan": ..., "outcome": ...}``: the plan's counts and keys, and what was done (requests
+    sent, per-key failures, best-effort and refused changes).
+
+    :param scope: the key prefix this task owns, e.g. ``"orders/"``. Every desired key must start with it.
+        (templated)
+    :param desired: a list of ``{"schedule_key": ..., <create fields>}`` dicts. (templated)
+    :param desired_path: or a JSON Lines file of such objects, one per line. (templated)
+    :param max_workers: requests in flight at once. Default 8.
+    :param registry_conn_id: as for :class:`BrazeUpsertScheduleOperator`.
+    :param registry_table: as for :class:`BrazeUpsertScheduleOperator`.
+    :param freeze_window: as for :class:`BrazeUpsertScheduleOperator`.
+    :param best_effort_window: as for :class:`BrazeUpsertScheduleOperator`.
+    :param on_unknown_outcome: as for the create operator: ``"resend"`` creates again a key whose earlier
+        create went out unanswered (check Braze first). (not templated)
+    :param braze_conn_id: the Airflow connection of type ``braze``; given literally (it names the registry).
+    """
+
+    template_fields: Sequence[str] = ("scope", "desired", "desired_path", "braze_conn_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"desired": "json"}
+
+    def __init__(
+        self,
+        *,
+        scope: str,
+        desired: list[dict[str, Any]] | str | None = None,
+        desired_path: str | None = None,
+        max_workers: int = 8,
+        registry_conn_id: str | None = None,
+        registry_table: str | None = None,
+        freeze_window: timedelta | float = timedelta(minutes=15),
+        best_effort_window: timedelta | float = timedelta(hours=1),
+        on_unknown_outcome: str = "fail",
+        braze_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(braze_conn_id=braze_conn_id, **with_schedules_outlet(braze_conn_id, kwargs))
+        self.scope = scope
+        self.desired = desired
+        self.desired_path = desired_path
+        self.max_workers = max_workers
+        self.registry_conn_id = registry_conn_id
+        self.registry_table = registry_table
+        self.freeze_window = freeze_window  # type: ignore[assignment]
+        self.best_effort_window = best_effort_window  # type: ignore[assignment]
+        self.on_unknown_outcome = on_unknown_outcome
+
+    def _desired_items(self) -> list[Any]:
+        import json
+
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+
+        if (self.desired is None) == (self.desired_path is None):
+            raise BrazeValidationError("desired", "give desired or desired_path, one of the two", None)
+        if self.desired_path is not None:
+            items = []
+            with open(self.desired_path, encoding="utf-8") as lines:
+                for number, line in enumerate(lines, 1):
+                    if line.strip():
+                        try:
+                            items.append(json.loads(line))
+                        except ValueError as error:
+                            raise BrazeValidationError(
+                                "desired_path",
+                                f"line {number} is not JSON ({error})",
+                                "one JSON object per line",
+                            ) from None
+            return items
+        value = self.desired
+        if isinstance(value, str):  # a template rendered to text
+            value = json.loads(value)
+        if not isinstance(value, list):
+            raise BrazeValidationError("desired", f"is a {type(value).__name__}", "a list of dicts")
+        return value
+
+    def desired_fields(self) -> dict[str, dict[str, Any]]:
+        """The desired sends' create fields, by key (keys checked, each given once)."""
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+        from airflow_braze_schedule.core.registry_model import check_schedule_key
+
+        desired: dict[str, dict[str, Any]] = {}
+        for number, item in enumerate(self._desired_items(), 1):
+            if not isinstance(item, dict):
+                raise BrazeValidationError(f"desired[{number}]", f"is a {type(item).__name__}", "a dict")
+            fields = dict(item)
+            key = check_schedule_key(fields.pop("schedule_key", None), f"desired[{number}].schedule_key")
+            if key in desired:
+                raise BrazeValidationError(
+                    f"desired[{number}].schedule_key", f"{key!r} is given twice", "unique keys"
+                )
+            desired[key] = fields
+        return desired
+
+    @staticmethod
+    def desired_requests(
+        desired: dict[str, dict[str, Any]], registered: dict[str, Any]
+    ) -> dict[str, BrazeRequest]:
+        """Every desired send validated (nothing is sent if one breaks a rule), as its key's request."""
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+        from airflow_braze_schedule.operators.keyed_steps import keyed_request
+
+        requests: dict[str, BrazeRequest] = {}
+        for key, fields in desired.items():
+            try:
+                requests[key] = keyed_request(fields, registered.get(key))
+            except BrazeValidationError as error:
+                raise BrazeValidationError(
+                    f"desired[{key!r}].{error.field}", error.problem, error.expected
+                ) from None
+        return requests
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_braze_schedule.core.errors import BrazeError
+        from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
+        from airflow_braze_schedule.core.plan import check_scope, plan_scope
+
+        with _failing_fast_where_retries_cannot_help(creates=True):
+            check_on_unknown_outcome(self.on_unknown_outcome)
+            self.freeze_window = _check_window("freeze_window", self.freeze_window)
+            self.best_effort_window = _check_window("best_effort_window", self.best_effort_window)
+            desired_fields = self.desired_fields()
+            scope = check_scope(self.scope, desired_fields)
+            registry = self.open_registry(context)
+            steps = self.keyed_steps(context, registry)
+            dry_run = self._is_dry_run()
+            registered = registry.scope(scope)
+            # Keys whose earlier job cannot be settled now (a create whose answer never came, or Braze
+            # failing again) are left out of this run, named in the plan, and fail the task at the end:
+            # one such key must not hold up the rest of the scope.
+            blocked: dict[str, BaseException] = {}
+            if not dry_run:
+                for key, entry in list(registered.items()):
+                    if entry.pending:
+                        try:
+                            registered[key] = steps.settle(entry)
+                        except BrazeError as error:
+                            blocked[key] = error
+                            self.log.warning("schedule_key %r left out of this run: %s", key, error)
+            for key in blocked:
+                registered.pop(key)
+                desired_fields.pop(key, None)
+            desired = self.desired_requests(desired_fields, registered)
+            plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
+            self._log_plan(plan)
+            plan_json = {
+                **plan.to_json(),
+                "blocked": {key: str(error)[:300] for key, error in blocked.items()},
+            }
+            if dry_run:
+                self.log.info("Dry run: the plan above was NOT carried out.")
+                return {"plan": plan_json, "outcome": None, "dry_run": True}
+            from airflow_braze_schedule.operators.reconcile_run import carry_out_plan
+
+            outcome, changes, errors = carry_out_plan(plan, steps, max_workers=self.max_workers, log=self.log)
+            errors = {**blocked, **errors}
+            self.emit_change(context, event_extra(self.braze_conn_id, changes, scope=scope))
+            self.log.info(
+                "Reconcile of %r done: %d requests sent; %s.",
+                scope,
+                outcome["requests_sent"],
+                ", ".join(
+                    f"{name} {len(outcome[name])}"
+                    for name in ("done", "failed", "best_effort", "refused_too_late")
+                ),
+            )
+            if errors:
+                raise_for_failures(errors, len(plan.keys) + len(blocked))
+            return {"plan": plan_json, "outcome": outcome}
+
+    def _log_plan(self, plan: ScopePlan) -> None:
+        counts = plan.counts()
+        self.log.info(
+            "Reconcile plan for scope %r: %s; %d requests to send.",
+            plan.scope,
+            ", ".join(f"{action} {count}" for action, count in counts.items()),
+            plan.requests_expected(),
+        )
+        for action, keys in plan.by_action().items():
+            if keys and action != "unchanged":
+                shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
+                self.log.info("  %s: %s", action, shown)
+        for item in plan.keys:
+            if item.action == "frozen":
+                self.log.warning("  %s frozen: %s", item.schedule_key, item.reason)
+
+
+# --- create, update and cancel given a schedule_key (called from the operators in braze.py) ---------------
+
+
+def _result(op: Any, context: Context, entry: Any, action: str, reason: str | None = None) -> dict[str, Any]:
+    from airflow_braze_schedule.operators.keyed_steps import keyed_result
+
+    result = keyed_result(entry, action, reason=reason)
+    if entry.schedule_id:
+        context["ti"].xcom_push(key="schedule_id", value=entry.schedule_id)
+    op.log.info(
+        "schedule_key %r: %s; schedule_id=%s state=%s outcome=%s%s",
+        entry.schedule_key,
+        action,
+        entry.schedule_id,
+        result["state"],
+        result["outcome"],
+        f" ({reason})" if reason else "",
+    )
+    KeyedOperatorMixin.emit_change(op, context, event_extra(op.braze_conn_id, [result]))
+    return result
+
+
+def _steps(op: Any, context: Context) -> tuple[ScheduleRegistry, KeyedSteps]:
+    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps, actor_from_context
+    from airflow_braze_schedule.registry import DEFAULT_TABLE, open_registry
+
+    registry = open_registry(
+        context,
+        braze_conn_id=op.braze_conn_id,
+        registry_conn_id=op.registry_conn_id,
+        registry_table=op.registry_table or DEFAULT_TABLE,
+    )
+    steps = KeyedSteps(
+        registry,
+        op.hook.send,
+        actor_from_context(context),
+        op.log,
+        on_unknown_outcome=getattr(op, "on_unknown_outcome", "fail"),
+        best_effort_window=_check_window(
+            "best_effort_window", getattr(op, "best_effort_window", None) or timedelta(hours=1)
+        ),
+    )
+    return registry, steps
+
+
+def create_by_key(op: BrazeCreateScheduleOperator, context: Context) -> dict[str, Any]:
+    """A create given a ``schedule_key``: create and record; the same request again returns the recorded
+    handle; a different request under a live key is refused (that is what upsert is for)."""
+    from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
+    from airflow_braze_schedule.core.plan import Action
+    from airflow_braze_schedule.core.registry_model import check_schedule_key
+    from airflow_braze_schedule.operators.keyed_steps import ScheduleKeyConflictError
+
+    with _failing_fast_where_retries_cannot_help(creates=True):
+        key = check_schedule_key(op.schedule_key)
+        check_on_unknown_outcome(op.on_unknown_outcome)
+        _, steps = _steps(op, context)
+        dry_run = op._is_dry_run()
+        plan = steps.plan(key, {name: getattr(op, name) for name in op.REQUEST_FIELDS}, dry_run=dry_run)
+        request = plan.request
+        assert request is not None
+        if dry_run:
+            op._log_request(request, dry_run=True)
+            return {"schedule_key": key, "action": plan.action.value, "reason": plan.reason, "dry_run": True}
+        if plan.action == Action.UNCHANGED:
+            assert plan.entry is not None
+            return _result(op, context, plan.entry, "unchanged", "the same request is already scheduled")
+        if plan.action != Action.CREATE:
+            assert plan.entry is not None
+            raise ScheduleKeyConflictError(
+                f"schedule_key {key!r} already has a live schedule (schedule_id {plan.entry.schedule_id}) made "
+                "from a different request. Not creating a second one: use BrazeUpsertScheduleOperator to "
+                "change it, or cancel it first (BrazeCancelScheduleOperator(schedule_key=...))"
+            )
+        op._log_request(request)
+        entry = steps.carry_out(plan)
+        return _result(op, context, entry, "create")
+
+
+def _existing_entry(op: Any, context: Context) -> tuple[Any, KeyedSteps, str]:
+    from airflow_braze_schedule.core.registry_model import check_schedule_key
+
+    key = check_schedule_key(op.schedule_key)
+    if op.schedule_id is not None:
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+
+        raise BrazeValidationError("schedule_key", "is given with a schedule_id", "one of the two")
+    registry, steps = _steps(op, context)
+    entry = registry.require(key)
+    if entry.pending and not op._is_dry_run():
+        entry = steps.settle(entry)
+    return entry, steps, key
+
+
+def update_by_key(op: Any, context: Context) -> dict[str, Any]:
+    """An update given a ``schedule_key``: found through the registry, from any DAG, and recorded."""
+    with _failing_fast_where_retries_cannot_help(creates=False):
+        entry, steps, key = _existing_entry(op, context)
+        if entry.handle is None or entry.state == "cancelled":
+            return _result(
+                op, context, entry, "none", f"schedule_key {key!r} is cancelled: nothing to update"
+            )
+        request = steps.update_request(entry, op.schedule, op.messages)
+        dry_run = op._is_dry_run()
+        op._log_request(request, dry_run=dry_run)
+        if dry_run:
+            return {**(entry.handle or {}), "schedule_key": key, "action": "update", "dry_run": True}
+        entry = steps.update(entry, request)
+        reason = entry.history[-1].get("note") if entry.outcome == "refused_too_late" else None
+        return _result(op, context, entry, "update", reason)
+
+
+def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
+    """A cancel given a ``schedule_key``: a cancelled key is a no-op that says so."""
+    with _failing_fast_where_retries_cannot_help(creates=False):
+        entry, steps, key = _existing_entry(op, context)
+        if entry.handle is None or entry.state == "cancelled":
+            op.log.warning("schedule_key %r is already cancelled: nothing to do.", key)
+            result = _result(op, context, entry, "none", f"schedule_key {key!r} is already cancelled")
+            return {**result, "cancelled": True}
+        request = steps.cancel_request(entry)
+        dry_run = op._is_dry_run()
+        op._log_request(request, dry_run=dry_run)
+        if dry_run:
+            return {
+                **(entry.handle or {}),
+                "schedule_key": key,
+                "action": "cancel",
+                "cancelled": False,
+                "dry_run": True,
+            }
+        entry = steps.cancel(entry)
+        reason = entry.history[-1].get("note") if entry.outcome == "refused_too_late" else None
+        result = _result(op, context, entry, "cancel", reason)
+        return {**result, "cancelled": entry.state == "cancelled"}

@@ -1,0 +1,227 @@
+"""Carrying out a reconcile plan: requests concurrently, registry writes on the calling thread.
+
+Two phases, so a replace's cancel is recorded before its create starts: first every cancel (of keys no
+longer desired, and the first half of each replace), then every create and update. Within a phase at most
+``max_workers`` requests are in flight, and an intent is written only when its request is about to go
+out, so a crash leaves at most ``max_workers`` intents to settle.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from airflow_braze_schedule.core.errors import BrazeError
+from airflow_braze_schedule.core.plan import Action
+from airflow_braze_schedule.core.registry_model import BEST_EFFORT, request_fingerprints
+from airflow_braze_schedule.operators.keyed_steps import keyed_result
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from logging import Logger
+
+    from airflow_braze_schedule.core.plan import KeyPlan, ScopePlan
+    from airflow_braze_schedule.core.registry_model import RegistryEntry
+    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
+
+# A job is (key, start): start() writes the intent and returns (entry, send, finish), or None when
+# nothing is to be sent (a refused change, already recorded). send() runs on a worker thread;
+# finish(entry, answer) records the result on the calling thread.
+
+
+class _Progress:
+    def __init__(self, log: Logger, total: int) -> None:
+        import time
+
+        self.log, self.total, self.done = log, total, 0
+        self.started = self.last = time.monotonic()
+
+    def step(self) -> None:
+        import time
+
+        self.done += 1
+        now = time.monotonic()
+        if now - self.last >= 5 or self.done == self.total:
+            rate = self.done / max(now - self.started, 1e-6)
+            left = (self.total - self.done) / rate if rate else 0
+            self.log.info(
+                "Reconcile: %d of %d keys done, %.1f/s, about %.0f s left.", self.done, self.total, rate, left
+            )
+            self.last = now
+
+
+def _run_phase(
+    jobs: Iterator[tuple[str, Any]],
+    *,
+    max_workers: int,
+    on_done: Callable[[str, RegistryEntry], None],
+    on_error: Callable[[str, RegistryEntry | None, BaseException], None],
+) -> None:
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="braze-reconcile") as pool:
+        in_flight: dict[Future[Any], tuple[str, RegistryEntry, Any]] = {}
+
+        def collect(block: bool) -> None:
+            if not in_flight:
+                return
+            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED, timeout=None if block else 0)
+            for future in finished:
+                key, entry, finish = in_flight.pop(future)
+                try:
+                    answer = future.result()
+                except BaseException as error:
+                    on_error(key, entry, error)
+                    continue
+                on_done(key, finish(entry, answer))
+
+        for key, start in jobs:
+            while len(in_flight) >= max_workers:
+                collect(block=True)
+            try:
+                started = start()
+            except BrazeError as error:
+                on_error(key, None, error)
+                continue
+            if started is None:
+                continue
+            entry, send, finish = started
+            in_flight[pool.submit(send)] = (key, entry, finish)
+        while in_flight:
+            collect(block=True)
+
+
+def carry_out_plan(
+    plan: ScopePlan, steps: KeyedSteps, *, max_workers: int, log: Logger
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, BaseException]]:
+    """Carry out ``plan``; return the outcome, the changes made (for the event) and per-key errors."""
+    sent = 0
+    count_lock = threading.Lock()
+    errors: dict[str, BaseException] = {}
+    changes: list[dict[str, Any]] = []
+    done: list[str] = []
+    best_effort: list[str] = []
+    refused: dict[str, str | None] = {}
+    entries: dict[str, RegistryEntry | None] = {item.schedule_key: item.entry for item in plan.keys}
+    actions = {item.schedule_key: item.action for item in plan.keys}
+    working = [item for item in plan.keys if item.sends]
+    progress = _Progress(log, len(working))
+
+    def noted(key: str, entry: RegistryEntry) -> None:
+        entries[key] = entry
+        if (
+            entry.outcome == BEST_EFFORT
+            and entry.history
+            and entry.history[-1]["action"] in ("update", "cancel")
+        ):
+            best_effort.append(key)
+
+    def on_error(key: str, entry: RegistryEntry | None, error: BaseException) -> None:
+        if entry is not None:
+            entries[key] = steps.failed(entry, error)
+        errors[key] = error
+        log.warning("schedule_key %r: %s failed: %s", key, actions[key].value, error)
+        progress.step()
+
+    def finished(key: str, entry: RegistryEntry) -> None:
+        noted(key, entry)
+        done.append(key)
+        changes.append(keyed_result(entry, actions[key].value))
+        progress.step()
+
+    def refuse(key: str, entry: RegistryEntry) -> None:
+        entries[key] = entry
+        refused[key] = entry.history[-1].get("note") if entry.history else None
+        progress.step()
+
+    def counted(send: Callable[[], Any]) -> Callable[[], Any]:
+        def go() -> Any:
+            nonlocal sent
+            with count_lock:
+                sent += 1
+            return send()
+
+        return go
+
+    # --- phase 1: cancels, and the first half of each replace ---
+    def cancel_jobs() -> Iterator[tuple[str, Any]]:
+        for item in working:
+            if item.action not in (Action.CANCEL, Action.REPLACE):
+                continue
+
+            def start(item: KeyPlan = item) -> Any:
+                entry = entries[item.schedule_key]
+                assert entry is not None
+                replacing = None
+                if item.action == Action.REPLACE:
+                    assert item.request is not None
+                    replacing = request_fingerprints(item.request)[0]
+                entry, go = steps.begin_cancel(entry, replacing=replacing)
+                if not go:
+                    refuse(item.schedule_key, entry)
+                    return None
+                request = steps.cancel_request(entry)
+
+                def finish(entry: RegistryEntry, answer: Any) -> RegistryEntry:
+                    return steps.finish_cancel(entry, answer[1])
+
+                return entry, counted(partial(steps.send_cancel, request)), finish
+
+            yield item.schedule_key, start
+
+    def after_cancel(key: str, entry: RegistryEntry) -> None:
+        if actions[key] == Action.CANCEL:
+            finished(key, entry)
+        else:
+            noted(key, entry)  # the replace goes on to its create
+
+    _run_phase(cancel_jobs(), max_workers=max_workers, on_done=after_cancel, on_error=on_error)
+
+    # --- phase 2: creates, updates, and the second half of each replace ---
+    def create_jobs() -> Iterator[tuple[str, Any]]:
+        for item in working:
+            key = item.schedule_key
+            if (
+                key in errors
+                or key in refused
+                or item.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE)
+            ):
+                continue
+
+            def start(item: KeyPlan = item) -> Any:
+                key = item.schedule_key
+                request = item.request
+                assert request is not None
+                if item.action == Action.UPDATE:
+                    entry = entries[key]
+                    assert entry is not None
+                    assert request.body is not None
+                    update = steps.update_request(entry, request.body["schedule"])
+                    entry, go = steps.begin_update(entry, update)
+                    if not go:
+                        refuse(key, entry)
+                        return None
+
+                    def finish_update(entry: RegistryEntry, answer: Any) -> RegistryEntry:
+                        return steps.finish_update(entry, update)
+
+                    return entry, counted(partial(steps.send, update)), finish_update
+                entry = steps.begin_create(key, entries[key], request)
+
+                def finish_create(entry: RegistryEntry, answer: Any) -> RegistryEntry:
+                    return steps.finish_create(entry, request, answer)
+
+                return entry, counted(partial(steps.send, request)), finish_create
+
+            yield key, start
+
+    _run_phase(create_jobs(), max_workers=max_workers, on_done=finished, on_error=on_error)
+
+    outcome = {
+        "requests_sent": sent,
+        "done": sorted(done),
+        "failed": {key: str(error)[:300] for key, error in sorted(errors.items())},
+        "best_effort": sorted(best_effort),
+        "refused_too_late": dict(sorted(refused.items())),
+    }
+    return outcome, changes, errors

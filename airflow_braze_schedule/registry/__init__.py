@@ -1,0 +1,102 @@
+"""Where keyed schedules live, and a small API to read them from your own code.
+
+Every create, update and cancel given a ``schedule_key`` is recorded here, per Braze connection
+(workspace). Two places to keep it:
+
+* Airflow 3.3+, nothing to set up: the ``asset_state_store`` of the asset ``braze://<conn_id>/schedules``,
+  which the keyed operators declare as an outlet;
+* any Airflow line: a table in a database reached through an Airflow SQL connection (any ``DbApiHook``:
+  PostgreSQL, MySQL, SQLite, ...), chosen with ``registry_conn_id=``; the table is created if missing and
+  is yours to query (see :mod:`airflow_braze_schedule.registry.sql`).
+
+From a task of your own::
+
+    from airflow_braze_schedule.registry import open_registry, schedules_asset
+
+    @task(outlets=[schedules_asset("braze_default")])  # the asset_state_store registry needs this
+    def audit(**context):
+        registry = open_registry(context, braze_conn_id="braze_default")
+        registry.find("order-4711/reminder")      # state, outcome, schedule_id, handle, last change
+        registry.list("order-4711/")               # every key under a prefix
+        registry.history("order-4711/reminder")   # every change, with its dag_id, run_id, task_id
+
+Outside Airflow tasks (a script, a notebook), only the SQL registry can be read:
+``open_registry(braze_conn_id="braze_default", registry_conn_id="my_postgres")``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_braze_schedule.core.errors import BrazeConfigurationError
+from airflow_braze_schedule.registry.asset_store import (
+    AssetStateStoreBackend,
+    schedules_asset,
+    schedules_asset_uri,
+)
+from airflow_braze_schedule.registry.sql import DEFAULT_TABLE, SqlBackend
+from airflow_braze_schedule.registry.store import ScheduleRegistry, UnknownScheduleKeyError
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "RegistryUnavailableError",
+    "ScheduleRegistry",
+    "UnknownScheduleKeyError",
+    "open_registry",
+    "schedules_asset",
+    "schedules_asset_uri",
+]
+
+
+class RegistryUnavailableError(BrazeConfigurationError):
+    """No registry can be reached from here; the message says which one to set up."""
+
+
+def _sql_hook(registry_conn_id: str) -> Any:
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    hook = BaseHook.get_connection(registry_conn_id).get_hook()
+    if not (hasattr(hook, "get_conn") and hasattr(hook, "placeholder")):
+        raise RegistryUnavailableError(
+            f"registry_conn_id={registry_conn_id!r} gives a {type(hook).__name__}, not a SQL hook "
+            "(DbApiHook): use a connection of a SQL database (postgres, mysql, sqlite, ...)"
+        )
+    return hook
+
+
+def open_registry(
+    context: Any = None,
+    *,
+    braze_conn_id: str = "braze_default",
+    registry_conn_id: str | None = None,
+    registry_table: str = DEFAULT_TABLE,
+) -> ScheduleRegistry:
+    """The registry of ``braze_conn_id``'s keyed schedules.
+
+    :param context: the task's context (needed for the ``asset_state_store`` registry).
+    :param braze_conn_id: the Braze connection: keys are unique per connection.
+    :param registry_conn_id: an Airflow SQL connection: keep the registry in a table there instead.
+    :param registry_table: the SQL table's name.
+    :raises RegistryUnavailableError: saying what to set up.
+    """
+    if registry_conn_id:
+        return ScheduleRegistry(
+            SqlBackend(_sql_hook(registry_conn_id), workspace=braze_conn_id, table=registry_table),
+            workspace=braze_conn_id,
+        )
+    uri = schedules_asset_uri(braze_conn_id)
+    stores = context.get("asset_state_store") if context is not None else None
+    if stores is None:
+        where = "outside a task" if context is None else "in this Airflow (asset_state_store came in 3.3)"
+        raise RegistryUnavailableError(
+            f"No schedule registry {where}: set registry_conn_id to an Airflow SQL connection (any "
+            "database with a DbApiHook), where the registry is kept in a table"
+        )
+    try:
+        accessor = stores[schedules_asset(braze_conn_id)]
+    except KeyError:
+        raise RegistryUnavailableError(
+            f"This task does not declare the asset {uri} among its outlets or inlets, so its "
+            f"asset_state_store is out of reach: add outlets=[schedules_asset({braze_conn_id!r})]"
+        ) from None
+    return ScheduleRegistry(AssetStateStoreBackend(accessor, uri=uri), workspace=braze_conn_id)

@@ -1,0 +1,115 @@
+"""The registry of keyed schedules, over a storage backend.
+
+:class:`ScheduleRegistry` reads and writes :class:`~airflow_braze_schedule.core.registry_model.RegistryEntry`
+objects for one Braze workspace (one Airflow connection). Where they are kept is a backend's business:
+:mod:`.asset_store` (Airflow 3.3+'s ``asset_state_store``, nothing to set up) or :mod:`.sql` (a table in any
+database reached through an Airflow SQL connection). Every access goes through one lock: a registry is
+used from one task at a time, and Airflow's task-side stores are not meant for concurrent callers.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_braze_schedule.core.errors import BrazeError
+from airflow_braze_schedule.core.registry_model import RegistryEntry, check_schedule_key
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+#: History lines kept per key; older ones are dropped (the SQL backend's history table keeps them all).
+MAX_HISTORY = 100
+
+
+class RegistryBackend(Protocol):
+    """Where entries live. Values are JSON-serialisable dicts (``RegistryEntry.to_json()``)."""
+
+    description: str
+
+    def load(self, schedule_key: str) -> dict[str, Any] | None: ...
+
+    def save(self, entry: dict[str, Any]) -> None: ...
+
+    def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]: ...
+
+
+class UnknownScheduleKeyError(BrazeError, LookupError):
+    """No schedule was ever recorded under this key in this workspace."""
+
+
+class ScheduleRegistry:
+    """The keyed schedules of one Braze workspace."""
+
+    def __init__(self, backend: RegistryBackend, *, workspace: str) -> None:
+        self.backend = backend
+        self.workspace = workspace
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"<ScheduleRegistry {self.workspace!r} in {self.backend.description}>"
+
+    def get(self, schedule_key: str) -> RegistryEntry | None:
+        """The entry for a key, or None if the key was never used."""
+        check_schedule_key(schedule_key)
+        with self._lock:
+            value = self.backend.load(schedule_key)
+        return RegistryEntry.from_json(value) if value is not None else None
+
+    def require(self, schedule_key: str) -> RegistryEntry:
+        """The entry for a key. :raises UnknownScheduleKeyError: if there is none."""
+        entry = self.get(schedule_key)
+        if entry is None:
+            raise UnknownScheduleKeyError(
+                f"No schedule is recorded under schedule_key {schedule_key!r} in the registry of "
+                f"{self.workspace!r} ({self.backend.description}). Check the key's spelling and the "
+                "braze_conn_id (keys are per connection), or create it first (BrazeUpsertScheduleOperator)"
+            )
+        return entry
+
+    def put(self, entry: RegistryEntry) -> RegistryEntry:
+        """Write an entry (replacing what was there)."""
+        check_schedule_key(entry.schedule_key)
+        if len(entry.history) > MAX_HISTORY:
+            entry.history = entry.history[-MAX_HISTORY:]
+        with self._lock:
+            self.backend.save(entry.to_json())
+        return entry
+
+    def scope(self, prefix: str = "") -> dict[str, RegistryEntry]:
+        """Every entry whose key starts with ``prefix``, by key."""
+        with self._lock:
+            values = self.backend.load_scope(prefix)
+        return {key: RegistryEntry.from_json(value) for key, value in sorted(values.items())}
+
+    # --- the read-only API for users' own code and audits ---------------------------------------------
+
+    def find(self, schedule_key: str, *, now: datetime | None = None) -> dict[str, Any] | None:
+        """A key's entry as users read it (state, outcome, schedule_id, handle, last change), or None."""
+        entry = self.get(schedule_key)
+        return entry.summary(now) if entry is not None else None
+
+    def list(self, prefix: str = "", *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The entries under a key prefix, sorted by key, as :meth:`find` gives them."""
+        return [entry.summary(now) for entry in self.scope(prefix).values()]
+
+    def history(self, schedule_key: str) -> builtins.list[dict[str, Any]]:
+        """Every change made under a key, oldest first: when, what, and by which DAG run and task."""
+        return list(self.require(schedule_key).history)
+
+    def live_schedule_ids(self, prefix: str = "", *, now: datetime | None = None) -> dict[str, str]:
+        """``{schedule_key: schedule_id}`` of the schedules live under a prefix."""
+        return {
+            key: entry.schedule_id
+            for key, entry in self.scope(prefix).items()
+            if entry.schedule_id is not None and entry.is_live(now)
+        }
+
+
+def merge_index(index: Iterable[str], key: str) -> list[str]:
+    """The sorted key index with ``key`` in it."""
+    keys = set(index)
+    keys.add(key)
+    return sorted(keys)
