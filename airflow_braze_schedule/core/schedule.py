@@ -225,6 +225,7 @@ class BrazeSchedule:
         """
         first, _ = self._window()
         return first <= _utc_now(now)
+
     def delivery_window(self) -> tuple[datetime, datetime]:
         """The first and last UTC instants (aware) at which this schedule delivers somewhere on Earth."""
         return self._window()
