@@ -7,5 +7,8 @@ from airflow_braze_schedule.operators.braze import (
     BrazeCreateScheduleOperator,
     BrazeUpdateScheduleOperator,
 )
+from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperator
 
-__all__ = ["BrazeCancelScheduleOperator", "BrazeCreateScheduleOperator", "BrazeUpdateScheduleOperator"]
+__all__ = [
+    "BrazeBulkCreateScheduleOperator",
+    "BrazeCancelScheduleOperator", "BrazeCreateScheduleOperator", "BrazeUpdateScheduleOperator"]

@@ -383,6 +383,17 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         self.campaign_id = campaign_id
         self.canvas_id = canvas_id
 
+    def _group_change(self, context: Context, action: str) -> dict[str, Any] | None:
+        """Given a bulk create's group handle, change every schedule of the group (see operators/bulk.py)."""
+        from airflow_braze_schedule.core.group import as_group_handle
+
+        group = as_group_handle(self.schedule_id)
+        if group is None:
+            return None
+        from airflow_braze_schedule.operators.bulk import change_group
+
+        return change_group(self, context, group, action)
+
     def _target(self, messages: Any = None) -> ScheduleHandle:
         from airflow_braze_schedule.core.handle import resolve_schedule
 
@@ -446,6 +457,8 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
         from airflow_braze_schedule.core.handle import schedule_for_update
         from airflow_braze_schedule.core.payload import build_update_request
 
+        if (group_result := self._group_change(context, "update")) is not None:
+            return group_result
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target(self.messages)
             schedule = schedule_for_update(self.schedule, target.schedule)
@@ -491,6 +504,8 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.payload import build_delete_request
 
+        if (group_result := self._group_change(context, "cancel")) is not None:
+            return group_result
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target()
             request = build_delete_request(target.kind, target.schedule_id, owner_id=target.owner_id)

@@ -244,6 +244,8 @@ class FakeBraze:
     :param clock: the time source (epoch seconds) for time rules, rate-limit windows and timestamps;
         :class:`~airflow_braze_schedule.testing.Delay` faults still sleep in real time.
     :param verbose: log each request to the ``werkzeug`` logger (silent by default).
+    :param latency: seconds every Braze API call waits before it is processed, as a distant Braze would
+        (inspection endpoints excepted); see also :meth:`set_latency`.
     """
 
     def __init__(
@@ -257,6 +259,7 @@ class FakeBraze:
         rate_limit_window: float = 3600.0,
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
+        latency: float = 0.0,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty string")
@@ -266,6 +269,7 @@ class FakeBraze:
         self._lock = threading.RLock()
         self._initial_permissions = frozenset(permissions) if permissions is not None else None
         self._initial_rate_limit = (rate_limit, rate_limit_window)
+        self._latency = self._checked_latency(latency)
         self._permissions = self._initial_permissions
         self._limiter = self._new_limiter(rate_limit, rate_limit_window)
         self._received: list[ReceivedRequest] = []
@@ -411,6 +415,16 @@ class FakeBraze:
         with self._lock:
             self._limiter = self._new_limiter(limit, window)
 
+    def set_latency(self, seconds: float) -> None:
+        """Make every Braze API call wait ``seconds`` before it is processed (kept across :meth:`reset`)."""
+        self._latency = self._checked_latency(seconds)
+
+    @staticmethod
+    def _checked_latency(seconds: float) -> float:
+        if not seconds >= 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {seconds!r}")
+        return float(seconds)
+
     def set_permissions(self, permissions: set[str] | None) -> None:
         """Change the API key's permissions (until :meth:`reset`); ``None`` grants every endpoint."""
         with self._lock:
@@ -482,6 +496,8 @@ class FakeBraze:
             fault = self._take_fault(request.path)
 
         response: Response | None = None
+        if self._latency:
+            time.sleep(self._latency)
         if isinstance(fault, Delay):
             time.sleep(fault.seconds)
         if isinstance(fault, DropBeforeProcessing):
