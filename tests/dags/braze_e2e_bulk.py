@@ -96,6 +96,12 @@ with _dag("braze_e2e_bulk_sources") as sources:
 # --- chunk boundaries, from a list and from a file -------------------------------------------------
 
 with _dag("braze_e2e_bulk_boundaries") as boundaries:
+
+    @task
+    def write_files() -> dict[str, str]:
+        return {str(count): write_audience(f"file-{count}", count) for count in BOUNDARIES}
+
+    files = write_files()
     for count in BOUNDARIES:
         BrazeBulkCreateScheduleOperator(
             task_id=f"list_{count}",
@@ -103,16 +109,11 @@ with _dag("braze_e2e_bulk_boundaries") as boundaries:
             schedule=SCHEDULE,
             recipients=recipients(f"list-{count}", count),
         )
-
-        @task(task_id=f"write_{count}")
-        def write(count: int = count) -> str:
-            return write_audience(f"file-{count}", count)
-
-        BrazeBulkCreateScheduleOperator(
+        files >> BrazeBulkCreateScheduleOperator(
             task_id=f"file_{count}",
             campaign_id=f"file-{count}",
             schedule=SCHEDULE,
-            recipients_path=write(),
+            recipients_path=f"{{{{ ti.xcom_pull(task_ids='write_files')['{count}'] }}}}",
         )
 
 
@@ -165,7 +166,8 @@ with _dag("braze_e2e_bulk_faults", default_args={"retries": 4, "retry_delay": ti
         canvas_id="faults",
         schedule=SCHEDULE,
         recipients_path=fault_audience(),
-        request_retry_policy=FAST,
+        # Two tries per request: some chunks run out of them, so Airflow's retries have work to resume.
+        request_retry_policy=RetryPolicy(max_attempts=2, backoff_initial=0.01, jitter=0.05, max_rate_limit_wait=2),
         max_concurrency=8,
         progress_interval=1.0,
     )
