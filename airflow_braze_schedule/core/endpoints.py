@@ -1,4 +1,5 @@
-"""Where requests go: Braze instances, REST endpoint resolution, and the paths of the three schedule kinds."""
+"""Where requests go: Braze instances, REST endpoint resolution, the paths of the three schedule kinds,
+and what each call does (:class:`Action`), including whether sending it twice is harmless."""
 
 from __future__ import annotations
 
@@ -77,6 +78,37 @@ def resolve_rest_endpoint(host: str | None) -> str:
             f"The Braze connection's REST endpoint {value!r} has a query or fragment; give the base URL only"
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+class Action(enum.StrEnum):
+    """What a call does, and so whether it may be resent after its answer was lost.
+
+    A call is *idempotent* when sending it twice does no more than sending it once: then a request that
+    went out unanswered may be sent again. Creating a schedule is not (a second schedule would send
+    twice). ``POST /sends/id/create`` is idempotent only when the caller names the send id: without
+    one, Braze makes up a new id on every call, and each counts against the workspace's 100 a day.
+    """
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    LIST = "list"
+    #: ``POST /sends/id/create`` without a ``send_id``: Braze generates one, a new one every time.
+    CREATE_SEND_ID = "create_send_id"
+    #: ``POST /sends/id/create`` with the caller's ``send_id``: a resend names the same id again.
+    CREATE_NAMED_SEND_ID = "create_named_send_id"
+
+    @property
+    def idempotent(self) -> bool:
+        return self not in _NOT_IDEMPOTENT
+
+    @classmethod
+    def send_id_create(cls, send_id: str | None) -> Action:
+        """The action of ``POST /sends/id/create``, which depends on whether the caller names the id."""
+        return cls.CREATE_NAMED_SEND_ID if send_id else cls.CREATE_SEND_ID
+
+
+_NOT_IDEMPOTENT = frozenset({Action.CREATE, Action.CREATE_SEND_ID})
 
 
 class ScheduleKind(enum.StrEnum):

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from airflow_braze_schedule.core.endpoints import ENDPOINTS, ScheduleKind
+from airflow_braze_schedule.core.endpoints import ENDPOINTS, Action, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.schedule import BrazeSchedule, rendered_nothing
 
@@ -86,18 +86,23 @@ _MISPLACED_HINTS = {
 class BrazeRequest:
     """A validated request, ready for the hook to send.
 
-    :param action: ``create``, ``update``, ``delete`` or another verb naming the call.
+    :param action: what the call does (an :class:`~airflow_braze_schedule.core.endpoints.Action`, or its
+        value as a string); it decides whether the request may be resent after a lost answer.
     :param notes: advice worth logging (lead times, a dropped offset), from the schedule rules.
     """
 
     method: str
     path: str
-    action: str
+    action: Action
     body: dict[str, Any] | None = None
     params: dict[str, str] | None = None
     kind: ScheduleKind | None = None
     schedule: BrazeSchedule | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, Action):
+            object.__setattr__(self, "action", Action(self.action))
 
     @cached_property
     def payload(self) -> bytes:
@@ -106,8 +111,8 @@ class BrazeRequest:
 
     @property
     def idempotent(self) -> bool:
-        """Sending it twice does no more than sending it once. Only creates are not."""
-        return self.action != "create"
+        """Sending it twice does no more than sending it once (see :class:`Action`)."""
+        return self.action.idempotent
 
     def describe(self) -> str:
         """The request as it would go out, for logs. It never holds the API key (that is a header)."""
@@ -405,7 +410,7 @@ def build_create_request(
     body["schedule"] = schedule.to_payload()
     return _finish(
         BrazeRequest(
-            "POST", ENDPOINTS[kind].create, "create", body, kind=kind, schedule=schedule, notes=notes
+            "POST", ENDPOINTS[kind].create, Action.CREATE, body, kind=kind, schedule=schedule, notes=notes
         )
     )
 
@@ -489,11 +494,13 @@ def build_update_request(
     if messages is not None:
         body["messages"] = _messages(messages)
     return _finish(
-        BrazeRequest("POST", ENDPOINTS[kind].update, "update", body, kind=kind, schedule=parsed, notes=notes)
+        BrazeRequest(
+            "POST", ENDPOINTS[kind].update, Action.UPDATE, body, kind=kind, schedule=parsed, notes=notes
+        )
     )
 
 
 def build_delete_request(kind: ScheduleKind, schedule_id: Any, *, owner_id: Any = None) -> BrazeRequest:
     """Validate a delete (cancel) and build its request."""
     body = {**_owner(kind, owner_id), "schedule_id": check_schedule_id(schedule_id)}
-    return BrazeRequest("POST", ENDPOINTS[kind].delete, "delete", body, kind=kind)
+    return BrazeRequest("POST", ENDPOINTS[kind].delete, Action.DELETE, body, kind=kind)

@@ -141,20 +141,24 @@ class _BrazeScheduleOperator(BaseOperator):
             raise
 
     def _defer_until_reset(self, error: BrazeRateLimitError) -> None:
-        """Free the worker slot until the rate limit resets, then run ``execute`` again."""
-        import random
+        """Free the worker slot until the rate limit resets, then run ``execute`` again.
+
+        When to resume is the retry policy's answer (the reset plus jitter, so tasks resume apart)."""
+        import time
 
         import pendulum
 
-        reset = error.rate_limit.reset if error.rate_limit else None
-        if not self.deferrable or reset is None:
+        if not self.deferrable:
+            return
+        resume_at = self.hook.retry_policy.resume_at(error, now=time.time())
+        if resume_at is None:
             return
         try:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
         except ImportError:  # Airflow 2
             from airflow.triggers.temporal import DateTimeTrigger  # type: ignore[no-redef]
 
-        moment = pendulum.from_timestamp(reset + random.uniform(0, 5))  # jitter: workers resume apart
+        moment = pendulum.from_timestamp(resume_at)
         self.log.warning(
             "Braze's rate limit is used up until %s; deferring until %s.", error.rate_limit, moment
         )

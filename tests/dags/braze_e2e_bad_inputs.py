@@ -10,13 +10,9 @@ for its own reason only. Big values (over 50 KB, over 4 MB) are built by Jinja w
 so this file stays cheap to parse (every ``dag.test()`` parses the whole dags folder).
 
 Hook cases run as ``@task`` functions calling a ``BrazeHook`` method, as a TaskFlow user would write
-them. A ``BrazeValidationError`` raised in a plain ``@task`` is an ordinary exception to Airflow, which
-retries it (the operators turn such errors into ``AirflowFailException`` themselves). So the hook tasks
-use Airflow 3.3's task ``retry_policy`` with ``FailFastLikeTheOperators``, which asks the package's own
-rule, ``airflow_may_retry`` of ``core/retry.py``, the same function the operators ask: every hook case
-must then fail at its first try too. One case, ``hook_plain_task_is_retried_by_airflow``, keeps the plain
-``@task`` without that policy to pin down what happens otherwise: Airflow's ``retries`` re-run it (3 tries
-with ``retries=2``), each try refused before any request.
+them, with the DAG's ``retries=2`` and no task retry policy. The hook itself makes an error that no retry
+can fix (here a ``BrazeValidationError``) reach Airflow as an ``AirflowFailException`` too, as the operators
+do, so every hook case fails at its first try on every Airflow line.
 
 Cases whose connection is bad use their own connection ids; the test defines them through environment
 variables: ``braze_plain_http`` (``http://`` to Braze's real, non-loopback host) and ``braze_quoted_key``
@@ -31,7 +27,6 @@ from typing import Any, NamedTuple
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, task
 
-from airflow_braze_schedule.core.retry import airflow_may_retry
 from airflow_braze_schedule.operators import (
     BrazeCancelScheduleOperator,
     BrazeCreateScheduleOperator,
@@ -54,8 +49,7 @@ class Case(NamedTuple):
     :param field: the field (or connection part) the error message must name.
     :param expected: text the message must hold after "; expected " (for connection errors: anywhere).
     :param problem: what the message must say is wrong.
-    :param tries: the task's try number at the end: 1 (failed without Airflow retries), except for
-        the plain ``@task`` that shows what happens without a retry policy.
+    :param tries: the task's try number at the end: 1 (failed without Airflow retries).
     """
 
     id: str
@@ -65,24 +59,6 @@ class Case(NamedTuple):
     expected: str
     problem: str = ""
     tries: int = 1
-
-
-try:
-    from airflow.providers.common.compat.sdk import RetryDecision, RetryPolicy
-except ImportError:  # task retry policies arrived in Airflow 3.3; before it, plain retries apply
-    FailFastLikeTheOperators = None
-else:
-
-    class FailFastLikeTheOperators(RetryPolicy):
-        """Airflow 3.3 task retry policy: no task retry where ``airflow_may_retry`` says none can help."""
-
-        def evaluate(
-            self, exception: BaseException, try_number: int, max_tries: int, context: Any = None
-        ) -> RetryDecision:
-            # creates=True is the cautious reading for any hook call: an unknown outcome is never resent.
-            if not airflow_may_retry(exception, creates=True):
-                return RetryDecision.fail(f"{type(exception).__name__}: a retry cannot fix this")
-            return RetryDecision.default()
 
 
 CREATE = BrazeCreateScheduleOperator
@@ -725,20 +701,6 @@ CASES: list[Case] = [
         "store the key without quotes",
         "Braze rejects with 401",
     ),
-    Case(
-        "hook_plain_task_is_retried_by_airflow",
-        HOOK,
-        {
-            "method": "schedule_campaign",
-            "campaign_id": "campaign-1",
-            "broadcast": True,
-            "schedule": {**LOCAL_IN_2_DAYS, "at_optimal_time": True},
-        },
-        "schedule",
-        "at most one of them",
-        "in_local_time and at_optimal_time are both true",
-        tries=3,
-    ),
 ]
 
 
@@ -762,10 +724,6 @@ with DAG(
             fields = dict(case.kwargs)
             method = fields.pop("method")
             conn_id = fields.pop("braze_conn_id", "braze_default")
-            if FailFastLikeTheOperators is not None and case.tries == 1:
-                hook_task = call_hook.override(task_id=case.id, retry_policy=FailFastLikeTheOperators())
-            else:
-                hook_task = call_hook.override(task_id=case.id)
-            hook_task(method, fields, conn_id)
+            call_hook.override(task_id=case.id)(method, fields, conn_id)
         else:
             case.operator(task_id=case.id, **case.kwargs)

@@ -331,7 +331,8 @@ def test_create_send_id_generated_by_braze(fake_braze, make_hook):
 def test_many_calls_share_one_keep_alive_connection(fake_braze, make_hook):
     hook = make_hook()
     session = hook.session
-    assert hook.get_conn() is session
+    assert hook.get_conn() is hook.client
+    assert hook.client.session is session  # this thread's session of the hook's client
 
     ids = [
         hook.schedule_message(schedule={"time": FUTURE}, external_user_ids=[f"u{i}"], messages=EMAIL)[
