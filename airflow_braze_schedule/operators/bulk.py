@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.core.endpoints import ScheduleKind
     from airflow_braze_schedule.core.fanout import Progress
     from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.hooks.braze import BrazeHook
+    from airflow_braze_schedule.core.client import BrazeClient
     from airflow_braze_schedule.operators.braze import _ExistingScheduleOperator
 
 DEFAULT_MAX_CONCURRENCY = 8
@@ -240,8 +240,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         from airflow_braze_schedule.core.group import BulkLedger, BulkReport, ChunkFailure, ChunkSchedule
         from airflow_braze_schedule.core.retry import airflow_may_retry
 
-        hook = self.hook
-        hook.get_conn()  # read the connection here: the pool's threads must not call into Airflow
+        # Made here, from the connection: the pool's threads must not call into Airflow. The client is
+        # shared by the threads: each has its own session, and all see one rate-limit state.
+        client = self.hook.client
         store = context.get("task_state_store")
         ledger = BulkLedger(
             store,
@@ -269,7 +270,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         progress = Progress(total=plan.chunks, recipients_total=plan.recipients)
         progress.done = len(report.created)
         progress.recipients = sum(chunk.recipients for chunk in report.created.values())
-        restore_sleep = _count_waits(hook, progress)
+        restore_sleep = _count_waits(client, progress)
         seen = [0]
 
         def to_send() -> Iterator[Chunk]:
@@ -301,7 +302,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         def send(chunk: Chunk) -> dict[str, Any]:
             request = chunk_request(base, plan.kind, chunk, now=now)
             check_against_plan(plan, chunk, request)
-            return hook.send(request)
+            return client.send(request)
 
         def on_done(chunk: Chunk, answer: dict[str, Any] | None, error: BaseException | None) -> None:
             progress.done += 1
@@ -416,21 +417,19 @@ def _where(chunk: Chunk) -> str:
     return f"{chunk.labels[0]} to {last}"
 
 
-def _count_waits(hook: BrazeHook, progress: Progress) -> Callable[[], None]:
-    """Count the hook's waits (rate-limit resets, back-off) for the progress line; returns the undo."""
-    original = getattr(hook, "_sleep", None)
-    if original is None:
-        return lambda: None
+def _count_waits(client: BrazeClient, progress: Progress) -> Callable[[], None]:
+    """Count the client's waits (rate-limit resets, back-off) for the progress line; returns the undo."""
+    original = client._sleep
 
     def sleep(seconds: float) -> None:
         progress.waits += 1
         progress.waited_seconds += seconds
         original(seconds)
 
-    hook._sleep = sleep  # type: ignore[attr-defined]
+    client._sleep = sleep
 
     def restore() -> None:
-        hook._sleep = original  # type: ignore[attr-defined]
+        client._sleep = original
 
     return restore
 
@@ -486,8 +485,7 @@ def change_group(
         else:
             new_schedule = group.schedule
         if not dry_run and requests:
-            hook = operator.hook
-            hook.get_conn()
+            client = operator.hook.client
             try_number = context["ti"].try_number
             progress = Progress(total=len(requests), recipients_total=group.recipients)
             failures: list[str] = []
@@ -508,7 +506,7 @@ def change_group(
                 failures.append(f"  chunk {chunk.position}, schedule_id {chunk.schedule_id}: {error}")
 
             ticker = Ticker(operator.progress_interval if hasattr(operator, "progress_interval") else DEFAULT_PROGRESS_INTERVAL, lambda: operator.log.info("Progress: %s", progress.line()))
-            FanOut(lambda item: hook.send(item[1]), concurrency=DEFAULT_MAX_CONCURRENCY).run(
+            FanOut(lambda item: client.send(item[1]), concurrency=DEFAULT_MAX_CONCURRENCY).run(
                 requests, before=lambda item: None, on_done=on_done, tick=ticker.tick, stop=lambda: False
             )
             operator.log.info("Progress: %s", progress.line())

@@ -129,3 +129,31 @@ def test_bad_input_fails_before_any_request_and_without_retries(
     assert ti.try_number == 1  # retries=2, but AirflowFailException skips them
     assert fake_braze.received == []
     assert expected in run.logs[task_id]
+
+
+def test_bulk_audience_schedules_every_recipient_once(run_dag, fake_braze):
+    dag_run = run_dag("braze_bulk_audience.py")
+
+    assert task_states(dag_run) == {
+        "build_audience": "success",
+        "schedule_audience": "success",
+        "check_send": "success",
+        "cancel_on_failure": "skipped",
+    }
+    creates = fake_braze.requests_to("/campaigns/trigger/schedule/create")
+    users = [r["external_user_id"] for c in creates for r in c.json["recipients"]]
+    assert sorted(users) == sorted(f"user-{100_000 + n}" for n in range(12_000))
+    assert {c.json["schedule"]["in_local_time"] for c in creates} == {True}
+    group = _xcom(dag_run, "schedule_audience")
+    assert len(group["chunks"]) == 240
+    assert {c["schedule_id"] for c in group["chunks"]} == set(fake_braze.schedules)
+
+
+def test_bulk_audience_cancels_the_whole_group_when_the_check_fails(run_dag, fake_braze):
+    dag_run = run_dag("braze_bulk_audience.py", run_conf={"simulate_bad_data": True})
+
+    states = task_states(dag_run)
+    assert states["check_send"] == "failed"
+    assert states["cancel_on_failure"] == "success"
+    assert len(fake_braze.schedules) == 240
+    assert {s.status for s in fake_braze.schedules.values()} == {"cancelled"}
