@@ -40,7 +40,9 @@ EntrySource = Callable[[], Iterator[Entry]]
 def check_chunk_size(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_USERS_PER_REQUEST:
         raise BrazeValidationError(
-            "chunk_size", f"{value!r} is not a chunk size", f"a whole number from 1 to {MAX_USERS_PER_REQUEST}"
+            "chunk_size",
+            f"{value!r} is not a chunk size",
+            f"a whole number from 1 to {MAX_USERS_PER_REQUEST}",
         )
     return value
 
@@ -57,10 +59,10 @@ def read_json_lines(stream: IO[str] | IO[bytes] | Iterable[str | bytes], *, name
             continue
         try:
             value = json.loads(text)
-        except ValueError as error:
+        except ValueError as error:  # JSONDecodeError, or bytes that are not UTF-8
             raise BrazeValidationError(
                 f"{name} line {number:,}",
-                f"is not JSON ({error.msg})",
+                f"is not JSON ({getattr(error, 'msg', error)})",
                 "one JSON value per line (JSON Lines)",
             ) from None
         yield f"{name} line {number:,}", value
@@ -203,7 +205,7 @@ def digest(request: BrazeRequest) -> str:
 
 # A user that passes every user rule, to validate the fields shared by all chunks once, even when the
 # audience is empty.
-_PLACEHOLDER = {
+_PLACEHOLDER: dict[ScheduleKind, dict[str, Any]] = {
     ScheduleKind.MESSAGE: {"external_user_ids": ["placeholder"]},
     ScheduleKind.CAMPAIGN: {"recipients": [{"external_user_id": "placeholder"}]},
     ScheduleKind.CANVAS: {"recipients": [{"external_user_id": "placeholder"}]},

@@ -37,7 +37,13 @@ class Progress:
         rate = self.requests / elapsed
         left = self.total - self.done
         pace = self.done / elapsed
-        eta = f"about {left / pace:,.0f} s left" if pace > 0 and left else "done" if not left else "time left unknown"
+        eta = (
+            f"about {left / pace:,.0f} s left"
+            if pace > 0 and left
+            else "done"
+            if not left
+            else "time left unknown"
+        )
         percent = 100 * self.done / self.total if self.total else 100.0
         text = (
             f"{self.done:,} of {self.total:,} chunks ({percent:.0f}%), {self.recipients:,} of "
@@ -52,7 +58,9 @@ class Progress:
 class Ticker:
     """Calls ``report`` at most once every ``interval`` seconds, when :meth:`tick` is called."""
 
-    def __init__(self, interval: float, report: Callable[[], None], clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, interval: float, report: Callable[[], None], clock: Callable[[], float] = time.monotonic
+    ):
         self.interval = interval
         self.report = report
         self._clock = clock

@@ -264,7 +264,10 @@ class BulkLedger:
                     f"An earlier try of this bulk create worked on another audience or request (it changed "
                     f"between tries): it created {len(ids)} schedules and left {len(outcomes.unknown)} chunks "
                     "with an unknown outcome. Not resuming with a different audience. Cancel the earlier "
-                    "schedules (schedule_ids: " + ", ".join(ids[:20]) + (" …" if len(ids) > 20 else "") + ") or "
+                    "schedules (schedule_ids: "
+                    + ", ".join(ids[:20])
+                    + (" …" if len(ids) > 20 else "")
+                    + ") or "
                     "restore the audience, then clear the task"
                 )
             return EarlierOutcomes()  # nothing was created: start afresh
@@ -346,7 +349,9 @@ class BulkLedger:
 
     def _write_window(self, key: int) -> None:
         self._dirty.discard(key)
-        self._write(f"{BULK_LEDGER_KEY}/{key}", {"fingerprint": self.fingerprint, "chunks": self._entries(key)})
+        self._write(
+            f"{BULK_LEDGER_KEY}/{key}", {"fingerprint": self.fingerprint, "chunks": self._entries(key)}
+        )
 
     def _write(self, key: str, value: dict[str, Any]) -> None:
         if self.store is None:
@@ -435,7 +440,10 @@ class BulkReport:
                 + ("; a retry sends the retryable ones again" if self.retry_may_help else "")
                 + "):"
             )
-            listed(self.refused, lambda f: f"chunk {f.position} ({f.where}, {f.recipients} recipients): {f.reason}")
+            listed(
+                self.refused,
+                lambda f: f"chunk {f.position} ({f.where}, {f.recipients} recipients): {f.reason}",
+            )
         if self.unknown:
             lines.append(
                 f"Outcome unknown ({len(self.unknown):,} chunks: sent, and no answer came back, so Braze may have "

@@ -11,4 +11,7 @@ from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperato
 
 __all__ = [
     "BrazeBulkCreateScheduleOperator",
-    "BrazeCancelScheduleOperator", "BrazeCreateScheduleOperator", "BrazeUpdateScheduleOperator"]
+    "BrazeCancelScheduleOperator",
+    "BrazeCreateScheduleOperator",
+    "BrazeUpdateScheduleOperator",
+]

@@ -21,10 +21,11 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_braze_schedule.core.audience import BulkPlan, Chunk, Entry, EntrySource
+    from airflow_braze_schedule.core.client import BrazeClient
     from airflow_braze_schedule.core.endpoints import ScheduleKind
     from airflow_braze_schedule.core.fanout import Progress
-    from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.core.client import BrazeClient
+    from airflow_braze_schedule.core.group import ChunkSchedule, GroupHandle
+    from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.operators.braze import _ExistingScheduleOperator
 
 DEFAULT_MAX_CONCURRENCY = 8
@@ -113,7 +114,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                 )
             return self._file_entries
         users_field = "recipients" if kind is not ScheduleKind.MESSAGE else "external_user_ids / user_aliases"
-        allowed = ("recipients",) if kind is not ScheduleKind.MESSAGE else ("external_user_ids", "user_aliases")
+        allowed = (
+            ("recipients",) if kind is not ScheduleKind.MESSAGE else ("external_user_ids", "user_aliases")
+        )
         misplaced = sorted(set(lists) - set(allowed))
         if misplaced:
             raise BrazeValidationError(
@@ -123,7 +126,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             )
         if not lists:
             raise BrazeValidationError(
-                users_field, "is missing: a bulk create needs a list of users", f"{users_field}, or recipients_path"
+                users_field,
+                "is missing: a bulk create needs a list of users",
+                f"{users_field}, or recipients_path",
             )
 
         def entries() -> Iterator[Entry]:
@@ -157,7 +162,11 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
-            if isinstance(self.max_concurrency, bool) or not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
+            if (
+                isinstance(self.max_concurrency, bool)
+                or not isinstance(self.max_concurrency, int)
+                or self.max_concurrency < 1
+            ):
                 raise BrazeValidationError(
                     "max_concurrency", f"{self.max_concurrency!r} is not a number of requests", "1 or more"
                 )
@@ -174,7 +183,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
 
             ticker = Ticker(
                 self.progress_interval,
-                lambda: self.log.info("Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"),
+                lambda: self.log.info(
+                    "Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"
+                ),
             )
             plan = make_plan(base, kind, source, chunk_size=self.chunk_size, now=now, on_chunk=validating)
             for note in plan.template.notes:
@@ -190,7 +201,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         self, context: Context, plan: BulkPlan, base: dict[str, Any], source: EntrySource, now: Any
     ) -> dict[str, Any]:
         from airflow_braze_schedule.core.audience import chunk_request, chunked
-        from airflow_braze_schedule.core.group import ChunkSchedule, GroupHandle
+        from airflow_braze_schedule.core.group import ChunkSchedule
 
         first = next(iter(chunked(source(), plan.chunk_size)), None)
         example = chunk_request(base, plan.kind, first, now=now) if first is not None else plan.template
@@ -225,7 +236,12 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
     def _send_all(
         self, context: Context, plan: BulkPlan, base: dict[str, Any], source: EntrySource, now: Any
     ) -> dict[str, Any]:
-        from airflow_braze_schedule.core.audience import AudienceChangedError, chunk_request, chunked, check_against_plan
+        from airflow_braze_schedule.core.audience import (
+            AudienceChangedError,
+            check_against_plan,
+            chunk_request,
+            chunked,
+        )
         from airflow_braze_schedule.core.errors import (
             BrazeApiError,
             BrazeAuthenticationError,
@@ -307,7 +323,12 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         def on_done(chunk: Chunk, answer: dict[str, Any] | None, error: BaseException | None) -> None:
             progress.done += 1
             progress.requests += 1
-            if error is None and answer is not None and isinstance(answer.get("schedule_id"), str) and answer["schedule_id"]:
+            if (
+                error is None
+                and answer is not None
+                and isinstance(answer.get("schedule_id"), str)
+                and answer["schedule_id"]
+            ):
                 dispatch_id = answer.get("dispatch_id")
                 dispatch_id = dispatch_id if isinstance(dispatch_id, str) else None
                 report.created[chunk.position] = ChunkSchedule(
@@ -318,7 +339,11 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                 return
             progress.failed += 1
             where = _where(chunk)
-            if error is None or isinstance(error, BrazeOutcomeUnknownError) or not isinstance(error, BrazeError):
+            if (
+                error is None
+                or isinstance(error, BrazeOutcomeUnknownError)
+                or not isinstance(error, BrazeError)
+            ):
                 reason = (
                     f"Braze answered {answer!r} with no schedule_id"
                     if error is None
@@ -327,19 +352,31 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                     else f"{type(error).__name__}: {error}"
                 )
                 ledger.unknown(chunk.position)
-                report.unknown.append(ChunkFailure(chunk.position, len(chunk.users), where, reason, users=chunk.describe_users()))
+                report.unknown.append(
+                    ChunkFailure(
+                        chunk.position, len(chunk.users), where, reason, users=chunk.describe_users()
+                    )
+                )
                 if not isinstance(error, BrazeError | type(None)):
                     report.stopped_by = report.stopped_by or reason
                 return
             # A 4xx/5xx answer, an unreachable Braze, or a chunk that failed its check before sending:
             # nothing was created.
             ledger.refused(chunk.position, str(error))
-            retryable = isinstance(error, BrazeApiError | BrazeUnreachableError) and airflow_may_retry(error, creates=True)
-            report.refused.append(ChunkFailure(chunk.position, len(chunk.users), where, str(error), retryable=retryable))
+            retryable = isinstance(error, BrazeApiError | BrazeUnreachableError) and airflow_may_retry(
+                error, creates=True
+            )
+            report.refused.append(
+                ChunkFailure(chunk.position, len(chunk.users), where, str(error), retryable=retryable)
+            )
             if isinstance(
                 error,
-                BrazeAuthenticationError | BrazePermissionError | BrazeNotFoundError | BrazeRateLimitError
-                | BrazeUnreachableError | AudienceChangedError,
+                BrazeAuthenticationError
+                | BrazePermissionError
+                | BrazeNotFoundError
+                | BrazeRateLimitError
+                | BrazeUnreachableError
+                | AudienceChangedError,
             ):
                 # Every other chunk would meet the same answer: stop sending.
                 report.stopped_by = report.stopped_by or str(error)
@@ -445,7 +482,7 @@ def change_group(
 
     :param action: ``"update"`` or ``"cancel"``.
     """
-    from airflow_braze_schedule.core.errors import BrazeError, BrazeNotFoundError
+    from airflow_braze_schedule.core.errors import BrazeNotFoundError
     from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
     from airflow_braze_schedule.core.handle import schedule_for_update
     from airflow_braze_schedule.core.payload import build_delete_request, build_update_request
@@ -491,7 +528,7 @@ def change_group(
             failures: list[str] = []
 
             def on_done(item: Any, _: Any, error: BaseException | None) -> None:
-                chunk, request = item
+                chunk, _request = item
                 progress.done += 1
                 progress.requests += 1
                 if error is None:
@@ -499,14 +536,21 @@ def change_group(
                     return
                 if action == "cancel" and isinstance(error, BrazeNotFoundError) and try_number > 1:
                     operator.log.warning(
-                        "Schedule %s was not found: an earlier try cancelled it (or it was sent).", chunk.schedule_id
+                        "Schedule %s was not found: an earlier try cancelled it (or it was sent).",
+                        chunk.schedule_id,
                     )
                     return
                 progress.failed += 1
                 failures.append(f"  chunk {chunk.position}, schedule_id {chunk.schedule_id}: {error}")
 
-            ticker = Ticker(operator.progress_interval if hasattr(operator, "progress_interval") else DEFAULT_PROGRESS_INTERVAL, lambda: operator.log.info("Progress: %s", progress.line()))
-            FanOut(lambda item: client.send(item[1]), concurrency=DEFAULT_MAX_CONCURRENCY).run(
+            ticker = Ticker(
+                DEFAULT_PROGRESS_INTERVAL, lambda: operator.log.info("Progress: %s", progress.line())
+            )
+
+            def send(item: tuple[ChunkSchedule, BrazeRequest]) -> dict[str, Any]:
+                return client.send(item[1])
+
+            FanOut(send, concurrency=DEFAULT_MAX_CONCURRENCY).run(
                 requests, before=lambda item: None, on_done=on_done, tick=ticker.tick, stop=lambda: False
             )
             operator.log.info("Progress: %s", progress.line())

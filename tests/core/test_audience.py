@@ -10,9 +10,9 @@ import pytest
 
 from airflow_braze_schedule.core.audience import (
     AudienceChangedError,
+    check_against_plan,
     chunk_request,
     chunked,
-    check_against_plan,
     list_entries,
     make_plan,
     read_json_lines,
@@ -37,7 +37,9 @@ def entries(count: int, name: str = "recipients"):
     return list(list_entries(name, [{"external_user_id": f"u{n}"} for n in range(count)]))
 
 
-@pytest.mark.parametrize(("count", "sizes"), [(0, []), (1, [1]), (49, [49]), (50, [50]), (51, [50, 1]), (2001, [50] * 40 + [1])])
+@pytest.mark.parametrize(
+    ("count", "sizes"), [(0, []), (1, [1]), (49, [49]), (50, [50]), (51, [50, 1]), (2001, [50] * 40 + [1])]
+)
 def test_chunks_keep_input_order_and_never_exceed_the_size(count, sizes):
     chunks = list(chunked(entries(count), 50))
     assert [len(c.users) for c in chunks] == sizes
@@ -89,7 +91,12 @@ def test_the_plan_fingerprints_the_audience_and_the_sending_pass_is_checked_agai
     assert (plan.chunks, plan.recipients, plan.sizes) == (3, 120, [50, 50, 20])
     same = make_plan(BASE, ScheduleKind.CAMPAIGN, lambda: iter(entries(120)), now=NOW)
     other = make_plan(BASE, ScheduleKind.CAMPAIGN, lambda: iter(entries(121)), now=NOW)
-    moved = make_plan({**BASE, "schedule": "2027-01-02T09:00:00Z"}, ScheduleKind.CAMPAIGN, lambda: iter(entries(120)), now=NOW)
+    moved = make_plan(
+        {**BASE, "schedule": "2027-01-02T09:00:00Z"},
+        ScheduleKind.CAMPAIGN,
+        lambda: iter(entries(120)),
+        now=NOW,
+    )
     assert plan.fingerprint == same.fingerprint
     assert len({plan.fingerprint, other.fingerprint, moved.fingerprint}) == 3
     chunk = next(chunked(entries(120), 50))
@@ -101,7 +108,9 @@ def test_the_plan_fingerprints_the_audience_and_the_sending_pass_is_checked_agai
 
 def test_an_empty_audience_still_has_its_shared_fields_checked():
     with pytest.raises(BrazeValidationError, match="schedule"):
-        make_plan({"campaign_id": "c", "schedule": "yesterday"}, ScheduleKind.CAMPAIGN, lambda: iter([]), now=NOW)
+        make_plan(
+            {"campaign_id": "c", "schedule": "yesterday"}, ScheduleKind.CAMPAIGN, lambda: iter([]), now=NOW
+        )
     assert make_plan(BASE, ScheduleKind.CAMPAIGN, lambda: iter([]), now=NOW).chunks == 0
 
 
@@ -120,7 +129,9 @@ class Store:
 
 
 def ledger(store, fingerprint="f", chunks=100, try_number=1, **kwargs):
-    return BulkLedger(store, fingerprint=fingerprint, chunks=chunks, window=32, try_number=try_number, **kwargs)
+    return BulkLedger(
+        store, fingerprint=fingerprint, chunks=chunks, window=32, try_number=try_number, **kwargs
+    )
 
 
 def test_the_ledger_writes_a_window_at_a_time_and_a_retry_knows_each_chunk():
@@ -194,12 +205,18 @@ def test_the_group_handle_round_trips_and_is_told_from_a_single_handle():
 def test_the_failure_summary_names_each_chunk_without_a_schedule():
     report = BulkReport(total_chunks=5, total_recipients=210)
     report.created[0] = ChunkSchedule(0, "s0", None, 50)
-    report.refused.append(ChunkFailure(1, 50, "recipients[50] to recipients[99]", "Braze answered 400: Invalid alias"))
-    report.unknown.append(ChunkFailure(2, 50, "recipients[100] to recipients[149]", "no answer", users="external_user_id:u100"))
+    report.refused.append(
+        ChunkFailure(1, 50, "recipients[50] to recipients[99]", "Braze answered 400: Invalid alias")
+    )
+    report.unknown.append(
+        ChunkFailure(2, 50, "recipients[100] to recipients[149]", "no answer", users="external_user_id:u100")
+    )
     report.stopped_by = "Braze answered 401"
     text = report.summary(what="Bulk create")
     assert "1 of 5 chunks created (50 of 210 recipients)" in text
-    assert "chunk 1 (recipients[50] to recipients[99], 50 recipients): Braze answered 400: Invalid alias" in text
+    assert (
+        "chunk 1 (recipients[50] to recipients[99], 50 recipients): Braze answered 400: Invalid alias" in text
+    )
     assert "recipients external_user_id:u100" in text
     assert "Not sent (the task stopped after: Braze answered 401): 2 chunks: 3-4" in text
     assert "s0" in text

@@ -70,7 +70,10 @@ with _dag("braze_e2e_bulk_sources") as sources:
         return write_audience("from-file", 2500)
 
     from_list = BrazeBulkCreateScheduleOperator(
-        task_id="from_list", campaign_id="from-list", schedule=SCHEDULE, recipients=recipients("from-list", 2500)
+        task_id="from_list",
+        campaign_id="from-list",
+        schedule=SCHEDULE,
+        recipients=recipients("from-list", 2500),
     )
     from_xcom = BrazeBulkCreateScheduleOperator(
         task_id="from_xcom", canvas_id="from-xcom", schedule=SCHEDULE, recipients=audience()
@@ -87,7 +90,9 @@ with _dag("braze_e2e_bulk_sources") as sources:
     )
     for create in (from_list, from_xcom, from_file, messages):
         update = BrazeUpdateScheduleOperator(
-            task_id=f"update_{create.task_id}", schedule_id=create.output, schedule={"time": "2099-01-03T10:00:00"}
+            task_id=f"update_{create.task_id}",
+            schedule_id=create.output,
+            schedule={"time": "2099-01-03T10:00:00"},
         )
         cancel = BrazeCancelScheduleOperator(task_id=f"cancel_{create.task_id}", schedule_id=update.output)
         create >> update >> cancel
@@ -155,7 +160,9 @@ with _dag("braze_e2e_bulk_refused") as refused:
 
 # --- a fault campaign with Airflow retries ---------------------------------------------------------
 
-with _dag("braze_e2e_bulk_faults", default_args={"retries": 4, "retry_delay": timedelta(seconds=0)}) as faults:
+with _dag(
+    "braze_e2e_bulk_faults", default_args={"retries": 4, "retry_delay": timedelta(seconds=0)}
+) as faults:
 
     @task
     def fault_audience() -> str:
@@ -167,7 +174,9 @@ with _dag("braze_e2e_bulk_faults", default_args={"retries": 4, "retry_delay": ti
         schedule=SCHEDULE,
         recipients_path=fault_audience(),
         # Two tries per request: some chunks run out of them, so Airflow's retries have work to resume.
-        request_retry_policy=RetryPolicy(max_attempts=2, backoff_initial=0.01, jitter=0.05, max_rate_limit_wait=2),
+        request_retry_policy=RetryPolicy(
+            max_attempts=2, backoff_initial=0.01, jitter=0.05, max_rate_limit_wait=2
+        ),
         max_concurrency=8,
         progress_interval=1.0,
     )
@@ -202,7 +211,9 @@ class DiesOnFirstTry(BrazeBulkCreateScheduleOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         if context["ti"].try_number == 1 and context.get("task_state_store") is not None:
-            context["task_state_store"] = _DyingStore(context["task_state_store"], int(os.environ.get("BULK_CRASH_AFTER_WRITES", "6")))
+            context["task_state_store"] = _DyingStore(
+                context["task_state_store"], int(os.environ.get("BULK_CRASH_AFTER_WRITES", "6"))
+            )
         return super().execute(context)
 
 

@@ -39,7 +39,8 @@ def scheduled_users(fake, owner: str) -> collections.Counter[str]:
     return collections.Counter(
         user
         for schedule in fake.schedules.values()
-        if owner in (schedule.campaign_id, schedule.canvas_id) or (owner == "messages" and schedule.kind == "message")
+        if owner in (schedule.campaign_id, schedule.canvas_id)
+        or (owner == "messages" and schedule.kind == "message")
         for user in users_of(schedule)
     )
 
@@ -54,13 +55,19 @@ def test_three_sources_then_update_and_cancel_every_schedule(run_dag, fake_braze
         ("messages", "messages", 150),
     ):
         users = scheduled_users(fake_braze, owner)
-        expected = {f"{owner}/{n}" for n in range(count)} if owner != "messages" else (
-            {f"messages/{n}" for n in range(120)} | {f"messages/a{n}" for n in range(30)}
+        expected = (
+            {f"{owner}/{n}" for n in range(count)}
+            if owner != "messages"
+            else ({f"messages/{n}" for n in range(120)} | {f"messages/a{n}" for n in range(30)})
         )
         assert set(users) == expected, task_id
         assert max(users.values()) == 1, task_id
         handle = dag_run.get_task_instance(task_id).xcom_pull(task_ids=task_id)
-        schedules = [s for s in fake_braze.schedules.values() if s.schedule_id in set(handle and [c["schedule_id"] for c in handle["chunks"]])]
+        schedules = [
+            s
+            for s in fake_braze.schedules.values()
+            if s.schedule_id in set(handle and [c["schedule_id"] for c in handle["chunks"]])
+        ]
         assert handle["recipients"] == count
         assert len(handle["chunks"]) == -(-count // 50)
         assert [c["position"] for c in handle["chunks"]] == list(range(len(handle["chunks"])))
@@ -70,7 +77,11 @@ def test_three_sources_then_update_and_cancel_every_schedule(run_dag, fake_braze
         # Update reached every schedule and kept its local-time flag; cancel reached every schedule.
         for schedule in schedules:
             assert schedule.status == "cancelled"
-            assert schedule.schedule == {"time": "2099-01-03T10:00:00", "in_local_time": True, "at_optimal_time": False}
+            assert schedule.schedule == {
+                "time": "2099-01-03T10:00:00",
+                "in_local_time": True,
+                "at_optimal_time": False,
+            }
         cancelled = dag_run.get_task_instance(f"cancel_{task_id}").xcom_pull(task_ids=f"cancel_{task_id}")
         assert cancelled["cancelled"] is True
         assert [c["schedule_id"] for c in cancelled["chunks"]] == ids
@@ -107,7 +118,9 @@ def test_a_bad_recipient_deep_in_a_file_fails_before_anything_is_sent(run_dag_lo
 
 
 def test_one_refused_chunk_does_not_lose_the_others(run_dag_logged, fake_braze):
-    fake_braze.inject(Status(400, body={"message": "Invalid user alias"}), path="/campaigns/trigger/schedule/create")
+    fake_braze.inject(
+        Status(400, body={"message": "Invalid user alias"}), path="/campaigns/trigger/schedule/create"
+    )
     run = run_dag_logged(DAG_FILE, "braze_e2e_bulk_refused")
     assert task_states(run.dag_run)["create"] == "failed"
     assert len(fake_braze.active_schedules()) == 9
@@ -187,7 +200,9 @@ def test_a_retry_after_the_worker_died_resumes_without_duplicates(run_dag_logged
     named = set(re.findall(r"external_user_id:(crash/\d+)", log))
     assert set(users) | named == {f"crash/{n}" for n in range(3000)}
     creates = fake_braze.requests_to("/campaigns/trigger/schedule/create")
-    sent_users = collections.Counter(user for r in creates for user in (x["external_user_id"] for x in r.json["recipients"]))
+    sent_users = collections.Counter(
+        user for r in creates for user in (x["external_user_id"] for x in r.json["recipients"])
+    )
     assert max(sent_users.values()) == 1  # no chunk was sent twice
     if ti.state == "success":
         assert set(users) == {f"crash/{n}" for n in range(3000)}
