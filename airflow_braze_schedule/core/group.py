@@ -250,8 +250,9 @@ class BulkLedger:
         window = int(header.get("window") or self.window)
         for key in range(-(-int(header.get("chunks") or 0) // window)):
             record = self.store.get(f"{BULK_LEDGER_KEY}/{key}")
-            entries = record.get("chunks") if isinstance(record, dict) else None
-            for offset, entry in enumerate(entries or []):
+            if not isinstance(record, dict) or record.get("fingerprint") != header.get("fingerprint"):
+                continue  # left by a try of another audience, which created nothing
+            for offset, entry in enumerate(record.get("chunks") or []):
                 position = key * window + offset
                 if isinstance(entry, list) and entry and entry[0] == CREATED:
                     outcomes.created[position] = (str(entry[1]), entry[2])
@@ -267,10 +268,11 @@ class BulkLedger:
                     "schedules (schedule_ids: "
                     + ", ".join(ids[:20])
                     + (" …" if len(ids) > 20 else "")
-                    + ") or "
-                    "restore the audience, then clear the task"
+                    + ") or restore the audience, then clear the task"
                 )
             return EarlierOutcomes()  # nothing was created: start afresh
+        # The same audience: keep the earlier windows' layout, whatever this try's concurrency.
+        self.window = window
         if self.resend_unknown:
             outcomes.unknown.clear()
         return outcomes

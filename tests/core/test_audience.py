@@ -220,3 +220,16 @@ def test_the_failure_summary_names_each_chunk_without_a_schedule():
     assert "recipients external_user_id:u100" in text
     assert "Not sent (the task stopped after: Braze answered 401): 2 chunks: 3-4" in text
     assert "s0" in text
+
+
+def test_a_retry_with_another_concurrency_reads_the_earlier_windows_as_written():
+    store = Store()
+    first = BulkLedger(store, fingerprint="f", chunks=10, window=4, try_number=1)
+    first.begin(first.earlier())
+    for position in range(10):
+        first.sending(position)
+        first.created(position, f"s{position}", None)
+    first.finish(never_sent=[])
+    second = BulkLedger(store, fingerprint="f", chunks=10, window=32, try_number=2)
+    assert sorted(second.earlier().created) == list(range(10))
+    assert second.window == 4

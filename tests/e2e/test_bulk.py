@@ -210,3 +210,90 @@ def test_a_retry_after_the_worker_died_resumes_without_duplicates(run_dag_logged
         assert "Outcome unknown" in log
         missing = {f"crash/{n}" for n in range(3000)} - set(users)
         assert all(f"external_user_id:{user}" in log for user in missing)
+
+
+# --- tries of one task, driven directly: execute() with the same task_state_store -----------------------
+
+
+class Store:
+    """A task_state_store: what one task instance's tries share."""
+
+    def __init__(self):
+        self.data = {}
+
+    def get(self, key, default=None):
+        return json.loads(self.data[key]) if key in self.data else default
+
+    def set(self, key, value, *, retention=None):
+        self.data[key] = json.dumps(value)
+
+
+class TaskInstance:
+    def __init__(self, try_number):
+        self.try_number, self.xcom = try_number, {}
+
+    def xcom_push(self, key, value):
+        self.xcom[key] = value
+
+
+def run_try(store, try_number, count=500, **kwargs):
+    from airflow_braze_schedule.operators import BrazeBulkCreateScheduleOperator
+    from tests.dags.braze_e2e_bulk import SCHEDULE, recipients
+
+    operator = BrazeBulkCreateScheduleOperator(
+        task_id="bulk",
+        campaign_id="tries",
+        schedule=SCHEDULE,
+        recipients=recipients("tries", count),
+        **kwargs,
+    )
+    ti = TaskInstance(try_number)
+    return operator.execute({"ti": ti, "task_state_store": store}), ti
+
+
+def test_a_cleared_task_returns_its_group_and_sends_nothing(fake_braze):
+    store = Store()
+    first, _ = run_try(store, 1)
+    sent = len(fake_braze.received)
+    again, ti = run_try(store, 2)
+    assert again == first
+    assert ti.xcom["schedule_ids"] == [c["schedule_id"] for c in first["chunks"]]
+    assert len(fake_braze.received) == sent == 10
+
+
+def test_a_changed_audience_is_not_resumed(fake_braze):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    store = Store()
+    run_try(store, 1)
+    with pytest.raises(AirflowFailException, match="worked on another audience or request"):
+        run_try(store, 2, count=501)
+    assert len(fake_braze.schedules) == 10
+
+
+def test_a_chunk_whose_answer_was_lost_is_never_resent_unless_asked(fake_braze):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    store = Store()
+    fake_braze.inject(DropAfterProcessing(), path="/campaigns/trigger/schedule/create")
+    with pytest.raises(AirflowFailException) as caught:
+        run_try(store, 1, max_concurrency=1)
+    message = str(caught.value)
+    assert "9 of 10 chunks created (450 of 500 recipients)" in message
+    assert "Outcome unknown" in message
+    assert "external_user_id:tries/0, external_user_id:tries/1," in message  # its recipients, named
+    assert len(fake_braze.schedules) == 10  # Braze did create it
+    with pytest.raises(AirflowFailException, match="an earlier try sent it and never recorded"):
+        run_try(store, 2)
+    assert len(fake_braze.requests_to("/campaigns/trigger/schedule/create")) == 10  # nothing resent
+    group, _ = run_try(store, 3, on_unknown_outcome="resend")
+    assert len(group["chunks"]) == 10
+    assert len(fake_braze.requests_to("/campaigns/trigger/schedule/create")) == 11  # only that chunk
+
+
+def test_a_retry_without_task_state_store_refuses_to_send(fake_braze):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="no task_state_store"):
+        run_try(None, 2)
+    assert fake_braze.received == []
