@@ -140,6 +140,11 @@ def child_floor(url: str, key: str) -> dict[str, Any]:
         assert len(set(ids)) == len(bodies)
         return time.perf_counter() - started
 
+    from airflow_braze_schedule.core.audience import make_plan
+
+    started = time.perf_counter()
+    make_plan(base, ScheduleKind.CAMPAIGN, lambda: list_entries("recipients", recipients))
+    validation = time.perf_counter() - started
     rounds = []
     for turn in range(FLOOR_ROUNDS):
         times: dict[str, float] = {}
@@ -153,7 +158,7 @@ def child_floor(url: str, key: str) -> dict[str, Any]:
                     raise RuntimeError(f"the bulk create did not create every chunk: {result.get('error')}")
                 times["bulk"] = wall
         rounds.append(times)
-    return {"rounds": rounds}
+    return {"rounds": rounds, "validation": validation}
 
 
 def _rss_mib() -> float:
@@ -304,11 +309,14 @@ def run(workspace: Workspace) -> Table:
         name, value = braze.airflow_conn_env()
         env = airflow_env(workspace.home, extra={"AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", name: value})
 
-        # (a) at the limit
-        braze.set_rate_limit(LIMIT, WINDOW)
-        outcome = run_child([__file__, "rate", braze.url], env)
-        received = [r for r in braze.received if r.path == "/campaigns/trigger/schedule/create"]
-        braze.set_rate_limit(None)
+        # (a) at the limit: a workspace of its own, whose limit a reset keeps
+        with FakeBraze(latency=LATENCY, rate_limit=LIMIT, rate_limit_window=WINDOW) as limited:
+            limited_env = airflow_env(
+                workspace.home,
+                extra={"AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", **dict([limited.airflow_conn_env()])},
+            )
+            outcome = run_child([__file__, "rate", limited.url], limited_env)
+            received = limited.requests_to("/campaigns/trigger/schedule/create")
         if outcome["error"]:
             table.notes.append(f"(a) the bulk create failed: {outcome['error'][:500]}")
         accepted = sorted(r.at for r in received if r.status == 200)
@@ -321,13 +329,14 @@ def run(workspace: Workspace) -> Table:
         failed_chunks = RATE_CHUNKS - outcome["chunks"]
         row(
             "(a) achieved / allowed rate",
-            f"{in_windows / (windows * WINDOW):.1f}/s of {LIMIT / WINDOW:.1f}/s = {fraction:.3f} ({windows} whole windows)",
+            f"{in_windows / (windows * WINDOW):.1f}/s of {LIMIT / WINDOW:.1f}/s = {fraction:.3f} "
+            f"({windows} whole windows)",
             ">= 0.95",
             fraction >= 0.95,
         )
         row(
             "(a) failed chunks",
-            f"{failed_chunks} (429s answered: {rate_limited}, all retried)",
+            f"{failed_chunks} (429s answered: {rate_limited}, each retried after the reset)",
             "0",
             failed_chunks == 0,
         )
@@ -344,6 +353,12 @@ def run(workspace: Workspace) -> Table:
             + ")",
             ">= 0.9x",
             median(ratios) >= 0.9,
+        )
+        sending = [r["bulk"] - outcome["validation"] for r in outcome["rounds"]]
+        row(
+            "(b) the same, sending pass only",
+            f"{median([r['floor'] / s for r, s in zip(outcome['rounds'], sending, strict=True)]):.3f}x "
+            f"(the validation pass of every chunk took {outcome['validation']:.2f} s of each bulk run)",
         )
 
         # (c) against mapping

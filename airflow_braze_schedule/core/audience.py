@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO, Any
 
@@ -295,6 +295,44 @@ class AudienceChangedError(BrazeValidationError):
     """The audience read for sending differs from the one validated (the file changed in between)."""
 
 
+@dataclass
+class Sender:
+    """The sending pass's requests: each chunk's request, checked byte for byte against the plan.
+
+    Every chunk was validated in the plan's pass, so this pass does not apply the rules again: it puts
+    the chunk's users into the shared request, validated once per shape of user fields, in place of the
+    placeholder (the body keeps the order :func:`build_create_request` gives it), and compares the
+    digest of the bytes with the plan's. A chunk that differs stops the task.
+    """
+
+    plan: BulkPlan
+    base: Mapping[str, Any]
+    now: datetime | None = None
+    _templates: dict[tuple[str, ...], BrazeRequest] = field(default_factory=dict)
+
+    def request(self, chunk: Chunk) -> BrazeRequest:
+        fields = {name: value for name, value in chunk.fields(self.plan.kind).items() if value is not None}
+        shape = tuple(sorted(fields))
+        template = self._templates.get(shape)
+        if template is None:
+            placeholders = {name: _PLACEHOLDER_USERS[name] for name in shape}
+            template = build_create_request({**self.base, **placeholders}, kind=self.plan.kind, now=self.now)
+            self._templates[shape] = template
+        assert template.body is not None
+        body = dict(template.body)
+        body.update(fields)  # the same keys: each keeps its place
+        request = replace(template, body=body)
+        check_against_plan(self.plan, chunk, request)
+        return request
+
+
+_PLACEHOLDER_USERS: dict[str, list[Any]] = {
+    "recipients": [{"external_user_id": "placeholder"}],
+    "external_user_ids": ["placeholder"],
+    "user_aliases": [{"alias_name": "placeholder", "alias_label": "placeholder"}],
+}
+
+
 def check_against_plan(plan: BulkPlan, chunk: Chunk, request: BrazeRequest) -> None:
     """The sending pass's check: this chunk is the one the plan validated, byte for byte."""
     if chunk.position >= plan.chunks or digest(request) != plan.digests[chunk.position]:
@@ -302,5 +340,5 @@ def check_against_plan(plan: BulkPlan, chunk: Chunk, request: BrazeRequest) -> N
             chunk.labels[0] if chunk.labels else f"chunk {chunk.position}",
             f"chunk {chunk.position} differs from the audience validated before sending: the audience "
             "changed while the task ran",
-            "an audience file that stays the same until the task ends (write a new file instead)",
+            "an audience that stays the same until the task ends (write a new file instead)",
         )

@@ -9,14 +9,13 @@ The group handle is a JSON-serialisable dict in XCom::
 the change to every schedule of the group.
 
 The bulk ledger is the create ledger's idea (see :mod:`~airflow_braze_schedule.core.ledger`) for many
-creates at once, written in batches so that its cost stays small against the sends themselves. The
-chunks are grouped in *windows* of consecutive positions, one store key per window. Before the first
-chunk of a window goes out, the whole window is marked ``sending`` in one write; when its last chunk is
-answered, the window's outcomes are written in one write (and, in a long window, every few seconds). A
-later try reads every window and knows for each chunk: created (keep its schedule_id, never resend), not
-created (a 4xx/5xx answer, or never sent: send), or unknown (marked ``sending`` with no outcome, or sent
-without an answer: never resent blindly). A header key holds the fingerprint of the whole audience and
-request; a retry that finds another one refuses to resume.
+creates at once, written in batches so that its cost stays small against the sends themselves: one
+write marks a whole *window* of chunks ``sending`` before the first of them goes out, and carries the
+outcomes answered since the write before. A later try replays the records and knows for each chunk:
+created (keep its schedule_id, never resend), not created (a 4xx/5xx answer, or never sent: send), or
+unknown (marked ``sending`` with no outcome, or sent without an answer: never resent blindly). A header
+key holds the fingerprint of the whole audience and request; a retry that finds another one refuses to
+resume.
 """
 
 from __future__ import annotations
@@ -183,18 +182,37 @@ class EarlierOutcomes:
 
     created: dict[int, tuple[str, str | None]] = field(default_factory=dict)
     unknown: set[int] = field(default_factory=set)
+    #: Journal records the earlier tries wrote; this try's records follow them.
+    records: int = 0
+
+
+def _ranges_of(positions: list[int]) -> list[list[int]]:
+    """Sorted positions as ``[first, last]`` ranges, to keep records small."""
+    ranges: list[list[int]] = []
+    for position in positions:
+        if ranges and ranges[-1][1] == position - 1:
+            ranges[-1][1] = position
+        else:
+            ranges.append([position, position])
+    return ranges
 
 
 class BulkLedger:
     """Records the progress of a bulk create in ``store`` (or nowhere, when there is no store).
 
+    The store holds a header (the fingerprint of the whole audience and request) and a journal: records
+    ``braze_bulk_create/0``, ``/1``, ... each written once. A record marks the next *window* of chunks as
+    ``sending`` before the first of them goes out, and carries the outcomes answered since the record
+    before (written with the next window's mark, every ``flush_interval`` seconds, and at the end). So a
+    window of chunks costs one write. A later try replays the journal in order.
+
     :param store: the task's state store, or None where Airflow has none.
     :param fingerprint: the plan's fingerprint of the whole audience and request.
     :param chunks: how many chunks the plan has.
-    :param window: chunks per store key: one write marks a window, one records its outcomes.
+    :param window: chunks marked ``sending`` by one write: the most a dead worker can leave unknown.
     :param try_number: the task's try number (1 on the first try).
     :param resend_unknown: resend chunks whose outcome an earlier try left unknown.
-    :param flush_interval: seconds after which outcomes are written even if their window is not done.
+    :param flush_interval: seconds after which answered outcomes are written even mid-window.
     """
 
     def __init__(
@@ -217,10 +235,11 @@ class BulkLedger:
         self.resend_unknown = resend_unknown
         self.flush_interval = flush_interval
         self._clock = clock
-        self._windows: dict[int, list[Any]] = {}
-        self._marked: set[int] = set()
-        self._dirty: set[int] = set()
-        self._last_flush = clock()
+        self._skip: set[int] = set()  # created or left unknown by earlier tries: never sent by this one
+        self._marked_until = 0  # positions below this are marked (or skipped)
+        self._outcomes: list[list[Any]] = []  # answered since the last record: [position, entry]
+        self._next_record = 0
+        self._last_write = clock()
         #: Writes made and seconds spent in them, for the bookkeeping's cost.
         self.writes = 0
         self.write_seconds = 0.0
@@ -228,12 +247,11 @@ class BulkLedger:
     # --- reading what earlier tries did --------------------------------------------------------
 
     def earlier(self) -> EarlierOutcomes:
-        """Read what earlier tries did and check it allows this try to go on.
+        """Replay what earlier tries did and check it allows this try to go on.
 
         :raises EarlierAttemptError: an earlier try worked on another audience or request and created
             something (or may have); or, without a store, this is a retry.
         """
-        outcomes = EarlierOutcomes()
         if self.store is None:
             if self.try_number > 1 and not self.resend_unknown:
                 raise EarlierAttemptError(
@@ -243,21 +261,27 @@ class BulkLedger:
                     "'schedule_ids'); to send anyway, set on_unknown_outcome='resend' (or set retries=0 on "
                     "bulk create tasks and clear the task)"
                 )
-            return outcomes
+            return EarlierOutcomes()
         header = self.store.get(BULK_LEDGER_KEY)
         if not isinstance(header, dict):
-            return outcomes
-        window = int(header.get("window") or self.window)
-        for key in range(-(-int(header.get("chunks") or 0) // window)):
-            record = self.store.get(f"{BULK_LEDGER_KEY}/{key}")
-            if not isinstance(record, dict) or record.get("fingerprint") != header.get("fingerprint"):
+            return EarlierOutcomes()
+        states: dict[int, Any] = {}
+        records = 0
+        while isinstance(record := self.store.get(f"{BULK_LEDGER_KEY}/{records}"), dict):
+            records += 1
+            if record.get("fingerprint") != header.get("fingerprint"):
                 continue  # left by a try of another audience, which created nothing
-            for offset, entry in enumerate(record.get("chunks") or []):
-                position = key * window + offset
-                if isinstance(entry, list) and entry and entry[0] == CREATED:
-                    outcomes.created[position] = (str(entry[1]), entry[2])
-                elif entry in (SENDING, UNKNOWN):
-                    outcomes.unknown.add(position)
+            for position, entry in record.get("outcomes") or []:
+                states[int(position)] = entry
+            for first, last in record.get("sending") or []:
+                for position in range(int(first), int(last) + 1):
+                    states[position] = SENDING
+        outcomes = EarlierOutcomes(records=records)
+        for position, entry in states.items():
+            if isinstance(entry, list) and entry and entry[0] == CREATED:
+                outcomes.created[position] = (str(entry[1]), entry[2])
+            elif entry in (SENDING, UNKNOWN):
+                outcomes.unknown.add(position)
         if header.get("fingerprint") != self.fingerprint:
             if outcomes.created or outcomes.unknown:
                 ids = [schedule_id for schedule_id, _ in outcomes.created.values()]
@@ -270,9 +294,7 @@ class BulkLedger:
                     + (" …" if len(ids) > 20 else "")
                     + ") or restore the audience, then clear the task"
                 )
-            return EarlierOutcomes()  # nothing was created: start afresh
-        # The same audience: keep the earlier windows' layout, whatever this try's concurrency.
-        self.window = window
+            return EarlierOutcomes(records=records)  # nothing was created: start afresh
         if self.resend_unknown:
             outcomes.unknown.clear()
         return outcomes
@@ -280,80 +302,58 @@ class BulkLedger:
     # --- recording this try ----------------------------------------------------------------------
 
     def begin(self, earlier: EarlierOutcomes) -> None:
-        """Write the header, and keep what earlier tries created in the windows this try rewrites."""
-        for position, (schedule_id, dispatch_id) in earlier.created.items():
-            self._entries(position // self.window)[position % self.window] = [
-                CREATED,
-                schedule_id,
-                dispatch_id,
-            ]
-        for position in earlier.unknown:
-            self._entries(position // self.window)[position % self.window] = UNKNOWN
+        """Write the header; this try's journal records follow the earlier tries'."""
+        self._skip = set(earlier.created) | earlier.unknown
+        self._next_record = earlier.records
         header = {
             "fingerprint": self.fingerprint,
             "chunks": self.chunks,
-            "window": self.window,
             "started": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         }
         self._write(BULK_LEDGER_KEY, header)
 
-    def _entries(self, key: int) -> list[Any]:
-        if key not in self._windows:
-            size = min(self.window, self.chunks - key * self.window)
-            self._windows[key] = [None] * max(size, 0)
-        return self._windows[key]
-
     def sending(self, position: int) -> None:
-        """Call before the chunk at ``position`` goes out. Marks its whole window in one write when the
-        window's first chunk is about to go."""
-        key = position // self.window
-        entries = self._entries(key)
-        if key not in self._marked:
-            self._marked.add(key)
-            for offset, entry in enumerate(entries):
-                if entry is None or (isinstance(entry, list) and entry[0] == REFUSED):
-                    entries[offset] = SENDING
-            self._write_window(key)
-
-    def outcome(self, position: int, entry: Any) -> None:
-        key = position // self.window
-        self._entries(key)[position % self.window] = entry
-        self._dirty.add(key)
+        """Call before the chunk at ``position`` goes out. When it is not marked yet, one write marks
+        the next window of chunks this try will send, with the outcomes answered so far."""
+        if position < self._marked_until:
+            return
+        window = [p for p in range(position, min(position + self.window, self.chunks)) if p not in self._skip]
+        self._marked_until = (window[-1] if window else position) + 1
+        self._record(sending=_ranges_of(window))
 
     def created(self, position: int, schedule_id: str, dispatch_id: str | None) -> None:
-        self.outcome(position, [CREATED, schedule_id, dispatch_id])
+        self._outcomes.append([position, [CREATED, schedule_id, dispatch_id]])
 
     def refused(self, position: int, message: str) -> None:
-        self.outcome(position, [REFUSED, message[:200]])
+        self._outcomes.append([position, [REFUSED, message[:200]]])
 
     def unknown(self, position: int) -> None:
-        self.outcome(position, UNKNOWN)
+        self._outcomes.append([position, UNKNOWN])
 
-    def flush(self, *, window_done_only: bool = True) -> None:
-        """Write the outcomes recorded so far: windows whose chunks are all answered, or, once
-        ``flush_interval`` has passed (or with ``window_done_only=False``), every window with news."""
-        due = not window_done_only or self._clock() - self._last_flush >= self.flush_interval
-        for key in sorted(self._dirty):
-            if due or SENDING not in self._entries(key):  # due, or every chunk of the window answered
-                self._write_window(key)
-        if due:
-            self._last_flush = self._clock()
+    def flush(self) -> None:
+        """Write the outcomes answered so far, if ``flush_interval`` has passed since the last write."""
+        if self._outcomes and self._clock() - self._last_write >= self.flush_interval:
+            self._record()
 
     def finish(self, never_sent: Iterable[int]) -> None:
-        """Record the chunks this try did not send after all (it stopped early), then write everything."""
+        """Record the marked chunks this try did not send after all (it stopped early), and every
+        outcome not yet written."""
         for position in never_sent:
-            key = position // self.window
-            entries = self._entries(key)
-            if entries[position % self.window] == SENDING:
-                entries[position % self.window] = None
-                self._dirty.add(key)
-        self.flush(window_done_only=False)
+            if position < self._marked_until and position not in self._skip:
+                self._outcomes.append([position, None])
+        if self._outcomes:
+            self._record()
 
-    def _write_window(self, key: int) -> None:
-        self._dirty.discard(key)
-        self._write(
-            f"{BULK_LEDGER_KEY}/{key}", {"fingerprint": self.fingerprint, "chunks": self._entries(key)}
-        )
+    def _record(self, sending: list[list[int]] | None = None) -> None:
+        record: dict[str, Any] = {"fingerprint": self.fingerprint, "try": self.try_number}
+        if self._outcomes:
+            record["outcomes"] = self._outcomes
+        if sending:
+            record["sending"] = sending
+        self._write(f"{BULK_LEDGER_KEY}/{self._next_record}", record)
+        self._next_record += 1
+        self._outcomes = []
+        self._last_write = self._clock()
 
     def _write(self, key: str, value: dict[str, Any]) -> None:
         if self.store is None:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_PROGRESS_INTERVAL = 10.0
+#: Chunks marked ``sending`` by one task_state_store write, per request in flight: few enough writes to
+#: cost little against the sends (benchmark 5e), while a dead worker leaves at most this many unknown.
+LEDGER_WINDOW_PER_THREAD = 8
 
 
 class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
@@ -59,9 +62,10 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
     Before failing it pushes ``schedule_ids`` and the partial group handle (``"complete": false``) as the
     task's ``return_value``, so a cleanup task can cancel what was created.
 
-    Retries: on Airflow 3.3+, the task records each chunk's progress in its ``task_state_store`` (in
-    batches: a window of chunks is marked *sending* in one write before they go out, and their outcomes
-    are written in one write). A retried, resumed or cleared try never creates a second schedule for a
+    Retries: on Airflow 3.3+, the task records each chunk's progress in its ``task_state_store`` in
+    batches: one write marks a window of ``8 x max_concurrency`` chunks *sending* before the first of them
+    goes out, and carries the outcomes answered since the write before (outcomes are also written every
+    5 s, and at the end). A retried, resumed or cleared try never creates a second schedule for a
     chunk an earlier try created, never resends a chunk whose outcome is unknown (unless
     ``on_unknown_outcome="resend"``), and sends only the chunks never sent or refused. It refuses to
     resume if the audience or the request changed between tries. Without ``task_state_store``, a retry
@@ -238,8 +242,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
     ) -> dict[str, Any]:
         from airflow_braze_schedule.core.audience import (
             AudienceChangedError,
-            check_against_plan,
-            chunk_request,
+            Sender,
             chunked,
         )
         from airflow_braze_schedule.core.errors import (
@@ -264,7 +267,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             store,
             fingerprint=plan.fingerprint,
             chunks=plan.chunks,
-            window=4 * self.max_concurrency,
+            window=LEDGER_WINDOW_PER_THREAD * self.max_concurrency,
             try_number=context["ti"].try_number,
             resend_unknown=self.on_unknown_outcome == "resend",
         )
@@ -315,10 +318,10 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                     "an audience that stays the same until the task ends",
                 )
 
+        sender = Sender(plan, base, now)
+
         def send(chunk: Chunk) -> dict[str, Any]:
-            request = chunk_request(base, plan.kind, chunk, now=now)
-            check_against_plan(plan, chunk, request)
-            return client.send(request)
+            return client.send(sender.request(chunk))
 
         def on_done(chunk: Chunk, answer: dict[str, Any] | None, error: BaseException | None) -> None:
             progress.done += 1

@@ -10,6 +10,7 @@ import pytest
 
 from airflow_braze_schedule.core.audience import (
     AudienceChangedError,
+    Sender,
     check_against_plan,
     chunk_request,
     chunked,
@@ -134,23 +135,28 @@ def ledger(store, fingerprint="f", chunks=100, try_number=1, **kwargs):
     )
 
 
-def test_the_ledger_writes_a_window_at_a_time_and_a_retry_knows_each_chunk():
+def test_the_ledger_writes_once_a_window_and_a_retry_knows_each_chunk():
     store = Store()
     first = ledger(store)
     first.begin(first.earlier())
-    for position in range(40):  # window 0 done; window 1 half sent when the worker dies
+    for position in range(40):  # window 0 answered; window 1 half sent when the worker dies
         first.sending(position)
-    for position in range(32):
-        first.created(position, f"s{position}", f"d{position}")
+        if position < 32:
+            first.created(position, f"s{position}", f"d{position}")
     first.refused(32, "Braze answered 500")
-    first.flush()
-    assert store.writes == 4  # header, window 0 marked, window 1 marked, window 0's outcomes
-    # (the worker dies here: window 1's outcomes are never written)
+    assert store.writes == 3  # the header, window 0 marked, window 1 marked with window 0's outcomes
+    # (the worker dies here: the outcome of chunk 32 is never written)
     second = ledger(store, try_number=2)
     earlier = second.earlier()
     assert earlier.created == {p: (f"s{p}", f"d{p}") for p in range(32)}
     assert earlier.unknown == set(range(32, 64))  # marked sending, no outcome written: unknown
     assert ledger(store, try_number=2, resend_unknown=True).earlier().unknown == set()
+    # The retry marks only what it will send, and its records follow the first try's.
+    second.begin(earlier)
+    second.sending(64)
+    third = ledger(store, try_number=3).earlier()
+    assert set(third.created) == set(range(32))
+    assert third.unknown == set(range(32, 96))
 
 
 def test_a_try_that_stops_early_records_what_it_never_sent():
@@ -222,14 +228,21 @@ def test_the_failure_summary_names_each_chunk_without_a_schedule():
     assert "s0" in text
 
 
-def test_a_retry_with_another_concurrency_reads_the_earlier_windows_as_written():
-    store = Store()
-    first = BulkLedger(store, fingerprint="f", chunks=10, window=4, try_number=1)
-    first.begin(first.earlier())
-    for position in range(10):
-        first.sending(position)
-        first.created(position, f"s{position}", None)
-    first.finish(never_sent=[])
-    second = BulkLedger(store, fingerprint="f", chunks=10, window=32, try_number=2)
-    assert sorted(second.earlier().created) == list(range(10))
-    assert second.window == 4
+@pytest.mark.parametrize(
+    ("base", "users"),
+    [
+        (BASE, [{"external_user_id": f"u{n}", "trigger_properties": {"n": n}} for n in range(120)]),
+        (
+            {"messages": {"sms": {"body": "hi"}}, "schedule": "2027-01-01T09:00:00Z", "send_id": "s"},
+            ["a", {"alias_name": "b", "alias_label": "crm"}] * 30
+            + ["c"] * 50
+            + [{"alias_name": "d", "alias_label": "x"}] * 50,
+        ),
+    ],
+)
+def test_the_sending_pass_sends_the_very_bytes_the_rules_validated(base, users):
+    kind = ScheduleKind.MESSAGE if "messages" in base else ScheduleKind.CAMPAIGN
+    plan = make_plan(base, kind, lambda: list_entries("users", users), now=NOW)
+    sender = Sender(plan, base, NOW)
+    for chunk in chunked(list_entries("users", users), 50):  # ids and aliases, ids only, aliases only
+        assert sender.request(chunk).payload == chunk_request(base, kind, chunk, now=NOW).payload

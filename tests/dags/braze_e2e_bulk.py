@@ -8,7 +8,6 @@ traced back to the users they were meant for.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +28,8 @@ FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitte
 BOUNDARIES = (0, 1, 49, 50, 51, 2001)
 FAULT_CAMPAIGN_USERS = 5000
 CRASH_USERS = 3000
+# The header and the first window's mark: the worker dies marking the second window, the first in flight.
+WRITES_BEFORE_DEATH = 2
 
 
 def recipients(owner: str, count: int, *, canvas: bool = False) -> list[dict[str, Any]]:
@@ -211,9 +212,7 @@ class DiesOnFirstTry(BrazeBulkCreateScheduleOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         if context["ti"].try_number == 1 and context.get("task_state_store") is not None:
-            context["task_state_store"] = _DyingStore(
-                context["task_state_store"], int(os.environ.get("BULK_CRASH_AFTER_WRITES", "6"))
-            )
+            context["task_state_store"] = _DyingStore(context["task_state_store"], WRITES_BEFORE_DEATH)
         return super().execute(context)
 
 
