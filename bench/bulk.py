@@ -27,7 +27,6 @@ import json
 import math
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -166,6 +165,16 @@ def _rss_mib() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _peak_rss_mib() -> float:
+    """This process image's peak RSS (``VmHWM``). Not ``ru_maxrss``: Linux carries that over ``exec``
+    from the forked copy of the parent, so a child of a large parent would report the parent's size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def child_memory(path: str) -> dict[str, Any]:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -175,7 +184,7 @@ def child_memory(path: str) -> dict[str, Any]:
     ObjectStoragePath(f"file://{path}").exists()  # fsspec's file system, loaded before the baseline
     before = _rss_mib()
     wall, result, _ = _execute(recipients_path=f"file://{path}", dry_run=True)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     return {
         "wall": wall,
         "before": before,
