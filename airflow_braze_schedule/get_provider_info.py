@@ -33,6 +33,12 @@ CONNECTION_FIELDS: dict[str, Any] = {
         "description": "Path to a CA bundle on the workers, to trust a TLS-inspecting proxy. Leave empty normally.",
         "schema": {"type": ["string", "null"]},
     },
+    "proxy": {
+        "label": "Proxy",
+        "description": "HTTP(S) proxy for every request, e.g. http://proxy.corp:3128 or "
+        "http://user:password@proxy.corp:3128. Proxies set in the environment are ignored.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 

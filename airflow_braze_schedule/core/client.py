@@ -212,6 +212,7 @@ class BrazeClient:
         if session is None:
             session = self._new_session()
             self._local.session = session
+            self._local.templates = {}
         return session
 
     def _new_session(self) -> requests.Session:
@@ -306,17 +307,49 @@ class BrazeClient:
                 )
                 self._sleep(wait)
 
+    def _prepared(self, session: requests.Session, request: BrazeRequest) -> requests.PreparedRequest:
+        """The request as requests would prepare it, from a template prepared once per endpoint and thread.
+
+        ``Session.request`` prepares the URL, the headers and the session's settings anew on every call,
+        about as much work as sending; they never change for an endpoint, so they are prepared (and
+        checked) once, and each call copies the template and sets its own body.
+        """
+        templates: dict[tuple[str, str], requests.PreparedRequest] = self._local.templates
+        template = templates.get((request.method, request.path))
+        if template is None:
+            template = session.prepare_request(
+                requests.Request(request.method, self.base_url + request.path, data=b"{}")
+            )
+            templates[(request.method, request.path)] = template
+        prepared = template.copy()
+        prepared.body = request.payload  # serialised once, when validated
+        prepared.headers["Content-Length"] = str(len(request.payload))
+        return prepared
+
     def _send_once(self, request: BrazeRequest, policy: RetryPolicy) -> dict[str, Any]:
         self._pause_if_exhausted(policy)
+        session = self.session
         try:
-            response = self.session.request(
-                request.method,
-                self.base_url + request.path,
-                data=request.payload if request.body is not None else None,  # serialised once, when validated
-                params=request.params,
-                timeout=self.timeout,
-                allow_redirects=False,  # a redirect could carry the key elsewhere, and turns POST into GET
-            )
+            if request.body is not None and request.params is None and not session.cookies:
+                # The template holds no cookies: with some in the jar (a load balancer's), requests adds them.
+                response = session.send(
+                    self._prepared(session, request),
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    proxies=session.proxies,
+                    stream=session.stream,
+                    verify=session.verify,
+                    cert=session.cert,
+                )
+            else:
+                response = session.request(
+                    request.method,
+                    self.base_url + request.path,
+                    data=request.payload if request.body is not None else None,
+                    params=request.params,
+                    timeout=self.timeout,
+                    allow_redirects=False,  # a redirect could carry the key elsewhere, and turns POST into GET
+                )
         except rexc.ReadTimeout:
             raise BrazeOutcomeUnknownError(
                 method=request.method, path=request.path, reason=f"no answer within {self.timeout:g} s"
@@ -324,7 +357,7 @@ class BrazeClient:
         except rexc.ConnectionError as exc:
             error_type = BrazeUnreachableError if _never_sent(exc) else BrazeOutcomeUnknownError
             raise error_type(method=request.method, path=request.path, reason=self.scrub(str(exc))) from None
-        rate = RateLimit.from_headers(response.headers, now=self._clock())
+        rate = RateLimit.from_lookup(response.headers.get, now=self._clock())  # requests ignores case
         if rate.known:
             self._record(rate)
         if 200 <= response.status_code < 300:

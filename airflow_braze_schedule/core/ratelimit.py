@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 
-def _number(headers: Mapping[str, str], name: str) -> float | None:
-    raw = headers.get(name)
+def _number(get: Callable[[str], str | None], name: str) -> float | None:
+    raw = get(name)
     if raw is None:
         return None
     try:
@@ -43,15 +43,21 @@ class RateLimit:
         :param now: when the answer arrived (epoch seconds); ``retry_after`` counts from then.
         """
         lowered = {str(k).lower(): v for k, v in headers.items()}
-        limit = _number(lowered, "x-ratelimit-limit")
-        remaining = _number(lowered, "x-ratelimit-remaining")
-        retry_after = _number(lowered, "x-ratelimit-retry-after")
+        return cls.from_lookup(lowered.get, now=now)
+
+    @classmethod
+    def from_lookup(cls, get: Callable[[str], str | None], *, now: float | None = None) -> RateLimit:
+        """Like :meth:`from_headers`, from a lookup that already ignores case (``requests``' headers
+        ``.get``, say), sparing the copy of every header."""
+        limit = _number(get, "x-ratelimit-limit")
+        remaining = _number(get, "x-ratelimit-remaining")
+        retry_after = _number(get, "x-ratelimit-retry-after")
         if retry_after is None:
-            retry_after = _number(lowered, "retry-after")
+            retry_after = _number(get, "retry-after")
         return cls(
             limit=None if limit is None else int(limit),
             remaining=None if remaining is None else int(remaining),
-            reset=_number(lowered, "x-ratelimit-reset"),
+            reset=_number(get, "x-ratelimit-reset"),
             retry_after=retry_after,
             observed_at=now,
         )

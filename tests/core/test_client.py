@@ -156,6 +156,31 @@ def test_close_closes_the_sessions_and_the_client_stays_usable(fake_braze, clien
     assert len(fake_braze.active_schedules()) == 2
 
 
+def test_cookies_a_load_balancer_sets_are_sent_back_as_requests_would(fake_braze, client):
+    # Requests to one endpoint are prepared once per thread; a cookie in the jar must still go out.
+    fake_braze.inject(Status(200, {"message": "success"}, headers={"Set-Cookie": "AWSALB=sticky-1; Path=/"}))
+
+    client.send(campaign_create(1))
+    client.send(campaign_create(2))
+
+    first, second = fake_braze.received
+    assert "cookie" not in first.headers
+    assert second.headers["cookie"] == "AWSALB=sticky-1"
+    assert second.headers["content-length"] == str(len(campaign_create(2).payload))
+
+
+def test_every_request_carries_its_own_body_and_length(fake_braze, client):
+    requests_sent = [campaign_create(n) for n in (1, 22, 333)]
+
+    for request in requests_sent:
+        client.send(request)
+
+    assert [r.json for r in fake_braze.received] == [r.body for r in requests_sent]
+    assert [int(r.headers["content-length"]) for r in fake_braze.received] == [
+        len(r.payload) for r in requests_sent
+    ]
+
+
 # --- threads ----------------------------------------------------------------------------------------
 
 

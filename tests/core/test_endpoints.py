@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_braze_schedule.core.endpoints import ENDPOINTS, ScheduleKind, resolve_rest_endpoint
+from airflow_braze_schedule.core.endpoints import ENDPOINTS, Action, ScheduleKind, resolve_rest_endpoint
 from airflow_braze_schedule.core.errors import BrazeConfigurationError
 
 # braze-api.md §1.1, newest list.
@@ -117,3 +117,24 @@ def test_endpoint_paths(kind, paths, owner):
     endpoints = ENDPOINTS[kind]
     assert (endpoints.create, endpoints.update, endpoints.delete) == paths
     assert endpoints.owner_field == owner
+
+
+@pytest.mark.parametrize(
+    ("action", "idempotent"),
+    [
+        (Action.CREATE, False),
+        (Action.UPDATE, True),
+        (Action.DELETE, True),
+        (Action.LIST, True),
+        (Action.CREATE_SEND_ID, False),  # Braze generates a new id (one of 100 a day) on every call
+        (Action.CREATE_NAMED_SEND_ID, True),  # the caller's id: a resend names the same one
+    ],
+)
+def test_each_action_knows_whether_it_may_be_resent(action, idempotent):
+    assert action.idempotent is idempotent
+
+
+def test_the_send_id_action_depends_on_whether_the_caller_names_the_id():
+    assert Action.send_id_create(None) is Action.CREATE_SEND_ID
+    assert Action.send_id_create("") is Action.CREATE_SEND_ID
+    assert Action.send_id_create("spring-sale") is Action.CREATE_NAMED_SEND_ID

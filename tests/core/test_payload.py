@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from airflow_braze_schedule.core.endpoints import ScheduleKind
+from airflow_braze_schedule.core.endpoints import Action, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.payload import (
     BrazeRequest,
@@ -442,6 +442,46 @@ def test_properties_of_exactly_50_kb_pass():
     assert create({**BASE[CAMPAIGN], "trigger_properties": exact}).body["trigger_properties"] == exact
 
 
+# Sizes of personalisation are proven by the whole body's size when it is at most 50 KB (one serialisation
+# instead of one per recipient); these pin down that the errors, and which one comes first, are unchanged.
+
+
+def test_the_first_error_in_order_wins_even_when_it_is_a_size():
+    recipients = [
+        {"external_user_id": "u0", "trigger_properties": BIG},
+        {"external_user_id": "u1", "colour": "red"},
+    ]
+    error = refused({"campaign_id": "c", "recipients": recipients})
+    assert error.field == "recipients[0].trigger_properties"
+    assert "51200 bytes" in error.expected
+
+
+def test_the_first_error_in_order_wins_even_when_it_is_not_json():
+    recipients = [
+        {"external_user_id": "u0", "trigger_properties": {"tags": {"a"}}},
+        {"external_user_id": "u1", "colour": "red"},
+    ]
+    error = refused({"campaign_id": "c", "recipients": recipients})
+    assert error.field == "recipients[0].trigger_properties"
+    assert "cannot be sent as JSON" in error.problem
+
+
+def test_a_body_over_50_kb_whose_parts_are_all_within_it_passes():
+    part = {"blob": "x" * 2000}
+    recipients = [{"external_user_id": f"u{i}", "trigger_properties": part} for i in range(50)]
+    request = create({"campaign_id": "c", "recipients": recipients, "trigger_properties": part})
+    assert len(request.payload) > 100_000
+    assert request.body["recipients"] == recipients
+
+
+def test_a_big_part_in_a_body_over_50_kb_is_named():
+    small = {"blob": "x" * 2000}
+    recipients = [{"external_user_id": f"u{i}", "trigger_properties": small} for i in range(30)]
+    recipients[17] = {"external_user_id": "u17", "trigger_properties": BIG}
+    error = refused({"campaign_id": "c", "recipients": recipients})
+    assert error.field == "recipients[17].trigger_properties"
+
+
 def test_context_and_canvas_entry_properties_together():
     error = refused({**BASE[CANVAS], "context": {"a": 1}, "canvas_entry_properties": {"a": 1}})
     assert error.field == "canvas_entry_properties"
@@ -660,10 +700,25 @@ def test_delete_requires_the_owner_id(kind, field):
 
 
 @pytest.mark.parametrize(
-    ("action", "idempotent"), [("create", False), ("update", True), ("delete", True), ("list", True)]
+    ("action", "idempotent"),
+    [
+        ("create", False),
+        ("update", True),
+        ("delete", True),
+        ("list", True),
+        ("create_send_id", False),
+        (Action.CREATE_NAMED_SEND_ID, True),
+    ],
 )
-def test_only_create_is_not_idempotent(action, idempotent):
-    assert BrazeRequest("POST", "/p", action).idempotent is idempotent
+def test_only_creates_are_not_idempotent(action, idempotent):
+    request = BrazeRequest("POST", "/p", action)
+    assert request.idempotent is idempotent
+    assert request.action is Action(action)  # a string names its Action
+
+
+def test_an_unknown_action_is_refused():
+    with pytest.raises(ValueError, match="'resend'"):
+        BrazeRequest("POST", "/p", "resend")
 
 
 def test_create_request_is_not_idempotent():

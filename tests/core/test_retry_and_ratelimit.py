@@ -21,7 +21,7 @@ from airflow_braze_schedule.core.errors import (
     error_class_for_status,
 )
 from airflow_braze_schedule.core.ratelimit import RateLimit
-from airflow_braze_schedule.core.retry import RetryPolicy, airflow_may_retry
+from airflow_braze_schedule.core.retry import RetryPolicy, RetryState, airflow_may_retry
 
 NOW = 1_780_000_000.0
 PATH = "/messages/schedule/create"
@@ -347,3 +347,164 @@ def test_validation_error_text_and_attributes():
     assert (error.field, error.problem, error.expected) == ("schedule.time", "is empty", "an ISO 8601 time")
     assert str(BrazeValidationError("send_id", "too long")) == "send_id: too long"
     assert isinstance(error, ValueError)
+
+
+# --- RetryPolicy.wait_before_retry: the one rule, branch by branch -------------------------------------
+
+
+def retry(policy, errors, *, idempotent=True, rand=lambda: 0.0):
+    """Feed ``errors`` one after the other to one request's state: the waits, None once it gives up."""
+    state = RetryState()
+    waits = [policy.wait_before_retry(e, state, idempotent=idempotent, now=NOW, rand=rand) for e in errors]
+    return waits, state
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(api_error(BrazeBadRequestError, 400), id="400"),
+        pytest.param(api_error(BrazeAuthenticationError, 401), id="401"),
+        pytest.param(api_error(BrazeNotFoundError, 404), id="404"),
+        pytest.param(api_error(BrazeUnexpectedResponseError, 302), id="302"),
+        pytest.param(BrazeValidationError("f", "p"), id="validation"),
+        pytest.param(RuntimeError("x"), id="not-ours"),
+    ],
+)
+def test_what_a_retry_cannot_fix_is_never_retried(error):
+    waits, state = retry(RetryPolicy(), [error])
+    assert waits == [None]
+    assert state.failed_tries == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [api_error(BrazeServerError, 503), transport(BrazeUnreachableError)],
+    ids=["5xx", "unreachable"],
+)
+def test_5xx_and_unreachable_back_off_exponentially_until_max_attempts(error):
+    waits, state = retry(RetryPolicy(max_attempts=4), [error] * 4)
+    assert waits == [1.0, 2.0, 4.0, None]  # the 4th failed try is the last
+    assert state.failed_tries == 4
+    assert state.rate_limit_waited == 0
+
+
+def test_jitter_is_added_to_every_wait():
+    policy = RetryPolicy(jitter=2.0)
+    waits, _ = retry(policy, [api_error(BrazeServerError, 500)] * 2, rand=lambda: 0.25)
+    assert waits == [1.5, 2.5]
+
+
+def test_an_unknown_outcome_is_retried_only_when_idempotent():
+    error = transport(BrazeOutcomeUnknownError)
+
+    resent, resent_state = retry(RetryPolicy(), [error, error], idempotent=True)
+    not_resent, not_resent_state = retry(RetryPolicy(), [error], idempotent=False)
+
+    assert resent == [1.0, 2.0]
+    assert not_resent == [None]
+    assert resent_state.unanswered  # the client's delete rule reads it
+    assert not_resent_state.unanswered
+
+
+def test_a_rate_limit_waits_for_the_reset_without_using_up_attempts():
+    policy = RetryPolicy(max_attempts=1)
+    waits, state = retry(policy, [rate_limited(RateLimit(reset=NOW + 42))] * 3, idempotent=False)
+    assert waits == [42.0, 42.0, 42.0]
+    assert state.failed_tries == 0
+    assert state.rate_limit_waited == 126.0
+
+
+@pytest.mark.parametrize(
+    ("rate_limit", "expected"),
+    [
+        pytest.param(RateLimit(reset=NOW + 42, retry_after=7), 7.0, id="retry-after-first"),
+        pytest.param(RateLimit(reset=NOW + 42), 42.0, id="reset"),
+        pytest.param(RateLimit(reset=NOW - 1), 0.0, id="reset-passed"),
+        pytest.param(None, 1.0, id="no-headers-backs-off"),
+    ],
+)
+def test_a_rate_limit_waits_as_the_answer_says(rate_limit, expected):
+    waits, _ = retry(RetryPolicy(), [rate_limited(rate_limit)])
+    assert waits == [expected]
+
+
+def test_a_rate_limit_beyond_max_rate_limit_wait_gives_up_at_once():
+    waits, state = retry(RetryPolicy(max_rate_limit_wait=60), [rate_limited(RateLimit(reset=NOW + 61))])
+    assert waits == [None]
+    assert state.rate_limit_waited == 0
+
+
+def test_rate_limit_waits_stop_at_the_budget_jitter_included():
+    policy = RetryPolicy(rate_limit_budget=10, jitter=1.0)
+    error = rate_limited(RateLimit(retry_after=4))
+    waits, state = retry(policy, [error] * 3, rand=lambda: 0.5)
+    assert waits == [4.5, 4.5, None]  # 9 s waited; 4 more would pass 10
+    assert state.rate_limit_waited == 9.0
+
+
+def test_rate_limits_and_failures_mix_in_one_state():
+    policy = RetryPolicy(max_attempts=3)
+    server_error = api_error(BrazeServerError, 502)
+    waits, state = retry(policy, [server_error, rate_limited(), server_error, server_error])
+    # 5xx: 1 s; 429 without headers: the backoff of the tries failed so far (one: 1 s); 5xx: 2 s;
+    # the third 5xx is the third failed try: the 429 between did not count.
+    assert waits == [1.0, 1.0, 2.0, None]
+    assert state.failed_tries == 3
+    assert state.rate_limit_waited == 1.0
+
+
+def test_never_means_one_try_and_no_rate_limit_wait():
+    policy = RetryPolicy.never()
+    assert retry(policy, [api_error(BrazeServerError, 503)])[0] == [None]
+    assert retry(policy, [rate_limited(RateLimit(retry_after=1))])[0] == [None]
+    assert retry(policy, [rate_limited(RateLimit(reset=NOW))])[0] == [0.0]  # an elapsed reset costs nothing
+
+
+# --- RetryPolicy.pause_before_sending and resume_at: the same rule for pacing and deferral ------------
+
+
+@pytest.mark.parametrize(
+    ("rate_limit", "expected"),
+    [
+        pytest.param(None, 0.0, id="nothing-seen"),
+        pytest.param(RateLimit(limit=10, remaining=3, reset=NOW + 30), 0.0, id="calls-left"),
+        pytest.param(RateLimit(remaining=0, reset=NOW + 30), 30.5, id="used-up"),
+        pytest.param(RateLimit(remaining=0, reset=NOW + 3600), 120.5, id="capped-at-max-rate-limit-wait"),
+        pytest.param(RateLimit(remaining=0, reset=NOW - 5), 0.0, id="reset-passed-no-jitter"),
+        pytest.param(RateLimit(remaining=0), 0.0, id="no-reset-known"),
+        pytest.param(
+            RateLimit(remaining=0, retry_after=3, observed_at=NOW - 1), 2.5, id="retry-after-elapsing"
+        ),
+    ],
+)
+def test_pause_before_sending(rate_limit, expected):
+    assert RetryPolicy().pause_before_sending(rate_limit, now=NOW, rand=lambda: 0.5) == expected
+
+
+@pytest.mark.parametrize(
+    ("rate_limit", "expected"),
+    [
+        pytest.param(RateLimit(remaining=0, reset=NOW + 3600), NOW + 3600 + 0.5, id="reset-an-hour-away"),
+        pytest.param(RateLimit(retry_after=90, reset=NOW + 3600), NOW + 90 + 0.5, id="retry-after-first"),
+        pytest.param(RateLimit(remaining=0), None, id="no-reset-known"),
+        pytest.param(None, None, id="no-headers"),
+    ],
+)
+def test_resume_at_is_the_reset_plus_jitter_whatever_the_wait_bound(rate_limit, expected):
+    policy = RetryPolicy(max_rate_limit_wait=60)
+    assert policy.resume_at(rate_limited(rate_limit), now=NOW, rand=lambda: 0.5) == expected
+
+
+def test_should_retry_and_wait_seconds_agree_with_wait_before_retry():
+    policy = RetryPolicy(jitter=0)
+    for error in (
+        api_error(BrazeServerError, 503),
+        rate_limited(RateLimit(reset=NOW + 5)),
+        transport(BrazeOutcomeUnknownError),
+        api_error(BrazeBadRequestError, 400),
+    ):
+        for idempotent in (True, False):
+            [wait], _ = retry(policy, [error], idempotent=idempotent)
+            assert policy.should_retry(error, idempotent=idempotent, now=NOW) is (wait is not None)
+            if wait is not None:
+                assert policy.wait_seconds(error, 1, NOW) == wait

@@ -172,16 +172,18 @@ def test_the_form_hides_schema_port_and_login(braze_form):
 def test_the_form_has_the_extra_fields_with_labels(braze_form):
     extra = braze_form["extra_fields"]
 
-    assert list(extra) == ["timeout", "dry_run", "ca_bundle"]
+    assert list(extra) == ["timeout", "dry_run", "ca_bundle", "proxy"]
     assert {name: field["schema"]["title"] for name, field in extra.items()} == {
         "timeout": "Timeout",
         "dry_run": "Dry run",
         "ca_bundle": "CA bundle",
+        "proxy": "Proxy",
     }
     assert extra["timeout"]["schema"]["type"] == ["integer", "null"]
     assert extra["timeout"]["schema"]["minimum"] == 1
     assert extra["dry_run"]["schema"]["type"] == ["boolean", "null"]
     assert extra["ca_bundle"]["schema"]["type"] == ["string", "null"]
+    assert extra["proxy"]["schema"]["type"] == ["string", "null"]
     for name, field in extra.items():
         assert field["description"] == CONNECTION_FIELDS[name]["description"]
 

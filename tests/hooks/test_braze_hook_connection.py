@@ -11,6 +11,7 @@ from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.get_provider_info import get_provider_info
 from airflow_braze_schedule.hooks.braze import BrazeHook
 from airflow_braze_schedule.testing import Status
+from tests.forward_proxy import ForwardProxy
 
 KEY = "s3cr3t-rest-api-key-0123456789"
 
@@ -269,6 +270,70 @@ def test_ui_field_behaviour_matches_provider_info():
     assert {"host", "password"} <= set(behaviour["relabeling"])
     assert "password" not in behaviour["hidden_fields"]
     assert "host" not in behaviour["hidden_fields"]
-    assert {"timeout", "ca_bundle"} <= set(connection_type["conn-fields"])  # the extras the hook reads
+    assert {"timeout", "ca_bundle", "proxy"} <= set(
+        connection_type["conn-fields"]
+    )  # the extras the hook reads
     assert BrazeHook.default_conn_name == "braze_default"
     assert BrazeHook.conn_name_attr == "braze_conn_id"
+
+
+# --- the proxy extra --------------------------------------------------------------------------------------
+
+
+def test_the_proxy_extra_sends_every_request_through_the_proxy(fake_braze, monkeypatch, make_hook):
+    with ForwardProxy() as proxy:
+        set_connection(
+            monkeypatch,
+            "braze_proxied",
+            host=fake_braze.url,
+            password=fake_braze.api_key,
+            extra={"proxy": proxy.url},
+        )
+        hook = make_hook("braze_proxied")
+        answer = hook.schedule_campaign("campaign-1", schedule={"time": FUTURE}, broadcast=True)
+        ok, message = hook.test_connection()
+
+        through = proxy.received
+    assert ok, message
+    assert [(r.method, r.status) for r in through] == [("POST", 200), ("GET", 200)]
+    assert through[0].url == fake_braze.url + "/campaigns/trigger/schedule/create"
+    assert [r.path for r in fake_braze.received] == [
+        "/campaigns/trigger/schedule/create",
+        "/messages/scheduled_broadcasts",
+    ]
+    assert fake_braze.schedules[answer["schedule_id"]].campaign_id == "campaign-1"
+    assert hook.settings.proxy == proxy.url
+    assert hook.session.trust_env is False
+
+
+def test_the_proxy_password_is_masked_and_never_shown(fake_braze, monkeypatch, make_hook):
+    from airflow.providers.common.compat.sdk import redact
+
+    password = "pr0xy-pa55word-4711"
+    with ForwardProxy(credentials=("svc-airflow", password)) as proxy:
+        url = f"http://svc-airflow:{password}@{proxy.url.removeprefix('http://')}"
+        set_connection(
+            monkeypatch,
+            "braze_proxy_login",
+            host=fake_braze.url,
+            password=fake_braze.api_key,
+            extra={"proxy": url},
+        )
+        hook = make_hook("braze_proxy_login")
+        hook.get_scheduled_broadcasts(FUTURE)
+
+        [through] = proxy.received
+    assert through.status == 200  # the proxy accepted the login
+    assert password not in str(redact(f"proxy is {url}"))  # registered with Airflow's secrets masker
+    for text in (repr(hook), repr(hook.settings), repr(hook.client), str(hook.settings)):
+        assert password not in text
+
+
+@pytest.mark.parametrize("proxy", ["proxy.corp:3128", "socks5://proxy.corp:1080"])
+def test_a_proxy_that_is_not_an_http_url_is_refused_before_any_request(fake_braze, monkeypatch, proxy):
+    set_connection(monkeypatch, "braze_bad_proxy", host=fake_braze.url, password=KEY, extra={"proxy": proxy})
+
+    with pytest.raises(BrazeConfigurationError, match="proxy"):
+        BrazeHook(braze_conn_id="braze_bad_proxy").get_scheduled_broadcasts(FUTURE)
+
+    assert fake_braze.received == []

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 from hook_support import (
     EMAIL,
     FUTURE,
@@ -24,6 +25,7 @@ from airflow_braze_schedule.core.errors import (
     BrazeApiError,
     BrazeAuthenticationError,
     BrazeBadRequestError,
+    BrazeError,
     BrazeNotFoundError,
     BrazeOutcomeUnknownError,
     BrazePayloadTooLargeError,
@@ -32,6 +34,7 @@ from airflow_braze_schedule.core.errors import (
     BrazeServerError,
     BrazeUnexpectedResponseError,
     BrazeUnreachableError,
+    BrazeValidationError,
 )
 from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.hooks.braze import BrazeHook
@@ -673,3 +676,80 @@ def test_rate_limit_waits_stop_at_the_budget(fake_braze, make_hook, recorded_sle
 
     assert [round(wait) for wait in recorded_sleeps] == [3, 3]  # a third wait would pass the 7 s budget
     assert [r.status for r in fake_braze.received] == [429] * 3
+
+
+# --- what reaches Airflow: errors no task retry can fix fail the task at once ---------------------------
+
+
+def test_a_refused_request_is_also_an_airflow_fail_exception(fake_braze, make_hook, raised):
+    fake_braze.inject(Status(400, {"message": "Invalid Campaign ID"}), times=2)
+    hook = make_hook()
+
+    first = raised(BrazeBadRequestError, create_message, hook)
+    second = raised(BrazeBadRequestError, hook.update_scheduled_message, "s-1", schedule=LATER)
+
+    assert isinstance(first, AirflowFailException)  # Airflow does not retry the task
+    assert type(first) is type(second)  # one class per Braze error class, built once
+    assert type(first).__name__ == "BrazeBadRequestError"
+    assert (first.status_code, first.message) == (400, "Invalid Campaign ID")  # the same error, retyped
+    assert len(fake_braze.received) == 2
+
+
+def test_bad_input_is_also_an_airflow_fail_exception(fake_braze, make_hook, raised):
+    hook = make_hook()
+    call = hook.schedule_message
+
+    error = raised(BrazeValidationError, call, schedule={"time": FUTURE}, messages=EMAIL, colour="red")
+
+    assert isinstance(error, AirflowFailException)
+    assert isinstance(error, ValueError)
+    assert error.field == "colour"
+    assert fake_braze.received == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Status(503), Status(429, {"message": "Rate Limited"}), DropBeforeProcessing()],
+    ids=lambda f: f.name,
+)
+def test_failures_a_task_retry_may_fix_are_left_to_airflow(fake_braze, make_hook, fault):
+    fake_braze.inject(fault)
+    hook = make_hook(retry_policy=RetryPolicy.never())
+
+    with pytest.raises(BrazeError) as info:
+        hook.update_scheduled_message("s-1", schedule=LATER)
+
+    assert not isinstance(info.value, AirflowFailException)
+    assert len(fake_braze.received) == 1
+
+
+def test_a_create_whose_answer_was_lost_is_an_airflow_fail_exception(fake_braze, make_hook, raised):
+    fake_braze.inject(DropAfterProcessing())
+
+    error = raised(BrazeOutcomeUnknownError, create_message, make_hook())
+
+    assert isinstance(error, AirflowFailException)
+    assert len(fake_braze.active_schedules()) == 1
+
+
+def test_a_send_id_braze_generates_is_not_resent_after_a_lost_answer(
+    fake_braze, make_hook, raised, recorded_sleeps
+):
+    fake_braze.inject(DropAfterProcessing(), path="/sends/id/create")
+
+    error = raised(BrazeOutcomeUnknownError, make_hook().create_send_id, "campaign-1")
+
+    assert isinstance(error, AirflowFailException)  # nor resent by an Airflow retry
+    assert [r.status for r in fake_braze.requests_to("/sends/id/create")] == [None]
+    assert len(fake_braze.send_ids) == 1  # one of the day's 100 was used, not two
+    assert recorded_sleeps == []
+
+
+def test_a_named_send_id_is_resent_after_a_lost_answer(fake_braze, make_hook, recorded_sleeps):
+    fake_braze.inject(DropAfterProcessing(), path="/sends/id/create")
+
+    assert make_hook().create_send_id("campaign-1", "spring-sale") == "spring-sale"
+
+    assert [r.status for r in fake_braze.requests_to("/sends/id/create")] == [None, 200]
+    assert fake_braze.send_ids == {"spring-sale": "campaign-1"}
+    assert len(recorded_sleeps) == 1
