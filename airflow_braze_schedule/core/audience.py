@@ -53,7 +53,7 @@ def read_json_lines(stream: IO[str] | IO[bytes] | Iterable[str | bytes], *, name
     :param name: what the stream is called in error messages (``recipients_path``).
     :raises BrazeValidationError: naming the line, when a line is not JSON.
     """
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_lines(stream), start=1):
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         if not text.strip():
             continue
@@ -66,6 +66,17 @@ def read_json_lines(stream: IO[str] | IO[bytes] | Iterable[str | bytes], *, name
                 "one JSON value per line (JSON Lines)",
             ) from None
         yield f"{name} line {number:,}", value
+
+
+def _lines(stream: Any) -> Iterator[str | bytes]:
+    """The stream's lines, one at a time. Through ``readline`` where there is one: Airflow 2's
+    ``ObjectStoragePath.open()`` wraps the file in an object that cannot be iterated."""
+    readline = getattr(stream, "readline", None)
+    if readline is None:
+        yield from stream
+        return
+    while line := readline():
+        yield line
 
 
 def list_entries(name: str, values: Any) -> Iterator[Entry]:
