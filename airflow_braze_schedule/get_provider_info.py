@@ -57,7 +57,13 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.hooks.braze"]}],
         "operators": [
-            {"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.operators.braze"]}
+            {
+                "integration-name": "Braze",
+                "python-modules": [
+                    "airflow_braze_schedule.operators.braze",
+                    "airflow_braze_schedule.operators.bulk",
+                ],
+            }
         ],
         "connection-types": [
             {

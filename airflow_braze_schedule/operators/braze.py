@@ -369,7 +369,8 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
 class _ExistingScheduleOperator(_BrazeScheduleOperator):
     """Update and cancel: both address a schedule by ``schedule_id`` or by the create task's handle.
 
-    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param schedule_id: the create task's handle (``create.output``), a bulk create's group
+        handle (every schedule of the group is changed), or a ``schedule_id`` string. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
     :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
     """
@@ -417,7 +418,8 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
     Returns the updated handle (the same dict as the create task's, with the new ``schedule``) and pushes
     ``schedule_id`` under its own XCom key.
 
-    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param schedule_id: the create task's handle (``create.output``), a bulk create's group
+        handle (every schedule of the group is changed), or a ``schedule_id`` string. (templated)
     :param schedule: the new schedule object, or just the new time. (templated)
     :param messages: message schedules only: the new messages, replacing the old ones. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
@@ -497,7 +499,8 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
 
     Returns the handle with ``"cancelled": True``.
 
-    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param schedule_id: the create task's handle (``create.output``), a bulk create's group
+        handle (every schedule of the group is changed), or a ``schedule_id`` string. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
     :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
     :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
