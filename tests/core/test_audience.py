@@ -246,3 +246,25 @@ def test_the_sending_pass_sends_the_very_bytes_the_rules_validated(base, users):
     sender = Sender(plan, base, NOW)
     for chunk in chunked(list_entries("users", users), 50):  # ids and aliases, ids only, aliases only
         assert sender.request(chunk).payload == chunk_request(base, kind, chunk, now=NOW).payload
+
+
+def test_a_user_list_rendered_by_a_template_is_read_back():
+    from airflow_braze_schedule.core.audience import as_user_list
+
+    users = [{"external_user_id": "a", "trigger_properties": {"vip": True}}]
+    assert as_user_list("recipients", json.dumps(users)) == users
+    assert as_user_list("recipients", repr(users)) == users  # Jinja renders Python's repr
+    with pytest.raises(BrazeValidationError, match="recipients: 'None' is not a list of users"):
+        as_user_list("recipients", "None")
+
+
+def test_progress_names_done_of_total_rate_waits_and_time_left():
+    from airflow_braze_schedule.core.fanout import Progress
+
+    progress = Progress(total=200, recipients_total=10_000, started=0.0)
+    progress.done, progress.recipients, progress.requests = 50, 2_500, 55
+    progress.waits, progress.waited_seconds = 2, 3.5
+    assert progress.line(now=10.0) == (
+        "50 of 200 chunks (25%), 2,500 of 10,000 recipients, 5.5 requests/s, "
+        "2 waits for Braze (3.5 s), about 30 s left"
+    )
