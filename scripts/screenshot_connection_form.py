@@ -301,7 +301,7 @@ def chromium(binary: str) -> Iterator[DevTools]:
 
 # The form's labels: the relabelled standard fields, then the extra fields (CONNECTION_FIELDS).
 STANDARD_LABELS = ["REST endpoint", "REST API key"]
-EXTRA_LABELS = ["Timeout", "Dry run", "CA bundle"]
+EXTRA_LABELS = ["Timeout", "Dry run", "CA bundle", "Proxy"]
 
 # The centre of the first visible button (inside the dialog if one is open) whose text is %s, or null.
 _JS_BUTTON_CENTRE = """(() => {

@@ -208,12 +208,14 @@ class BrazeClient:
     @property
     def session(self) -> requests.Session:
         """The calling thread's keep-alive session (``requests.Session`` is not thread-safe)."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._new_session()
-            self._local.session = session
-            self._local.templates = {}
-        return session
+        return self._thread_state()[0]
+
+    def _thread_state(self) -> tuple[requests.Session, dict[tuple[str, str], requests.PreparedRequest]]:
+        """The calling thread's session and its prepared endpoint templates, made on first use."""
+        state = getattr(self._local, "state", None)
+        if state is None:
+            state = self._local.state = (self._new_session(), {})
+        return state
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
@@ -235,7 +237,9 @@ class BrazeClient:
         return session
 
     def close(self) -> None:
-        """Close every thread's session. The client stays usable: a later call opens a new one."""
+        """Close every thread's session. The client stays usable: a later call opens a new one.
+
+        Call it when no request is in flight: a thread still sending would lose its connection."""
         with self._lock:
             sessions, self._sessions = self._sessions, []
             self._local = threading.local()
@@ -307,14 +311,18 @@ class BrazeClient:
                 )
                 self._sleep(wait)
 
-    def _prepared(self, session: requests.Session, request: BrazeRequest) -> requests.PreparedRequest:
+    def _prepared(
+        self,
+        session: requests.Session,
+        templates: dict[tuple[str, str], requests.PreparedRequest],
+        request: BrazeRequest,
+    ) -> requests.PreparedRequest:
         """The request as requests would prepare it, from a template prepared once per endpoint and thread.
 
         ``Session.request`` prepares the URL, the headers and the session's settings anew on every call,
         about as much work as sending; they never change for an endpoint, so they are prepared (and
         checked) once, and each call copies the template and sets its own body.
         """
-        templates: dict[tuple[str, str], requests.PreparedRequest] = self._local.templates
         template = templates.get((request.method, request.path))
         if template is None:
             template = session.prepare_request(
@@ -328,12 +336,12 @@ class BrazeClient:
 
     def _send_once(self, request: BrazeRequest, policy: RetryPolicy) -> dict[str, Any]:
         self._pause_if_exhausted(policy)
-        session = self.session
+        session, templates = self._thread_state()
         try:
             if request.body is not None and request.params is None and not session.cookies:
                 # The template holds no cookies: with some in the jar (a load balancer's), requests adds them.
                 response = session.send(
-                    self._prepared(session, request),
+                    self._prepared(session, templates, request),
                     timeout=self.timeout,
                     allow_redirects=False,
                     proxies=session.proxies,

@@ -149,8 +149,12 @@ def kind_for(*, canvas_id: Any = None, campaign_id: Any = None, messages: Any = 
 # --- field checks -------------------------------------------------------------------------------
 
 
+def _is_identifier(value: Any) -> bool:
+    return isinstance(value, str) and not rendered_nothing(value)
+
+
 def _identifier(name: str, value: Any) -> str:
-    if not isinstance(value, str) or rendered_nothing(value):
+    if not _is_identifier(value):
         raise BrazeValidationError(name, f"{value!r} is not an identifier", "a non-empty string")
     return value
 
@@ -215,6 +219,8 @@ def _list(name: str, value: Any) -> list[Any]:
     return list(value)
 
 
+# recipients[0] ... recipients[49], formatted once (_list has checked there are at most 50).
+_RECIPIENT_NAMES = tuple(f"recipients[{i}]" for i in range(MAX_USERS_PER_REQUEST))
 # A recipient's personalisation fields, and the one kind of schedule that takes each.
 _RECIPIENT_PROPERTIES = (
     ("trigger_properties", ScheduleKind.CAMPAIGN),
@@ -238,7 +244,7 @@ def _recipient(name: str, value: Any, kind: ScheduleKind, *, size_checked_later:
         raise BrazeValidationError(name, problem, f"exactly one of {', '.join(RECIPIENT_IDENTIFIERS)}")
     if "user_alias" in given:
         _user_alias(f"{name}.user_alias", recipient["user_alias"])
-    else:
+    elif not _is_identifier(recipient[given[0]]):  # the field's name is only built for the error
         _identifier(f"{name}.{given[0]}", recipient[given[0]])
     if recipient.get("prioritization") is not None and not isinstance(recipient["prioritization"], list):
         raise BrazeValidationError(
@@ -261,7 +267,8 @@ def _recipient(name: str, value: Any, kind: ScheduleKind, *, size_checked_later:
                     f"is not used by {kind.value} schedules",
                     "trigger_properties for campaigns, context for Canvases",
                 )
-            _properties(f"{name}.{key}", recipient[key], size_checked_later=size_checked_later)
+            if not (size_checked_later and isinstance(recipient[key], dict)):
+                _properties(f"{name}.{key}", recipient[key], size_checked_later=size_checked_later)
     if recipient.get("send_to_existing_only") is not None:
         existing_only = _boolean(f"{name}.send_to_existing_only", recipient["send_to_existing_only"])
         if "user_alias" in given:
@@ -414,7 +421,7 @@ def _create_request(
     if "recipients" in given:
         recipients = _list("recipients", given["recipients"])
         for i, recipient in enumerate(recipients):
-            _recipient(f"recipients[{i}]", recipient, kind, size_checked_later=size_checked_later)
+            _recipient(_RECIPIENT_NAMES[i], recipient, kind, size_checked_later=size_checked_later)
         body["recipients"] = recipients
     if "audience" in given:
         audience = _object("audience", given["audience"])
