@@ -178,11 +178,14 @@ def test_fault_campaign_during_a_bulk_create(run_dag_logged, fake_braze, monkeyp
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="resuming needs task_state_store (Airflow 3.3+)")
 def test_a_retry_after_the_worker_died_resumes_without_duplicates(run_dag_logged, fake_braze):
-    fake_braze.set_latency(0.01)
-    run = run_dag_logged(DAG_FILE, "braze_e2e_bulk_crash")
+    fake_braze.set_latency(0.01)  # so that chunks are in flight when the worker dies
+    try:
+        run = run_dag_logged(DAG_FILE, "braze_e2e_bulk_crash")
+    finally:
+        fake_braze.set_latency(0)
     ti = run.dag_run.get_task_instance("create")
-    assert ti.try_number == 2
     log = run.logs["create"]
+    assert ti.try_number == 2, log[-3000:]
     assert "the worker died" in log
     assert "Resuming: an earlier try created" in log
     users = collections.Counter(user for s in fake_braze.schedules.values() for user in users_of(s))
