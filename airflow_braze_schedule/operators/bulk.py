@@ -395,7 +395,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             ticker.tick()
 
         self.log.info(
-            "Sending %s chunks, %s at a time.", f"{plan.chunks - len(report.created):,}", self.max_concurrency
+            "Sending %s chunks, %s at a time.",
+            f"{plan.chunks - len(earlier.created) - len(earlier.unknown):,}",
+            self.max_concurrency,
         )
         fan_out = FanOut(send, concurrency=self.max_concurrency, ahead=self.max_concurrency)
         failure: BaseException | None = None
