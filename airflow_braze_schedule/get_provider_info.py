@@ -62,6 +62,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_braze_schedule.operators.braze",
                     "airflow_braze_schedule.operators.keyed",
+                    "airflow_braze_schedule.operators.bulk",
                 ],
             }
         ],

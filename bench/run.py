@@ -1,4 +1,4 @@
-"""`make bench`: run the four benchmarks in order and print one table each.
+"""`make bench`: run the benchmarks in order and print one table each.
 
 Every figure is a ratio against a baseline measured in the same run, because absolute times drift on
 shared machines. See bench/README.md for what each benchmark measures and how.
@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bulk
 import dag_e2e
 import import_cost
 import per_call
@@ -79,11 +80,12 @@ BENCHMARKS = {
     "per_call": per_call.run,
     "rate_limit": rate_limit.run,
     "dag_e2e": dag_e2e.run,
+    "bulk": bulk.run,
 }
 
 
 def main(names: list[str]) -> int:
-    """Run the benchmarks named on the command line (all four by default), in order."""
+    """Run the benchmarks named on the command line (all by default), in order."""
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}", file=sys.stderr)

@@ -7,8 +7,14 @@ from airflow_braze_schedule.operators.braze import (
     BrazeCreateScheduleOperator,
     BrazeUpdateScheduleOperator,
 )
+from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperator
 
-__all__ = ["BrazeCancelScheduleOperator", "BrazeCreateScheduleOperator", "BrazeUpdateScheduleOperator"]
+__all__ = [
+    "BrazeBulkCreateScheduleOperator",
+    "BrazeCancelScheduleOperator",
+    "BrazeCreateScheduleOperator",
+    "BrazeUpdateScheduleOperator",
+]
 
 # Keyed schedules: upsert and reconcile by schedule_key.
 from airflow_braze_schedule.operators.keyed import (

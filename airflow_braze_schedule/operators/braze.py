@@ -415,7 +415,8 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
     ``refused_too_late`` with its ``reason`` (the send is over, or Braze ignores updates of a local-time
     campaign or Canvas once its time has passed somewhere): then nothing is sent.
 
-    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param schedule_id: the create task's handle (``create.output``), a bulk create's group
+        handle (every schedule of the group is changed), or a ``schedule_id`` string. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
     :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
     :param schedule_key: instead of ``schedule_id``: the key the schedule was recorded under, found through
@@ -469,6 +470,17 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
             self.log.warning("%s of schedule %s: %s: %s", action, target.schedule_id, outcome, reason)
         return {"outcome": outcome, "reason": reason} if reason else {"outcome": outcome}
 
+    def _group_change(self, context: Context, action: str) -> dict[str, Any] | None:
+        """Given a bulk create's group handle, change every schedule of the group (see operators/bulk.py)."""
+        from airflow_braze_schedule.core.group import as_group_handle
+
+        group = as_group_handle(self.schedule_id)
+        if group is None:
+            return None
+        from airflow_braze_schedule.operators.bulk import change_group
+
+        return change_group(self, context, group, action)
+
     def _target(self, messages: Any = None) -> ScheduleHandle:
         from airflow_braze_schedule.core.handle import resolve_schedule
 
@@ -490,7 +502,8 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
     Returns the updated handle (the same dict as the create task's, with the new ``schedule``) and pushes
     ``schedule_id`` under its own XCom key.
 
-    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param schedule_id: the create task's handle (``create.output``), a bulk create's group
+        handle (every schedule of the group is changed), or a ``schedule_id`` string. (templated)
     :param schedule: the new schedule object, or just the new time. (templated)
     :param messages: message schedules only: the new messages, replacing the old ones. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
@@ -539,6 +552,8 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
             from airflow_braze_schedule.operators.keyed import update_by_key
 
             return update_by_key(self, context)
+        if (group_result := self._group_change(context, "update")) is not None:
+            return group_result
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target(self.messages)
             schedule = schedule_for_update(self.schedule, target.schedule)
@@ -580,7 +595,8 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
     XCom key ``cancelled_schedule_id``: when the run is cleared, the create upstream reads it and
     schedules anew rather than return the cancelled schedule.
 
-    :param schedule_id: the create task's handle (``create.output``), or a ``schedule_id`` string. (templated)
+    :param schedule_id: the create task's handle (``create.output``), a bulk create's group
+        handle (every schedule of the group is changed), or a ``schedule_id`` string. (templated)
     :param campaign_id: with a bare ``schedule_id`` of an API-triggered campaign: its campaign. (templated)
     :param canvas_id: with a bare ``schedule_id`` of an API-triggered Canvas: its Canvas. (templated)
     :param braze_conn_id: the Airflow connection of type ``braze``. (templated)
@@ -601,6 +617,8 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
             from airflow_braze_schedule.operators.keyed import cancel_by_key
 
             return cancel_by_key(self, context)
+        if (group_result := self._group_change(context, "cancel")) is not None:
+            return group_result
 
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target()

@@ -306,6 +306,8 @@ class FakeBraze:
     :param clock: the time source (epoch seconds) for time rules, rate-limit windows and timestamps;
         :class:`~airflow_braze_schedule.testing.Delay` faults still sleep in real time.
     :param verbose: log each request to the ``werkzeug`` logger (silent by default).
+    :param latency: seconds every Braze API call waits before it is processed, as a distant Braze would
+        (inspection endpoints excepted); see also :meth:`set_latency`.
     """
 
     def __init__(
@@ -324,6 +326,7 @@ class FakeBraze:
         send_id_rate_window: float = 86400.0,
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
+        latency: float = 0.0,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty string")
@@ -335,6 +338,9 @@ class FakeBraze:
         self._lock = threading.RLock()
         self._initial_permissions = frozenset(permissions) if permissions is not None else None
         self._initial_rate_limit = (rate_limit, rate_limit_window)
+        if latency < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {latency!r}")
+        self._initial_latency = float(latency)
         self._permissions = self._initial_permissions
         self._limiter = self._new_limiter(rate_limit, rate_limit_window)
         self._buckets = _Buckets(
@@ -351,7 +357,8 @@ class FakeBraze:
         self._send_ids: dict[str, str] = {}
         self._faults: list[_QueuedFault] = []
         self._chaos: tuple[float, tuple[Fault, ...], random.Random] | None = None
-        self._latency: dict[str | None, float] = {}  # by path; None: every path
+        # By path; None: every path. The constructor's latency is restored by reset().
+        self._latency: dict[str | None, float] = {None: self._initial_latency} if latency else {}
         self._routes = Map(
             [Rule(e.path, endpoint=e.path, methods=[e.method]) for e in _ENDPOINTS.values()],
             # Exact paths only: Braze's paths have neither trailing nor doubled slashes.
@@ -529,7 +536,7 @@ class FakeBraze:
             self._send_ids.clear()
             self._faults.clear()
             self._chaos = None
-            self._latency.clear()
+            self._latency = {None: self._initial_latency} if self._initial_latency else {}
             self._clock_offset = 0.0
             self._permissions = self._initial_permissions
             self._limiter = self._new_limiter(*self._initial_rate_limit)

@@ -381,3 +381,33 @@ def test_clearing_a_run_whose_teardown_cancelled_its_send_schedules_a_new_send(r
     assert fake_braze.active_schedules() == []
     assert "cancel_canvas_send of this DAG run cancelled it since" in run.logs["schedule_canvas"]
     assert cancelled.schedule_id in run.logs["schedule_canvas"]
+
+
+def test_bulk_audience_schedules_every_recipient_once(run_dag, fake_braze):
+    dag_run = run_dag("braze_bulk_audience.py")
+
+    assert task_states(dag_run) == {
+        "build_audience": "success",
+        "schedule_audience": "success",
+        "check_send": "success",
+        "cancel_on_failure": "skipped",
+    }
+    creates = fake_braze.requests_to("/campaigns/trigger/schedule/create")
+    users = [r["external_user_id"] for c in creates for r in c.json["recipients"]]
+    assert sorted(users) == sorted(f"user-{100_000 + n}" for n in range(12_000))
+    assert {c.json["schedule"]["in_local_time"] for c in creates} == {True}
+    group = _xcom(dag_run, "schedule_audience")
+    assert len(group["chunks"]) == 240
+    ours = [s for s in fake_braze.schedules.values() if s.campaign_id == "spring-loyalty-api-campaign"]
+    assert {c["schedule_id"] for c in group["chunks"]} == {s.schedule_id for s in ours}
+
+
+def test_bulk_audience_cancels_the_whole_group_when_the_check_fails(run_dag, fake_braze):
+    dag_run = run_dag("braze_bulk_audience.py", run_conf={"simulate_bad_data": True})
+
+    states = task_states(dag_run)
+    assert states["check_send"] == "failed"
+    assert states["cancel_on_failure"] == "success"
+    ours = [s for s in fake_braze.schedules.values() if s.campaign_id == "spring-loyalty-api-campaign"]
+    assert len(ours) == 240
+    assert {s.status for s in ours} == {"cancelled"}

@@ -1,0 +1,581 @@
+"""Large audiences in one task: one schedule per chunk of 50 users, sent concurrently, each exactly once.
+
+Only the operators' base module is imported here at module level; the core, the hook and the threads
+are imported when a task runs, so a DAG file using this operator parses fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_braze_schedule.operators.braze import (
+    BrazeCreateScheduleOperator,
+    _failing_fast_where_retries_cannot_help,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_braze_schedule.core.audience import BulkPlan, Chunk, Entry, EntrySource
+    from airflow_braze_schedule.core.client import BrazeClient
+    from airflow_braze_schedule.core.endpoints import ScheduleKind
+    from airflow_braze_schedule.core.fanout import Progress
+    from airflow_braze_schedule.core.group import ChunkSchedule, GroupHandle
+    from airflow_braze_schedule.core.payload import BrazeRequest
+    from airflow_braze_schedule.operators.braze import _ExistingScheduleOperator
+
+DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_PROGRESS_INTERVAL = 10.0
+#: Chunks marked ``sending`` by one task_state_store write, per request in flight: few enough writes to
+#: cost little against the sends (benchmark 5e), while a dead worker leaves at most this many unknown.
+LEDGER_WINDOW_PER_THREAD = 8
+
+
+class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
+    """Schedule one send for an audience of any size: one Braze schedule per chunk of at most 50 users.
+
+    For API-triggered campaigns and Canvases (``recipients``) and message schedules (``external_user_ids``
+    and/or ``user_aliases``). It takes every argument of :class:`BrazeCreateScheduleOperator`; the user
+    list may be any length, and comes from a list, a template, an upstream task's XCom, or a JSON Lines
+    file (``recipients_path``).
+
+    Every chunk is validated with the same rules as a single create before the first request goes out:
+    a bad recipient on line 137,412 fails the task with nothing sent, naming the line and the field. A
+    file is read twice, streamed (once to validate, once to send), so memory stays flat; the sending
+    pass checks each chunk against what was validated.
+
+    Chunks go out in input order, ``max_concurrency`` at a time, through the hook's shared rate-limit
+    handling. Progress is logged every ``progress_interval`` seconds.
+
+    Returns the *group handle* (see :mod:`airflow_braze_schedule.core.group`): ``kind``, ``campaign_id`` or
+    ``canvas_id``, ``schedule`` as sent, ``recipients``, ``chunk_size`` and, per chunk, ``position``,
+    ``schedule_id``, ``dispatch_id`` and ``recipients``. The list of schedule ids is also pushed under the
+    XCom key ``schedule_ids``. :class:`BrazeUpdateScheduleOperator` and :class:`BrazeCancelScheduleOperator`
+    accept the group handle as ``schedule_id`` and change every schedule of the group.
+
+    When some chunks fail (Braze refuses one chunk, say), the others are still sent; then the task fails,
+    naming each chunk without a schedule and why (and, where the outcome is unknown, its recipients).
+    Before failing it pushes ``schedule_ids`` and the partial group handle (``"complete": false``) as the
+    task's ``return_value``, so a cleanup task can cancel what was created.
+
+    Retries: on Airflow 3.3+, the task records each chunk's progress in its ``task_state_store`` in
+    batches: one write marks a window of ``8 x max_concurrency`` chunks *sending* before the first of them
+    goes out, and carries the outcomes answered since the write before (outcomes are also written every
+    5 s, and at the end). A retried, resumed or cleared try never creates a second schedule for a
+    chunk an earlier try created, never resends a chunk whose outcome is unknown (unless
+    ``on_unknown_outcome="resend"``), and sends only the chunks never sent or refused. It refuses to
+    resume if the audience or the request changed between tries. Without ``task_state_store``, a retry
+    refuses to send at all (as the create operator's does). A bulk create never defers: rate-limit waits
+    happen in the worker.
+
+    :param recipients_path: a JSON Lines file of the audience, one user per line: a recipient object for
+        campaigns and Canvases; an external_user_id string or a user alias object for message
+        schedules. A path or URL read through Airflow's ``ObjectStoragePath`` (``file://``, ``s3://``...),
+        or an ``ObjectStoragePath``. Excludes the user lists. (templated)
+    :param chunk_size: users per schedule, 1 to 50 (default 50).
+    :param max_concurrency: requests in flight at once (default 8).
+    :param progress_interval: seconds between progress lines (default 10).
+    """
+
+    template_fields: Sequence[str] = (*BrazeCreateScheduleOperator.template_fields, "recipients_path")
+    USER_FIELDS: ClassVar[tuple[str, ...]] = ("recipients", "external_user_ids", "user_aliases")
+
+    def __init__(
+        self,
+        *,
+        recipients_path: Any = None,
+        chunk_size: int = 50,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.recipients_path = recipients_path
+        self.chunk_size = chunk_size
+        self.max_concurrency = max_concurrency
+        self.progress_interval = progress_interval
+
+    # --- the audience ------------------------------------------------------------------------------
+
+    def _audience(self, kind: ScheduleKind) -> EntrySource:
+        """Where the users come from; each call reads them afresh."""
+        from airflow_braze_schedule.core.audience import list_entries
+        from airflow_braze_schedule.core.endpoints import ScheduleKind
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+        from airflow_braze_schedule.core.schedule import rendered_nothing
+
+        lists = {name: getattr(self, name) for name in self.USER_FIELDS if getattr(self, name) is not None}
+        if not rendered_nothing(self.recipients_path):
+            if lists:
+                raise BrazeValidationError(
+                    "recipients_path",
+                    f"is given together with {', '.join(lists)}",
+                    "the users either in a file or in a list, not both",
+                )
+            return self._file_entries
+        users_field = "recipients" if kind is not ScheduleKind.MESSAGE else "external_user_ids / user_aliases"
+        allowed = (
+            ("recipients",) if kind is not ScheduleKind.MESSAGE else ("external_user_ids", "user_aliases")
+        )
+        misplaced = sorted(set(lists) - set(allowed))
+        if misplaced:
+            raise BrazeValidationError(
+                misplaced[0],
+                f"is not accepted by {kind.value} schedules",
+                f"{users_field}, or recipients_path",
+            )
+        if not lists:
+            raise BrazeValidationError(
+                users_field,
+                "is missing: a bulk create needs a list of users",
+                f"{users_field}, or recipients_path",
+            )
+
+        def entries() -> Iterator[Entry]:
+            for name in allowed:
+                if name in lists:
+                    yield from list_entries(name, lists[name])
+
+        return entries
+
+    def _file_entries(self) -> Iterator[Entry]:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        from airflow_braze_schedule.core.audience import read_json_lines
+
+        path = self.recipients_path
+        if not isinstance(path, ObjectStoragePath):
+            path = ObjectStoragePath(str(path).strip())
+        with path.open("r", encoding="utf-8") as stream:
+            yield from read_json_lines(stream, name="recipients_path")
+
+    # --- execute -----------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        from airflow_braze_schedule.core.audience import make_plan
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+        from airflow_braze_schedule.core.fanout import Ticker
+        from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
+        from airflow_braze_schedule.core.payload import kind_for
+
+        with _failing_fast_where_retries_cannot_help(creates=True):
+            check_on_unknown_outcome(self.on_unknown_outcome)
+            if (
+                isinstance(self.max_concurrency, bool)
+                or not isinstance(self.max_concurrency, int)
+                or self.max_concurrency < 1
+            ):
+                raise BrazeValidationError(
+                    "max_concurrency", f"{self.max_concurrency!r} is not a number of requests", "1 or more"
+                )
+            base = {name: getattr(self, name) for name in self.REQUEST_FIELDS if name not in self.USER_FIELDS}
+            kind = kind_for(canvas_id=self.canvas_id, campaign_id=self.campaign_id, messages=self.messages)
+            source = self._audience(kind)
+            now = datetime.now(tz=UTC)
+            checked = [0, 0]
+
+            def validating(chunk: Chunk, _: Any) -> None:
+                checked[0] += 1
+                checked[1] += len(chunk.users)
+                ticker.tick()
+
+            ticker = Ticker(
+                self.progress_interval,
+                lambda: self.log.info(
+                    "Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"
+                ),
+            )
+            plan = make_plan(base, kind, source, chunk_size=self.chunk_size, now=now, on_chunk=validating)
+            for note in plan.template.notes:
+                self.log.warning("%s", note)
+            self.log.info("Validated %s.", plan.describe())
+            if self._is_dry_run():
+                return self._dry_run(context, plan, base, source, now)
+            if plan.chunks == 0:
+                self.log.warning("The audience is empty: nothing to schedule.")
+            return self._send_all(context, plan, base, source, now)
+
+    def _dry_run(
+        self, context: Context, plan: BulkPlan, base: dict[str, Any], source: EntrySource, now: Any
+    ) -> dict[str, Any]:
+        from airflow_braze_schedule.core.audience import chunk_request, chunked
+        from airflow_braze_schedule.core.group import ChunkSchedule
+
+        first = next(iter(chunked(source(), plan.chunk_size)), None)
+        example = chunk_request(base, plan.kind, first, now=now) if first is not None else plan.template
+        self.log.info(
+            "Dry run: validated, NOT sent to Braze: %s. The first request: %s",
+            plan.describe(),
+            example.describe()[:4000],
+        )
+        chunks = tuple(
+            ChunkSchedule(position, f"dry-run-{digest}", None, size)
+            for position, (digest, size) in enumerate(zip(plan.digests, plan.sizes, strict=True))
+        )
+        handle = self._group(plan, chunks, dry_run=True)
+        context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
+        return handle.to_xcom()
+
+    def _group(self, plan: BulkPlan, chunks: tuple[Any, ...], **flags: Any) -> GroupHandle:
+        from airflow_braze_schedule.core.group import GroupHandle
+
+        assert plan.template.body is not None
+        return GroupHandle(
+            kind=plan.kind,
+            schedule=plan.schedule,
+            recipients=plan.recipients,
+            chunk_size=plan.chunk_size,
+            chunks=chunks,
+            campaign_id=plan.template.body.get("campaign_id"),
+            canvas_id=plan.template.body.get("canvas_id"),
+            **flags,
+        )
+
+    def _send_all(
+        self, context: Context, plan: BulkPlan, base: dict[str, Any], source: EntrySource, now: Any
+    ) -> dict[str, Any]:
+        from airflow_braze_schedule.core.audience import (
+            AudienceChangedError,
+            Sender,
+            chunked,
+        )
+        from airflow_braze_schedule.core.errors import (
+            BrazeApiError,
+            BrazeAuthenticationError,
+            BrazeError,
+            BrazeNotFoundError,
+            BrazeOutcomeUnknownError,
+            BrazePermissionError,
+            BrazeRateLimitError,
+            BrazeUnreachableError,
+        )
+        from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
+        from airflow_braze_schedule.core.group import BulkLedger, BulkReport, ChunkFailure, ChunkSchedule
+        from airflow_braze_schedule.core.retry import airflow_may_retry
+
+        # Made here, from the connection: the pool's threads must not call into Airflow. The client is
+        # shared by the threads: each has its own session, and all see one rate-limit state.
+        client = self.hook.client
+        store = context.get("task_state_store")
+        ledger = BulkLedger(
+            store,
+            fingerprint=plan.fingerprint,
+            chunks=plan.chunks,
+            window=LEDGER_WINDOW_PER_THREAD * self.max_concurrency,
+            try_number=context["ti"].try_number,
+            resend_unknown=self.on_unknown_outcome == "resend",
+        )
+        with _failing_fast_where_retries_cannot_help(creates=True):
+            earlier = ledger.earlier()
+        report = BulkReport(plan.chunks, plan.recipients)
+        for position, (schedule_id, dispatch_id) in earlier.created.items():
+            report.created[position] = ChunkSchedule(position, schedule_id, dispatch_id, plan.sizes[position])
+        if earlier.created or earlier.unknown:
+            self.log.warning(
+                "Resuming: an earlier try created %s chunks (not sent again) and left %s with an unknown outcome "
+                "(not resent); %s chunks to send.",
+                f"{len(earlier.created):,}",
+                f"{len(earlier.unknown):,}",
+                f"{plan.chunks - len(earlier.created) - len(earlier.unknown):,}",
+            )
+        ledger.begin(earlier)
+
+        progress = Progress(total=plan.chunks, recipients_total=plan.recipients)
+        progress.done = len(report.created)
+        progress.recipients = sum(chunk.recipients for chunk in report.created.values())
+        restore_sleep = _count_waits(client, progress)
+        seen = [0]
+
+        def to_send() -> Iterator[Chunk]:
+            for chunk in chunked(source(), plan.chunk_size):
+                seen[0] += 1
+                if chunk.position in earlier.created:
+                    continue
+                if chunk.position in earlier.unknown:
+                    report.unknown.append(
+                        ChunkFailure(
+                            chunk.position,
+                            len(chunk.users),
+                            _where(chunk),
+                            "an earlier try sent it and never recorded Braze's answer",
+                            users=chunk.describe_users(),
+                        )
+                    )
+                    progress.done += 1
+                    progress.failed += 1
+                    continue
+                yield chunk
+            if seen[0] != plan.chunks:
+                raise AudienceChangedError(
+                    "audience",
+                    f"has {seen[0]:,} chunks now and had {plan.chunks:,} when validated: it changed while the task ran",
+                    "an audience that stays the same until the task ends",
+                )
+
+        sender = Sender(plan, base, now)
+
+        def send(chunk: Chunk) -> dict[str, Any]:
+            return client.send(sender.request(chunk))
+
+        def on_done(chunk: Chunk, answer: dict[str, Any] | None, error: BaseException | None) -> None:
+            progress.done += 1
+            progress.requests += 1
+            if (
+                error is None
+                and answer is not None
+                and isinstance(answer.get("schedule_id"), str)
+                and answer["schedule_id"]
+            ):
+                dispatch_id = answer.get("dispatch_id")
+                dispatch_id = dispatch_id if isinstance(dispatch_id, str) else None
+                report.created[chunk.position] = ChunkSchedule(
+                    chunk.position, answer["schedule_id"], dispatch_id, len(chunk.users)
+                )
+                ledger.created(chunk.position, answer["schedule_id"], dispatch_id)
+                progress.recipients += len(chunk.users)
+                return
+            progress.failed += 1
+            where = _where(chunk)
+            if (
+                error is None
+                or isinstance(error, BrazeOutcomeUnknownError)
+                or not isinstance(error, BrazeError)
+            ):
+                reason = (
+                    f"Braze answered {answer!r} with no schedule_id"
+                    if error is None
+                    else str(error)
+                    if isinstance(error, BrazeError)
+                    else f"{type(error).__name__}: {error}"
+                )
+                ledger.unknown(chunk.position)
+                report.unknown.append(
+                    ChunkFailure(
+                        chunk.position, len(chunk.users), where, reason, users=chunk.describe_users()
+                    )
+                )
+                if not isinstance(error, BrazeError | type(None)):
+                    report.stopped_by = report.stopped_by or reason
+                return
+            # A 4xx/5xx answer, an unreachable Braze, or a chunk that failed its check before sending:
+            # nothing was created.
+            ledger.refused(chunk.position, str(error))
+            retryable = isinstance(error, BrazeApiError | BrazeUnreachableError) and airflow_may_retry(
+                error, creates=True
+            )
+            report.refused.append(
+                ChunkFailure(chunk.position, len(chunk.users), where, str(error), retryable=retryable)
+            )
+            if isinstance(
+                error,
+                BrazeAuthenticationError
+                | BrazePermissionError
+                | BrazeNotFoundError
+                | BrazeRateLimitError
+                | BrazeUnreachableError
+                | AudienceChangedError,
+            ):
+                # Every other chunk would meet the same answer: stop sending.
+                report.stopped_by = report.stopped_by or str(error)
+
+        def report_progress() -> None:
+            ledger.flush()
+            self.log.info("Progress: %s", progress.line())
+
+        ticker = Ticker(self.progress_interval, report_progress)
+
+        def tick() -> None:
+            ledger.flush()
+            ticker.tick()
+
+        self.log.info(
+            "Sending %s chunks, %s at a time.",
+            f"{plan.chunks - len(earlier.created) - len(earlier.unknown):,}",
+            self.max_concurrency,
+        )
+        fan_out = FanOut(send, concurrency=self.max_concurrency, ahead=self.max_concurrency)
+        failure: BaseException | None = None
+        try:
+            fan_out.run(
+                to_send(),
+                before=lambda chunk: ledger.sending(chunk.position),
+                on_done=on_done,
+                tick=tick,
+                stop=lambda: report.stopped_by is not None,
+            )
+        except Exception as error:  # reading the audience failed, or it changed between the passes
+            failure = error
+            report.stopped_by = report.stopped_by or str(error)
+        finally:
+            restore_sleep()
+            ledger.finish(report.not_sent)
+        self.log.info("Progress: %s", progress.line())
+        if store is not None:
+            self.log.info(
+                "Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds
+            )
+        return self._finish(context, plan, report, failure, has_store=store is not None)
+
+    def _finish(
+        self, context: Context, plan: BulkPlan, report: Any, failure: BaseException | None, *, has_store: bool
+    ) -> dict[str, Any]:
+        complete = report.complete and failure is None
+        handle = self._group(plan, report.chunks(), complete=complete)
+        # Pushed first, so the ids survive whatever fails after this.
+        context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
+        if complete:
+            self.log.info(
+                "Braze scheduled the %s send for %s recipients in %s schedules.",
+                plan.kind.value,
+                f"{plan.recipients:,}",
+                f"{len(handle.chunks):,}",
+            )
+            return handle.to_xcom()
+        from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
+
+        context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=handle.to_xcom())
+        what = f"Bulk create of the {plan.kind.value} send ({plan.template.method} {plan.template.path})"
+        self.log.error("%s", report.summary(what=what, limit=None))
+        message = report.summary(what=what)
+        if failure is not None:
+            message = f"{failure}\n{message}"
+        if has_store and report.retry_may_help and failure is None:
+            raise AirflowException(message)
+        raise AirflowFailException(message)
+
+
+def _where(chunk: Chunk) -> str:
+    if not chunk.labels:
+        return "no users"
+    if len(chunk.labels) == 1:
+        return chunk.labels[0]
+    last = chunk.labels[-1].rsplit(" ", 1)[-1] if " line " in chunk.labels[-1] else chunk.labels[-1]
+    return f"{chunk.labels[0]} to {last}"
+
+
+def _count_waits(client: BrazeClient, progress: Progress) -> Callable[[], None]:
+    """Count the client's waits (rate-limit resets, back-off) for the progress line; returns the undo."""
+    original = client._sleep
+
+    def sleep(seconds: float) -> None:
+        progress.waits += 1
+        progress.waited_seconds += seconds
+        original(seconds)
+
+    client._sleep = sleep
+
+    def restore() -> None:
+        client._sleep = original
+
+    return restore
+
+
+# --- update and cancel of a whole group --------------------------------------------------------------
+
+
+def change_group(
+    operator: _ExistingScheduleOperator, context: Context, group: GroupHandle, action: str
+) -> dict[str, Any]:
+    """Update or cancel every schedule of a bulk create's group, concurrently, as the single operators do
+    for one schedule; return the group handle updated (or marked cancelled).
+
+    :param action: ``"update"`` or ``"cancel"``.
+    """
+    from airflow_braze_schedule.core.errors import BrazeNotFoundError
+    from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
+    from airflow_braze_schedule.core.handle import schedule_for_update
+    from airflow_braze_schedule.core.payload import build_delete_request, build_update_request
+
+    with _failing_fast_where_retries_cannot_help(creates=False):
+        schedule = None
+        if action == "update":
+            schedule = schedule_for_update(getattr(operator, "schedule", None), group.schedule)
+            messages = getattr(operator, "messages", None)
+
+            def build(schedule_id: str) -> Any:
+                return build_update_request(
+                    group.kind, schedule_id, owner_id=group.owner_id, schedule=schedule, messages=messages
+                )
+        else:
+
+            def build(schedule_id: str) -> Any:
+                return build_delete_request(group.kind, schedule_id, owner_id=group.owner_id)
+
+        # Every request is validated before the first goes out.
+        requests = [(chunk, build(chunk.schedule_id)) for chunk in group.chunks]
+        example = requests[0][1] if requests else build("placeholder")
+        for note in example.notes:
+            operator.log.warning("%s", note)
+        dry_run = group.dry_run or operator._is_dry_run()
+        verb = "updated" if action == "update" else "cancelled"
+        operator.log.info(
+            "%s %s schedules of the %s group (%s recipients); each request like: %s",
+            "Dry run, NOT sending:" if dry_run else "Sending:",
+            f"{len(requests):,}",
+            group.kind.value,
+            f"{group.recipients:,}",
+            example.describe()[:4000],
+        )
+        if action == "update" and example.body is not None:
+            new_schedule = example.body.get("schedule", group.schedule)
+        else:
+            new_schedule = group.schedule
+        if not dry_run and requests:
+            client = operator.hook.client
+            try_number = context["ti"].try_number
+            progress = Progress(total=len(requests), recipients_total=group.recipients)
+            failures: list[str] = []
+
+            def on_done(item: Any, _: Any, error: BaseException | None) -> None:
+                chunk, _request = item
+                progress.done += 1
+                progress.requests += 1
+                if error is None:
+                    progress.recipients += chunk.recipients
+                    return
+                if action == "cancel" and isinstance(error, BrazeNotFoundError) and try_number > 1:
+                    operator.log.warning(
+                        "Schedule %s was not found: an earlier try cancelled it (or it was sent).",
+                        chunk.schedule_id,
+                    )
+                    return
+                progress.failed += 1
+                failures.append(f"  chunk {chunk.position}, schedule_id {chunk.schedule_id}: {error}")
+
+            ticker = Ticker(
+                DEFAULT_PROGRESS_INTERVAL, lambda: operator.log.info("Progress: %s", progress.line())
+            )
+
+            def send(item: tuple[ChunkSchedule, BrazeRequest]) -> dict[str, Any]:
+                return client.send(item[1])
+
+            FanOut(send, concurrency=DEFAULT_MAX_CONCURRENCY).run(
+                requests, before=lambda item: None, on_done=on_done, tick=ticker.tick, stop=lambda: False
+            )
+            operator.log.info("Progress: %s", progress.line())
+            if failures:
+                message = (
+                    f"{len(failures):,} of {len(requests):,} schedules of the group were not {verb}:\n"
+                    + "\n".join(failures[:50])
+                    + (f"\n  … and {len(failures) - 50:,} more (see the log)" if len(failures) > 50 else "")
+                )
+                operator.log.error("%s", "\n".join(failures))
+                raise BrazeGroupChangeError(message)
+            operator.log.info("Braze %s all %s schedules of the group.", verb, f"{len(requests):,}")
+        updated = group.with_schedule(new_schedule)
+        if action == "cancel" and not dry_run:
+            from dataclasses import replace
+
+            updated = replace(updated, cancelled=True)
+        context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
+        return updated.to_xcom()
+
+
+class BrazeGroupChangeError(Exception):
+    """Some schedules of a group could not be updated or cancelled (the others were); a retry redoes it."""
