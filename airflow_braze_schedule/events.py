@@ -5,6 +5,9 @@ its connection's asset, ``braze://<conn_id>/schedules`` (:func:`~airflow_braze_s
 The event's ``extra`` lists the changes: ``changes`` is a list of ``{"schedule_key", "action", "state",
 "outcome", "schedule_id", "kind", "campaign_id" | "canvas_id", "schedule"}`` (the first 50; ``changes_total``
 says how many there were), and a single change is also given whole as ``schedule_key`` and ``handle``.
+A bulk create's group (and its update or cancel) is one change with ``group``: ``kind``, the owner id,
+``schedule``, ``recipients``, ``chunk_size``, ``schedule_ids_count`` and, up to 200, ``schedule_ids``;
+it reads back as a group handle (or not at all when only the count was carried: use its key instead).
 
 A DAG scheduled on the asset turns them back into handles the update and cancel operators accept::
 
@@ -68,9 +71,17 @@ def handles_from_events(events: Any, *, actions: Iterable[str] | None = None) ->
                 continue
             if wanted is None and action in ("unchanged", "none"):
                 continue
-            if not change.get("schedule_id"):
+            if isinstance(change.get("group"), dict):  # a bulk create's group of schedules
+                from airflow_braze_schedule.core.group import group_from_event
+
+                group = group_from_event(change["group"])
+                if group is None:  # too many schedule ids to carry: the key finds them
+                    continue
+                handle = group
+            elif not change.get("schedule_id"):
                 continue
-            handle = {name: change[name] for name in HANDLE_FIELDS if change.get(name) is not None}
+            else:
+                handle = {name: change[name] for name in HANDLE_FIELDS if change.get(name) is not None}
             handle["schedule_key"] = change.get("schedule_key")
             handle["action"] = action
             handles.append(handle)

@@ -156,6 +156,43 @@ class GroupHandle:
         owner_field = ENDPOINTS[self.kind].owner_field
         return getattr(self, owner_field) if owner_field else None
 
+    def to_event(self) -> dict[str, Any]:
+        """The compact form an asset event carries: counts, and the schedule ids while they are few."""
+        value: dict[str, Any] = {"kind": self.kind.value}
+        if self.owner_id is not None:
+            value[ENDPOINTS[self.kind].owner_field or "owner_id"] = self.owner_id
+        value.update(
+            schedule=self.schedule,
+            recipients=self.recipients,
+            chunk_size=self.chunk_size,
+            schedule_ids_count=len(self.chunks),
+        )
+        if len(self.chunks) <= EVENT_SCHEDULE_IDS_LIMIT:
+            value["schedule_ids"] = self.schedule_ids
+        return value
+
+
+#: An event names a group's schedule ids up to this many (a 10,000-user audience has 200 chunks);
+#: beyond, it gives their count and the schedule_key is the way back to them.
+EVENT_SCHEDULE_IDS_LIMIT = 200
+
+
+def group_from_event(value: Any) -> dict[str, Any] | None:
+    """The group handle (as update and cancel accept it) of an event's compact group form, or None when the
+    event gave only the count of its schedule ids. Chunks' positions are their order; their sizes unknown."""
+    if not isinstance(value, dict) or not isinstance(value.get("schedule_ids"), list):
+        return None
+    handle = {
+        name: value[name]
+        for name in ("kind", "campaign_id", "canvas_id", "schedule", "recipients", "chunk_size")
+        if value.get(name) is not None
+    }
+    handle["chunks"] = [
+        {"position": position, "schedule_id": schedule_id, "dispatch_id": None, "recipients": 0}
+        for position, schedule_id in enumerate(value["schedule_ids"])
+    ]
+    return handle
+
 
 def as_group_handle(value: Any) -> GroupHandle | None:
     """The group handle in ``value`` (a dict, or its text after a template), or None if it is none."""

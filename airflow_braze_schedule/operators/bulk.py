@@ -199,6 +199,15 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                 return self._dry_run(context, plan, base, source, now)
             if plan.chunks == 0:
                 self.log.warning("The audience is empty: nothing to schedule.")
+            if self.schedule_key is not None:
+                from airflow_braze_schedule.operators.keyed import bulk_create_by_key
+
+                return bulk_create_by_key(
+                    self,
+                    context,
+                    plan.fingerprint,
+                    lambda: self._send_all(context, plan, base, source, now, emit=False),
+                )
             return self._send_all(context, plan, base, source, now)
 
     def _dry_run(
@@ -238,7 +247,14 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         )
 
     def _send_all(
-        self, context: Context, plan: BulkPlan, base: dict[str, Any], source: EntrySource, now: Any
+        self,
+        context: Context,
+        plan: BulkPlan,
+        base: dict[str, Any],
+        source: EntrySource,
+        now: Any,
+        *,
+        emit: bool = True,
     ) -> dict[str, Any]:
         from airflow_braze_schedule.core.audience import (
             AudienceChangedError,
@@ -420,10 +436,17 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             self.log.info(
                 "Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds
             )
-        return self._finish(context, plan, report, failure, has_store=store is not None)
+        return self._finish(context, plan, report, failure, has_store=store is not None, emit=emit)
 
     def _finish(
-        self, context: Context, plan: BulkPlan, report: Any, failure: BaseException | None, *, has_store: bool
+        self,
+        context: Context,
+        plan: BulkPlan,
+        report: Any,
+        failure: BaseException | None,
+        *,
+        has_store: bool,
+        emit: bool = True,
     ) -> dict[str, Any]:
         complete = report.complete and failure is None
         handle = self._group(plan, report.chunks(), complete=complete)
@@ -436,6 +459,8 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                 f"{plan.recipients:,}",
                 f"{len(handle.chunks):,}",
             )
+            if emit:  # a keyed create emits its own event, with the key
+                _emit_group_change(self, context, handle.to_xcom(), "create", "scheduled")
             return handle.to_xcom()
         from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
 
@@ -574,7 +599,21 @@ def change_group(
 
             updated = replace(updated, cancelled=True)
         context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
+        if not dry_run:
+            state = "cancelled" if action == "cancel" else "updated"
+            _emit_group_change(operator, context, updated.to_xcom(), action, state)
         return updated.to_xcom()
+
+
+def _emit_group_change(
+    operator: Any, context: Context, group: dict[str, Any], action: str, state: str
+) -> None:
+    """Put the group's change on the task's schedules asset event, where the task declares that outlet
+    (keyed tasks do; add ``outlets=[schedules_asset(conn_id)]`` to any other)."""
+    from airflow_braze_schedule.operators.keyed import KeyedOperatorMixin, event_extra, group_change
+
+    change = group_change(group, getattr(operator, "schedule_key", None), action, state)
+    KeyedOperatorMixin.emit_change(operator, context, event_extra(operator.braze_conn_id, [change]))
 
 
 class BrazeGroupChangeError(Exception):

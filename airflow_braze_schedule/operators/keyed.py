@@ -232,14 +232,17 @@ def event_extra(braze_conn_id: str, changes: list[dict[str, Any]], **more: Any) 
     """
     keep = ("schedule_key", "action", "state", "outcome", "schedule_id", "kind", "campaign_id", "canvas_id")
     compact = [
-        {name: change[name] for name in (*keep, "schedule") if change.get(name) is not None}
+        {name: change[name] for name in (*keep, "schedule", "group") if change.get(name) is not None}
         for change in changes[:EVENT_KEYS_LIMIT]
     ]
     extra: dict[str, Any] = {"braze_conn_id": braze_conn_id, "changes": compact, **more}
     if len(changes) > EVENT_KEYS_LIMIT:
         extra["changes_total"] = len(changes)
         extra["changes_truncated"] = True
-    if len(changes) == 1:
+    if len(changes) == 1 and isinstance(changes[0].get("group"), dict):
+        extra["schedule_key"] = changes[0].get("schedule_key")
+        extra["handle"] = changes[0]["group"]
+    elif len(changes) == 1:
         extra["schedule_key"] = changes[0].get("schedule_key")
         extra["handle"] = {
             name: changes[0][name]
@@ -545,6 +548,8 @@ def update_by_key(op: Any, context: Context) -> dict[str, Any]:
             return _result(
                 op, context, entry, "none", f"schedule_key {key!r} is cancelled: nothing to update"
             )
+        if "chunks" in entry.handle:  # a bulk create's group
+            return _change_group_by_key(op, context, entry, steps, "update")
         request = steps.update_request(entry, op.schedule, op.messages)
         dry_run = op._is_dry_run()
         op._log_request(request, dry_run=dry_run)
@@ -563,6 +568,8 @@ def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
             op.log.warning("schedule_key %r is already cancelled: nothing to do.", key)
             result = _result(op, context, entry, "none", f"schedule_key {key!r} is already cancelled")
             return {**result, "cancelled": True}
+        if "chunks" in entry.handle:  # a bulk create's group
+            return _change_group_by_key(op, context, entry, steps, "cancel")
         request = steps.cancel_request(entry)
         dry_run = op._is_dry_run()
         op._log_request(request, dry_run=dry_run)
@@ -578,3 +585,108 @@ def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
         reason = entry.history[-1].get("note") if entry.outcome == "refused_too_late" else None
         result = _result(op, context, entry, "cancel", reason)
         return {**result, "cancelled": entry.state == "cancelled"}
+
+
+# --- a bulk create's group of schedules under one key (the bulk operator and update/cancel by key) ------
+
+
+def group_change(group: dict[str, Any], key: str | None, action: str, state: str | None) -> dict[str, Any]:
+    """One change of a group, as :func:`event_extra` takes it: the key and the group's compact form."""
+    from airflow_braze_schedule.core.group import GroupHandle
+
+    return {
+        "schedule_key": key,
+        "action": action,
+        "state": state,
+        "outcome": "applied" if action in ("update", "cancel") else None,
+        "kind": group.get("kind"),
+        "group": GroupHandle.from_xcom(group).to_event(),
+    }
+
+
+def _group_result(
+    op: Any, context: Context, entry: Any, action: str, reason: str | None = None
+) -> dict[str, Any]:
+    """What a keyed task on a group returns (the group handle, key, action, state) and emits."""
+    result: dict[str, Any] = {
+        **(entry.handle or {}),
+        "schedule_key": entry.schedule_key,
+        "action": action,
+        "state": entry.effective_state(),
+        "outcome": entry.outcome if action in ("update", "cancel") else None,
+    }
+    if reason:
+        result["reason"] = reason
+    op.log.info(
+        "schedule_key %r: %s of a group of %s schedules; state=%s%s",
+        entry.schedule_key,
+        action,
+        len((entry.handle or {}).get("chunks") or []),
+        result["state"],
+        f" ({reason})" if reason else "",
+    )
+    change = group_change(entry.handle, entry.schedule_key, action, result["state"])
+    KeyedOperatorMixin.emit_change(op, context, event_extra(op.braze_conn_id, [change]))
+    return result
+
+
+def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -> dict[str, Any]:
+    """A bulk create given a ``schedule_key``: the group is recorded under the key once every chunk is
+    created. The same audience and request again under a live key sends nothing and returns the recorded
+    group; a different one is refused (cancel the key first). The bulk create's own ledger makes a retry
+    resume rather than resend, so the registry is written once, after the sends.
+
+    :param fingerprint: of the whole audience and request (the bulk plan's).
+    :param send: sends every chunk and returns the group handle (raises if some chunk failed).
+    """
+    from airflow_braze_schedule.core.registry_model import SCHEDULED, RegistryEntry, check_schedule_key
+    from airflow_braze_schedule.operators.keyed_steps import ScheduleKeyConflictError
+
+    key = check_schedule_key(op.schedule_key)
+    _, steps = _steps(op, context)
+    entry = steps.registry.get(key)
+    if entry is not None and entry.is_live():
+        if entry.fingerprint == fingerprint and "chunks" in (entry.handle or {}):
+            return _group_result(
+                op, context, entry, "unchanged", "the same audience and request is scheduled"
+            )
+        raise ScheduleKeyConflictError(
+            f"schedule_key {key!r} already has a live schedule made from a different request. Not creating "
+            "a second one: cancel it first (BrazeCancelScheduleOperator(schedule_key=...))"
+        )
+    handle = send()
+    entry = steps.record(
+        entry or RegistryEntry(key),
+        "create",
+        note=f"a group of {len(handle.get('chunks') or [])} schedules",
+        handle=handle,
+        fingerprint=fingerprint,
+        content_fingerprint=None,
+        state=SCHEDULED,
+        outcome=None,
+        pending=None,
+    )
+    return _group_result(op, context, entry, "create")
+
+
+def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, action: str) -> dict[str, Any]:
+    """Update or cancel every schedule of the group recorded under a key, then record it."""
+    from airflow_braze_schedule.core.group import GroupHandle
+    from airflow_braze_schedule.core.registry_model import CANCELLED, UPDATED
+    from airflow_braze_schedule.operators.bulk import change_group
+
+    changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), action)
+    if op._is_dry_run():
+        return {**changed, "schedule_key": entry.schedule_key, "action": action, "dry_run": True}
+    changed.pop("cancelled", None)
+    entry = steps.record(
+        entry,
+        action,
+        handle=changed,
+        # A moved group no longer matches the create request it was recorded with.
+        fingerprint=None if action == "update" else entry.fingerprint,
+        state=UPDATED if action == "update" else CANCELLED,
+        outcome="applied",
+    )
+    result = _group_result(op, context, entry, action)
+    return {**result, "cancelled": True} if action == "cancel" else result

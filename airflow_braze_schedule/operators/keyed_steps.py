@@ -380,6 +380,13 @@ class KeyedSteps:
         entry = self.registry.get(key)
         if entry is not None and entry.pending and not dry_run:
             entry = self.settle(entry)
+        if entry is not None and "chunks" in (entry.handle or {}) and entry.is_live():
+            raise ScheduleKeyConflictError(
+                f"schedule_key {key!r} holds a bulk create's group of {len(entry.handle['chunks'])} "  # type: ignore[index]
+                "schedules, which upsert does not change: update or cancel it by key "
+                "(BrazeUpdateScheduleOperator / BrazeCancelScheduleOperator(schedule_key=...)), or give the "
+                "bulk create the new request after cancelling"
+            )
         return plan_key(key, entry, keyed_request(fields, entry), freeze_window=self.freeze_window)
 
     def carry_out(self, plan: KeyPlan) -> RegistryEntry | None:

@@ -46,3 +46,41 @@ def test_many_changes_are_compact_and_filtered_by_action():
     )
     assert all(h["action"] != "unchanged" for h in handles_from_events(extra))
     assert handles_from_events(None) == []
+
+
+def _group(chunks):
+    return {
+        "kind": "campaign",
+        "campaign_id": "c1",
+        "schedule": {"time": "2027-01-01T10:00:00"},
+        "recipients": chunks * 50,
+        "chunk_size": 50,
+        "chunks": [
+            {"position": n, "schedule_id": f"g-{n}", "dispatch_id": None, "recipients": 50}
+            for n in range(chunks)
+        ],
+    }
+
+
+def test_a_group_change_reads_back_as_a_group_handle():
+    from airflow_braze_schedule.core.group import as_group_handle
+    from airflow_braze_schedule.operators.keyed import group_change
+
+    extra = event_extra("braze_default", [group_change(_group(3), "promo", "create", "scheduled")])
+    assert extra["handle"]["schedule_ids_count"] == 3
+    [handle] = handles_from_events(extra)
+    group = as_group_handle(handle)
+    assert group is not None
+    assert (group.schedule_ids, group.campaign_id, group.recipients) == (["g-0", "g-1", "g-2"], "c1", 150)
+    assert (handle["schedule_key"], handle["action"]) == ("promo", "create")
+
+
+def test_a_large_group_carries_only_counts_and_reads_back_as_nothing():
+    from airflow_braze_schedule.core.group import EVENT_SCHEDULE_IDS_LIMIT
+    from airflow_braze_schedule.operators.keyed import group_change
+
+    change = group_change(_group(EVENT_SCHEDULE_IDS_LIMIT + 1), "big", "create", "scheduled")
+    extra = event_extra("braze_default", [change])
+    assert extra["handle"]["schedule_ids_count"] == EVENT_SCHEDULE_IDS_LIMIT + 1
+    assert "schedule_ids" not in extra["handle"]
+    assert handles_from_events(extra) == []

@@ -1,0 +1,132 @@
+"""A bulk create's group under a schedule key, and its asset events, in real DAG runs against the fake."""
+
+from __future__ import annotations
+
+import uuid
+
+from airflow_braze_schedule.core.group import as_group_handle
+from airflow_braze_schedule.events import handles_from_events
+from tests.helpers import task_states
+from tests.keyed.keyed_support import read_registry, send_time, unique_prefix
+
+DAGS = "braze_e2e_keyed_bulk.py"
+KEYED = "braze_e2e_keyed.py"
+CREATE = "/campaigns/trigger/schedule/create"
+UPDATE = "/campaigns/trigger/schedule/update"
+DELETE = "/campaigns/trigger/schedule/delete"
+
+
+def _conf(key, campaign, users, time):
+    recipients = [{"external_user_id": f"{campaign}/{n}"} for n in range(users)]
+    return {"key": key, "campaign_id": campaign, "recipients": recipients, "schedule": time}
+
+
+def _count(fake_braze, path, campaign):
+    return sum(1 for r in fake_braze.requests_to(path) if (r.json or {}).get("campaign_id") == campaign)
+
+
+def _live(fake_braze, campaign):
+    return {s.schedule_id: s for s in fake_braze.active_schedules() if s.body.get("campaign_id") == campaign}
+
+
+def _asset_events(uri="braze://braze_default/schedules"):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == uri)
+            .order_by(AssetEvent.id)
+        ).all()
+        return [{"extra": row.extra} for row in rows]
+
+
+def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, registry_kind):
+    key = unique_prefix() + "spring-promo"
+    campaign = f"campaign-{uuid.uuid4().hex[:8]}"
+    time = send_time(days=4)
+    create = f"braze_e2e_keyed_bulk_create_{registry_kind}"
+
+    first = run_dag_logged(DAGS, create, run_conf=_conf(key, campaign, 120, time))
+    assert task_states(first.dag_run) == {"bulk": "success"}
+    assert _count(fake_braze, CREATE, campaign) == 3  # 50 + 50 + 20
+    live = _live(fake_braze, campaign)
+    assert len(live) == 3
+    entry = read_registry(registry_kind).require(key)
+    assert entry.state == "scheduled"
+    assert sorted(c["schedule_id"] for c in entry.handle["chunks"]) == sorted(live)
+
+    # The same audience and request again: nothing sent, the recorded group returned.
+    before = len(fake_braze.received)
+    second = run_dag_logged(DAGS, create, run_conf=_conf(key, campaign, 120, time))
+    assert task_states(second.dag_run) == {"bulk": "success"}
+    assert len(fake_braze.received) == before
+    result = second.dag_run.get_task_instance("bulk").xcom_pull(task_ids="bulk")
+    assert (result["action"], len(result["chunks"])) == ("unchanged", 3)
+    # Another audience under the live key: refused, nothing sent.
+    other = run_dag_logged(DAGS, create, run_conf=_conf(key, campaign, 121, time))
+    assert task_states(other.dag_run) == {"bulk": "failed"}
+    assert "already has a live schedule" in other.logs["bulk"]
+    assert len(fake_braze.received) == before
+    # Upsert does not change groups yet: it says so and sends nothing.
+    upsert = run_dag_logged(
+        KEYED,
+        f"braze_e2e_keyed_upsert_{registry_kind}",
+        run_conf={**_conf(key, campaign, 1, time), "recipients": [{"external_user_id": "x"}]},
+    )
+    assert task_states(upsert.dag_run) == {"upsert": "failed"}
+    assert "which upsert does not change" in upsert.logs["upsert"]
+    assert len(fake_braze.received) == before
+
+    # The create's asset event reads back into a group handle the update operator accepts.
+    events = _asset_events()
+    [created] = [h for h in handles_from_events(events, actions=("create",)) if h["schedule_key"] == key]
+    group = as_group_handle(created)
+    assert group is not None
+    assert sorted(group.schedule_ids) == sorted(live)
+    assert (group.recipients, group.campaign_id) == (120, campaign)
+    moved = send_time(days=5)
+    by_handle = run_dag_logged(
+        DAGS,
+        "braze_e2e_keyed_bulk_update_by_handle",
+        run_conf={
+            "handle": {k: v for k, v in created.items() if k not in ("schedule_key", "action")},
+            "schedule": moved,
+        },
+    )
+    assert task_states(by_handle.dag_run) == {"update": "success"}
+    assert _count(fake_braze, UPDATE, campaign) == 3
+    assert {s.schedule["time"] for s in _live(fake_braze, campaign).values()} == {moved}
+    [updated_event] = handles_from_events(_asset_events()[-1:], actions=("update",))
+    assert sorted(as_group_handle(updated_event).schedule_ids) == sorted(live)
+
+    # Update by key, from another DAG: one update per chunk, recorded.
+    later = send_time(days=6)
+    updated = run_dag_logged(
+        KEYED, f"braze_e2e_keyed_update_{registry_kind}", run_conf={"key": key, "schedule": later}
+    )
+    assert task_states(updated.dag_run) == {"update": "success"}
+    assert _count(fake_braze, UPDATE, campaign) == 6
+    assert {s.schedule["time"] for s in _live(fake_braze, campaign).values()} == {later}
+    entry = read_registry(registry_kind).require(key)
+    assert (entry.state, entry.outcome) == ("updated", "applied")
+    assert entry.handle["schedule"]["time"] == later
+
+    # Cancel by key: every chunk cancelled, recorded, and the event says so with the key.
+    cancelled = run_dag_logged(KEYED, f"braze_e2e_keyed_cancel_{registry_kind}", run_conf={"key": key})
+    assert task_states(cancelled.dag_run) == {"cancel": "success"}
+    assert _count(fake_braze, DELETE, campaign) == 3
+    assert _live(fake_braze, campaign) == {}
+    assert read_registry(registry_kind).require(key).state == "cancelled"
+    [cancel_event] = [
+        h for h in handles_from_events(_asset_events(), actions=("cancel",)) if h["schedule_key"] == key
+    ]
+    assert sorted(as_group_handle(cancel_event).schedule_ids) == sorted(live)
+    # Again: a no-op that says so.
+    before = len(fake_braze.received)
+    again = run_dag_logged(KEYED, f"braze_e2e_keyed_cancel_{registry_kind}", run_conf={"key": key})
+    assert task_states(again.dag_run) == {"cancel": "success"}
+    assert len(fake_braze.received) == before
