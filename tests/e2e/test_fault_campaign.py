@@ -55,6 +55,7 @@ CAUSES = (
 )
 
 
+@pytest.mark.slow  # about a minute: make test-slow, not make test
 def test_fault_campaign(run_dag_logged, fake_braze, monkeypatch, record_property):
     conn = fake_braze.airflow_connection()
     conn["extra"]["timeout"] = 0.5
