@@ -30,6 +30,22 @@ HAS_TASK_RETRY_POLICY = Version("3.3.0") <= AIRFLOW_VERSION
 #: Airflow 3's manual runs (UI, ``airflow dags trigger``, REST API) have no logical date, only run_after.
 HAS_RUNS_WITHOUT_LOGICAL_DATE = Version("3.0.0") <= AIRFLOW_VERSION
 
+_CHECKOUT = str(Path(__file__).resolve().parent.parent).lower()
+
+
+def lines_about_the_provider(text: str, complaint: str) -> list[str]:
+    """The lines of ``text`` that name this provider and match the regular expression ``complaint``.
+
+    Paths into this checkout are left out first: its folder may itself be called airflow-braze-schedule
+    (a clone usually is), which would make every warning from a package in its .venv look like ours.
+    """
+    return [
+        line
+        for line in text.splitlines()
+        if "braze" in line.lower().replace(_CHECKOUT, "<checkout>")
+        and re.search(complaint, line, re.IGNORECASE)
+    ]
+
 
 def dated_run(logical_date: Any, run_after: Any = None) -> dict[str, Any]:
     """``dag.test()`` arguments for a run with this logical date (Airflow 2 calls it ``execution_date``

@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from airflow_braze_schedule.get_provider_info import CONNECTION_FIELDS, CONNECTION_UI
-from tests.helpers import AIRFLOW_VERSION
+from tests.helpers import AIRFLOW_VERSION, lines_about_the_provider
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -225,6 +225,6 @@ def test_testing_a_braze_connection_with_a_wrong_key_tells_401(api_server, fake_
 
 
 def test_the_server_logged_no_warning_about_the_provider(api_server, braze_form):
-    lines = api_server.log.read_text(errors="replace").lower().splitlines()
+    log = api_server.log.read_text(errors="replace")
 
-    assert [line for line in lines if "braze" in line and ("warn" in line or "deprecat" in line)] == []
+    assert lines_about_the_provider(log, r"warn|deprecat") == []

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from airflow_braze_schedule.get_provider_info import CONNECTION_FIELDS, get_provider_info
+from tests.helpers import lines_about_the_provider
 
 
 def _airflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -37,8 +38,7 @@ def test_airflow_cli_lists_the_provider_without_warnings(command, expected):
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
     # Airflow 2.11 prints deprecation warnings of its own; none may concern this provider.
-    lines = (result.stdout + result.stderr).lower().splitlines()
-    assert [line for line in lines if "warning" in line and "braze" in line] == []
+    assert lines_about_the_provider(result.stdout + result.stderr, "warning") == []
 
 
 def test_provider_info_declares_the_connection_form():

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 import airflow_braze_schedule
+from tests.helpers import lines_about_the_provider
 from tests.install.airflow_lines import newest_airflow, oldest_airflow
 
 pytestmark = pytest.mark.install
@@ -167,12 +168,7 @@ def _report_install_times() -> Iterator[None]:
 
 def _provider_complaints(result: subprocess.CompletedProcess[str]) -> list[str]:
     """Lines of a command's output that warn or error about this provider."""
-    lines = (result.stdout + result.stderr).splitlines()
-    return [
-        line
-        for line in lines
-        if "braze" in line.lower() and re.search(r"warn|error|exception|traceback|fail", line, re.IGNORECASE)
-    ]
+    return lines_about_the_provider(result.stdout + result.stderr, r"warn|error|exception|traceback|fail")
 
 
 def test_the_provider_is_imported_from_the_virtualenv(installed):
