@@ -7,7 +7,7 @@ import uuid
 from airflow_braze_schedule.core.group import as_group_handle
 from airflow_braze_schedule.events import handles_from_events
 from tests.helpers import task_states
-from tests.keyed.keyed_support import read_registry, send_time, unique_prefix
+from tests.keyed.keyed_support import HAS_ASSET_STATE_STORE, read_registry, send_time, unique_prefix
 
 DAGS = "braze_e2e_keyed_bulk.py"
 KEYED = "braze_e2e_keyed.py"
@@ -81,13 +81,17 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     assert "which upsert does not change" in upsert.logs["upsert"]
     assert len(fake_braze.received) == before
 
-    # The create's asset event reads back into a group handle the update operator accepts.
-    events = _asset_events()
-    [created] = [h for h in handles_from_events(events, actions=("create",)) if h["schedule_key"] == key]
-    group = as_group_handle(created)
-    assert group is not None
-    assert sorted(group.schedule_ids) == sorted(live)
-    assert (group.recipients, group.campaign_id) == (120, campaign)
+    # The create's asset event reads back into a group handle the update operator accepts. Events are
+    # read back on Airflow 3.3+ (the asset registry's line); before, the handle comes from XCom.
+    if HAS_ASSET_STATE_STORE:
+        events = _asset_events()
+        [created] = [h for h in handles_from_events(events, actions=("create",)) if h["schedule_key"] == key]
+        group = as_group_handle(created)
+        assert group is not None
+        assert sorted(group.schedule_ids) == sorted(live)
+        assert (group.recipients, group.campaign_id) == (120, campaign)
+    else:
+        created = first.dag_run.get_task_instance("bulk").xcom_pull(task_ids="bulk")
     moved = send_time(days=5)
     by_handle = run_dag_logged(
         DAGS,
@@ -100,8 +104,9 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     assert task_states(by_handle.dag_run) == {"update": "success"}
     assert _count(fake_braze, UPDATE, campaign) == 3
     assert {s.schedule["time"] for s in _live(fake_braze, campaign).values()} == {moved}
-    [updated_event] = handles_from_events(_asset_events()[-1:], actions=("update",))
-    assert sorted(as_group_handle(updated_event).schedule_ids) == sorted(live)
+    if HAS_ASSET_STATE_STORE:
+        [updated_event] = handles_from_events(_asset_events()[-1:], actions=("update",))
+        assert sorted(as_group_handle(updated_event).schedule_ids) == sorted(live)
 
     # Update by key, from another DAG: one update per chunk, recorded.
     later = send_time(days=6)
@@ -121,10 +126,11 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     assert _count(fake_braze, DELETE, campaign) == 3
     assert _live(fake_braze, campaign) == {}
     assert read_registry(registry_kind).require(key).state == "cancelled"
-    [cancel_event] = [
-        h for h in handles_from_events(_asset_events(), actions=("cancel",)) if h["schedule_key"] == key
-    ]
-    assert sorted(as_group_handle(cancel_event).schedule_ids) == sorted(live)
+    if HAS_ASSET_STATE_STORE:
+        [cancel_event] = [
+            h for h in handles_from_events(_asset_events(), actions=("cancel",)) if h["schedule_key"] == key
+        ]
+        assert sorted(as_group_handle(cancel_event).schedule_ids) == sorted(live)
     # Again: a no-op that says so.
     before = len(fake_braze.received)
     again = run_dag_logged(KEYED, f"braze_e2e_keyed_cancel_{registry_kind}", run_conf={"key": key})
