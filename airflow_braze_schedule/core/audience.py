@@ -241,6 +241,8 @@ class BulkPlan:
     :param sizes: each chunk's number of users, by position.
     :param fingerprint: a digest of the whole audience and request; a retry that finds another refuses
         to resume.
+    :param content_fingerprint: the same without the schedule: an upsert that finds only this one equal
+        moves the group rather than replacing it.
     """
 
     kind: ScheduleKind
@@ -249,6 +251,7 @@ class BulkPlan:
     digests: list[str] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     fingerprint: str = ""
+    content_fingerprint: str = ""
 
     @property
     def chunks(self) -> int:
@@ -288,18 +291,27 @@ def make_plan(
     """
     plan = BulkPlan(kind, template_request(base, kind, now=now), check_chunk_size(chunk_size))
     whole = hashlib.sha256(f"{kind.value}:{chunk_size}:".encode())
+    content = whole.copy()
     for chunk in chunked(source(), chunk_size):
         request = chunk_request(base, kind, chunk, now=now)
         chunk_digest = digest(request)
         plan.digests.append(chunk_digest)
         plan.sizes.append(len(chunk.users))
         whole.update(chunk_digest.encode())
+        content.update(_digest_without_schedule(request).encode())
         if on_chunk is not None:
             on_chunk(chunk, request)
     if plan.chunks == 0:
         whole.update(digest(plan.template).encode())
+        content.update(_digest_without_schedule(plan.template).encode())
     plan.fingerprint = whole.hexdigest()[:24]
+    plan.content_fingerprint = content.hexdigest()[:24]
     return plan
+
+
+def _digest_without_schedule(request: BrazeRequest) -> str:
+    body = {name: value for name, value in (request.body or {}).items() if name != "schedule"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 class AudienceChangedError(BrazeValidationError):

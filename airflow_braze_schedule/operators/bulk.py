@@ -155,7 +155,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
 
     # --- execute -----------------------------------------------------------------------------------
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def _validated_plan(self) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
+        """Validate the whole audience and request (nothing sent); return the plan, the fields shared by
+        every chunk, the audience's source and the moment validated against."""
         from datetime import UTC, datetime
 
         from airflow_braze_schedule.core.audience import make_plan
@@ -164,37 +166,41 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
         from airflow_braze_schedule.core.payload import kind_for
 
-        with _failing_fast_where_retries_cannot_help(creates=True):
-            check_on_unknown_outcome(self.on_unknown_outcome)
-            if (
-                isinstance(self.max_concurrency, bool)
-                or not isinstance(self.max_concurrency, int)
-                or self.max_concurrency < 1
-            ):
-                raise BrazeValidationError(
-                    "max_concurrency", f"{self.max_concurrency!r} is not a number of requests", "1 or more"
-                )
-            base = {name: getattr(self, name) for name in self.REQUEST_FIELDS if name not in self.USER_FIELDS}
-            kind = kind_for(canvas_id=self.canvas_id, campaign_id=self.campaign_id, messages=self.messages)
-            source = self._audience(kind)
-            now = datetime.now(tz=UTC)
-            checked = [0, 0]
-
-            def validating(chunk: Chunk, _: Any) -> None:
-                checked[0] += 1
-                checked[1] += len(chunk.users)
-                ticker.tick()
-
-            ticker = Ticker(
-                self.progress_interval,
-                lambda: self.log.info(
-                    "Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"
-                ),
+        check_on_unknown_outcome(self.on_unknown_outcome)
+        if (
+            isinstance(self.max_concurrency, bool)
+            or not isinstance(self.max_concurrency, int)
+            or self.max_concurrency < 1
+        ):
+            raise BrazeValidationError(
+                "max_concurrency", f"{self.max_concurrency!r} is not a number of requests", "1 or more"
             )
-            plan = make_plan(base, kind, source, chunk_size=self.chunk_size, now=now, on_chunk=validating)
-            for note in plan.template.notes:
-                self.log.warning("%s", note)
-            self.log.info("Validated %s.", plan.describe())
+        base = {name: getattr(self, name) for name in self.REQUEST_FIELDS if name not in self.USER_FIELDS}
+        kind = kind_for(canvas_id=self.canvas_id, campaign_id=self.campaign_id, messages=self.messages)
+        source = self._audience(kind)
+        now = datetime.now(tz=UTC)
+        checked = [0, 0]
+
+        def validating(chunk: Chunk, _: Any) -> None:
+            checked[0] += 1
+            checked[1] += len(chunk.users)
+            ticker.tick()
+
+        ticker = Ticker(
+            self.progress_interval,
+            lambda: self.log.info(
+                "Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"
+            ),
+        )
+        plan = make_plan(base, kind, source, chunk_size=self.chunk_size, now=now, on_chunk=validating)
+        for note in plan.template.notes:
+            self.log.warning("%s", note)
+        self.log.info("Validated %s.", plan.describe())
+        return plan, base, source, now
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with _failing_fast_where_retries_cannot_help(creates=True):
+            plan, base, source, now = self._validated_plan()
             if self._is_dry_run():
                 return self._dry_run(context, plan, base, source, now)
             if plan.chunks == 0:

@@ -29,6 +29,7 @@ from airflow_braze_schedule.operators.braze import (
     _BrazeScheduleOperator,
     _failing_fast_where_retries_cannot_help,
 )
+from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -104,7 +105,7 @@ def _check_window(name: str, value: Any) -> timedelta:
     return value
 
 
-class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperator):
+class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOperator):
     """Make the send under ``schedule_key`` be the one described, whatever was there before.
 
     Takes the create operator's arguments (Braze's request fields) and a ``schedule_key``:
@@ -116,6 +117,14 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperato
     * anything else changed (recipients, properties, messages, the campaign or Canvas): replace it: cancel
       the old schedule, then create the new one. Each half is recorded before it is sent, so a retry after
       a failure between the two finishes the job rather than sending twice or never.
+
+    An audience larger than one request takes (over 50 recipients, or external_user_ids and user_aliases
+    together; or ``recipients_path``), or a key that holds a bulk create's group, is upserted as a group,
+    with the bulk create's arguments (``chunk_size``, ``max_concurrency``...): created as a bulk create
+    does; left alone if the whole audience and request are the same; every schedule of the group updated
+    if only the schedule changed; otherwise the old group (or schedule) cancelled, then the new group
+    created, each half recorded before it is sent as for a single replace. The result is then the group
+    handle with ``schedule_key``, ``action`` and ``state``.
 
     A change that falls within ``freeze_window`` of the send is not made (the result says
     ``"action": "frozen"`` and why). Returns the handle (update and cancel accept it) with ``schedule_key``,
@@ -168,6 +177,9 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperato
             dry_run = self._is_dry_run()
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
+            recorded = registry.get(key)
+            if self._as_group(recorded):
+                return upsert_group_by_key(self, context, key, recorded, steps, dry_run=dry_run)
             fields = {name: getattr(self, name) for name in self.REQUEST_FIELDS}
             plan = steps.plan(key, fields, dry_run=dry_run)
             request = plan.request
@@ -202,6 +214,20 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeCreateScheduleOperato
             )
             self.emit_change(context, event_extra(self.braze_conn_id, [result]))
             return result
+
+    def _as_group(self, recorded: Any) -> bool:
+        """Whether this upsert is a group's: more users than one request takes, or a group recorded."""
+        from airflow_braze_schedule.core.payload import MAX_USERS_PER_REQUEST
+        from airflow_braze_schedule.core.schedule import rendered_nothing
+
+        if recorded is not None and "chunks" in (recorded.handle or {}):
+            return True
+        if not rendered_nothing(self.recipients_path):
+            return True
+        users = sum(
+            len(value) for name in self.USER_FIELDS if isinstance(value := getattr(self, name), list | tuple)
+        )
+        return users > MAX_USERS_PER_REQUEST
 
 
 class ReconcileIncompleteError(RuntimeError):
@@ -690,3 +716,104 @@ def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, acti
     )
     result = _group_result(op, context, entry, action)
     return {**result, "cancelled": True} if action == "cancel" else result
+
+
+def upsert_group_by_key(
+    op: Any, context: Context, key: str, entry: Any, steps: Any, *, dry_run: bool
+) -> dict[str, Any]:
+    """An upsert whose send is (or was) a group of schedules; see :class:`BrazeUpsertScheduleOperator`.
+
+    The registry says what is under way before each step: ``group_replace`` (``cancelling``, then
+    ``creating`` once the old send is cancelled) and ``group_create``, so a retry resumes the step left,
+    and the bulk create's own ledger keeps a retried create from sending a chunk twice.
+    """
+    from airflow_braze_schedule.core.group import GroupHandle
+    from airflow_braze_schedule.core.registry_model import CANCELLED, SCHEDULED, UPDATED, RegistryEntry
+    from airflow_braze_schedule.operators.bulk import change_group
+    from airflow_braze_schedule.operators.keyed_steps import KeyedOutcomeUnknownError
+
+    plan, base, source, now = op._validated_plan()
+    pending = (entry.pending or {}) if entry is not None else {}
+    if pending and not dry_run:
+        op.log.warning(
+            "schedule_key %r: an earlier try (%s, run %s) left %r%s under way; settling it first.",
+            key,
+            pending.get("task_id"),
+            pending.get("run_id"),
+            pending.get("op"),
+            f" ({pending['stage']})" if pending.get("stage") else "",
+        )
+    is_group = entry is not None and "chunks" in (entry.handle or {})
+    if pending.get("op") == "group_create":
+        same_task = (pending.get("run_id"), pending.get("task_id")) == (
+            context["ti"].run_id,
+            context["ti"].task_id,
+        )
+        if not same_task and op.on_unknown_outcome != "resend" and not dry_run:
+            raise KeyedOutcomeUnknownError(
+                f"schedule_key {key!r}: an earlier try (task {pending.get('task_id')!r}, run "
+                f"{pending.get('run_id')!r}) sent a group's creates at {pending.get('at')} and never recorded "
+                "the group. Schedules may exist whose ids are unknown, so this try does not send again. Check "
+                "Braze for the send; to create it anyway, set on_unknown_outcome='resend'"
+            )
+        action, reason = "create", "resuming the group's create"
+    elif pending.get("op") == "group_replace" and pending.get("stage") == "creating":
+        action, reason = "create", "the old send is cancelled; creating the new group"
+    elif entry is None or not entry.is_live():
+        action, reason = "create", "no live schedule under the key"
+    elif is_group and entry.fingerprint == plan.fingerprint:
+        action, reason = "unchanged", "the same audience and request is scheduled"
+    elif is_group and entry.content_fingerprint == plan.content_fingerprint:
+        action, reason = "update", "only the schedule changed"
+    else:
+        action, reason = "replace", "the audience or the request changed"
+    op.log.info("schedule_key %r: %s of a group (%s); %s.", key, action, reason, plan.describe())
+    if dry_run:
+        return {"schedule_key": key, "action": action, "reason": reason, "dry_run": True}
+    if action == "unchanged":
+        return _group_result(op, context, entry, "unchanged", reason)
+    if action == "update":
+        entry = steps.intend(entry, {"op": "group_update", "fingerprint": plan.fingerprint})
+        changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), "update")
+        entry = steps.record(
+            entry,
+            "update",
+            handle=changed,
+            fingerprint=plan.fingerprint,
+            content_fingerprint=plan.content_fingerprint,
+            state=UPDATED,
+            outcome="applied",
+            pending=None,
+        )
+        return _group_result(op, context, entry, "update")
+    if action == "replace":
+        entry = steps.intend(
+            entry, {"op": "group_replace", "stage": "cancelling", "fingerprint": plan.fingerprint}
+        )
+        if is_group:
+            change_group(op, context, GroupHandle.from_xcom(entry.handle), "cancel")
+        else:
+            steps.send_cancel(steps.cancel_request(entry))
+        entry = steps.record(
+            entry,
+            "replace_cancelled",
+            note="the old send is cancelled; the new group is next",
+            state=CANCELLED,
+            outcome="applied",
+            pending={**entry.pending, "stage": "creating"},
+        )
+    replacing = action == "replace" or pending.get("op") in ("group_replace", "group_create")
+    entry = steps.intend(entry or RegistryEntry(key), {"op": "group_create", "fingerprint": plan.fingerprint})
+    handle = op._send_all(context, plan, base, source, now, emit=False)
+    entry = steps.record(
+        entry,
+        "replace" if replacing else "create",
+        note=f"a group of {len(handle.get('chunks') or [])} schedules",
+        handle=handle,
+        fingerprint=plan.fingerprint,
+        content_fingerprint=plan.content_fingerprint,
+        state=SCHEDULED,
+        outcome=None,
+        pending=None,
+    )
+    return _group_result(op, context, entry, "replace" if replacing else "create")

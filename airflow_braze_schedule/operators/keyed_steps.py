@@ -383,9 +383,8 @@ class KeyedSteps:
         if entry is not None and "chunks" in (entry.handle or {}) and entry.is_live():
             raise ScheduleKeyConflictError(
                 f"schedule_key {key!r} holds a bulk create's group of {len(entry.handle['chunks'])} "  # type: ignore[index]
-                "schedules, which upsert does not change: update or cancel it by key "
-                "(BrazeUpdateScheduleOperator / BrazeCancelScheduleOperator(schedule_key=...)), or give the "
-                "bulk create the new request after cancelling"
+                "schedules, which only upsert and update or cancel by key change: upsert it "
+                "(BrazeUpsertScheduleOperator(schedule_key=...)), or update or cancel it by key"
             )
         return plan_key(key, entry, keyed_request(fields, entry), freeze_window=self.freeze_window)
 

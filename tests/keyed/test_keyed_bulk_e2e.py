@@ -71,15 +71,6 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     assert task_states(other.dag_run) == {"bulk": "failed"}
     assert "already has a live schedule" in other.logs["bulk"]
     assert len(fake_braze.received) == before
-    # Upsert does not change groups yet: it says so and sends nothing.
-    upsert = run_dag_logged(
-        KEYED,
-        f"braze_e2e_keyed_upsert_{registry_kind}",
-        run_conf={**_conf(key, campaign, 1, time), "recipients": [{"external_user_id": "x"}]},
-    )
-    assert task_states(upsert.dag_run) == {"upsert": "failed"}
-    assert "which upsert does not change" in upsert.logs["upsert"]
-    assert len(fake_braze.received) == before
 
     # The create's asset event reads back into a group handle the update operator accepts. Events are
     # read back on Airflow 3.3+ (the asset registry's line); before, the handle comes from XCom.
@@ -136,3 +127,87 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     again = run_dag_logged(KEYED, f"braze_e2e_keyed_cancel_{registry_kind}", run_conf={"key": key})
     assert task_states(again.dag_run) == {"cancel": "success"}
     assert len(fake_braze.received) == before
+
+
+def test_upsert_of_a_group_creates_leaves_moves_and_replaces_it(run_dag_logged, fake_braze, registry_kind):
+    key = unique_prefix() + "summer-promo"
+    campaign = f"campaign-{uuid.uuid4().hex[:8]}"
+    time = send_time(days=4)
+    upsert = f"braze_e2e_keyed_bulk_upsert_{registry_kind}"
+
+    # More users than one request takes: a bulk create, recorded as a group.
+    first = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, time))
+    assert task_states(first.dag_run) == {"upsert": "success"}
+    assert _count(fake_braze, CREATE, campaign) == 3
+    live = _live(fake_braze, campaign)
+    assert len(live) == 3
+    entry = read_registry(registry_kind).require(key)
+    assert (entry.state, entry.pending) == ("scheduled", None)
+    assert entry.content_fingerprint
+    assert sorted(c["schedule_id"] for c in entry.handle["chunks"]) == sorted(live)
+
+    # The same again: nothing sent, the recorded group returned.
+    before = len(fake_braze.received)
+    same = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, time))
+    assert task_states(same.dag_run) == {"upsert": "success"}
+    assert len(fake_braze.received) == before
+    result = same.dag_run.get_task_instance("upsert").xcom_pull(task_ids="upsert")
+    assert (result["action"], len(result["chunks"])) == ("unchanged", 3)
+
+    # Only the time moved: one update per schedule, no create or delete.
+    moved = send_time(days=5)
+    update = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, moved))
+    assert task_states(update.dag_run) == {"upsert": "success"}
+    assert _count(fake_braze, UPDATE, campaign) == 3
+    assert (_count(fake_braze, CREATE, campaign), _count(fake_braze, DELETE, campaign)) == (3, 0)
+    assert _live(fake_braze, campaign).keys() == live.keys()
+    assert {s.schedule["time"] for s in _live(fake_braze, campaign).values()} == {moved}
+    entry = read_registry(registry_kind).require(key)
+    assert (entry.state, entry.handle["schedule"]["time"]) == ("updated", moved)
+    # ... and the moved group, upserted again as it now is, is left alone.
+    before = len(fake_braze.received)
+    again = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, moved))
+    assert again.dag_run.get_task_instance("upsert").xcom_pull(task_ids="upsert")["action"] == "unchanged"
+    assert len(fake_braze.received) == before
+
+    # Another audience: the old group cancelled (3 deletes), then the new one created (3 creates).
+    replaced = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 121, moved))
+    assert task_states(replaced.dag_run) == {"upsert": "success"}
+    assert _count(fake_braze, DELETE, campaign) == 3
+    assert _count(fake_braze, CREATE, campaign) == 6
+    now_live = _live(fake_braze, campaign)
+    assert len(now_live) == 3
+    assert not (now_live.keys() & live.keys())
+    assert sum(len(s.body["recipients"]) for s in now_live.values()) == 121
+    entry = read_registry(registry_kind).require(key)
+    assert (entry.state, entry.pending) == ("scheduled", None)
+    assert sorted(c["schedule_id"] for c in entry.handle["chunks"]) == sorted(now_live)
+
+
+def test_a_crash_between_the_cancel_and_the_create_of_a_group_is_finished_by_the_retry(
+    run_dag_logged, fake_braze, registry_kind
+):
+    key = unique_prefix() + "autumn-promo"
+    campaign = f"campaign-{uuid.uuid4().hex[:8]}"
+    time = send_time(days=4)
+    run_dag_logged(
+        DAGS, f"braze_e2e_keyed_bulk_upsert_{registry_kind}", run_conf=_conf(key, campaign, 120, time)
+    )
+    old = _live(fake_braze, campaign)
+    assert len(old) == 3
+
+    run = run_dag_logged(
+        DAGS, f"braze_e2e_keyed_bulk_crash_{registry_kind}", run_conf=_conf(key, campaign, 121, time)
+    )
+    assert task_states(run.dag_run) == {"upsert": "success"}
+    assert "worker lost between the cancel and the create of a group" in run.output
+    assert "left 'group_replace' (creating) under way; settling it first" in run.logs["upsert"]
+    # Each old schedule cancelled once, the new group created once: nothing twice, nothing missing.
+    assert _count(fake_braze, DELETE, campaign) == 3
+    assert _count(fake_braze, CREATE, campaign) == 6
+    now_live = _live(fake_braze, campaign)
+    assert len(now_live) == 3
+    assert not (now_live.keys() & old.keys())
+    entry = read_registry(registry_kind).require(key)
+    assert (entry.state, entry.pending) == ("scheduled", None)
+    assert sorted(c["schedule_id"] for c in entry.handle["chunks"]) == sorted(now_live)
