@@ -199,16 +199,11 @@ class BrazeSchedule:
 
     def first_delivery(self) -> datetime:
         """The first UTC instant at which this schedule delivers somewhere (UTC+14 is the first zone)."""
-        return self._window()[0]
+        return self.delivery_window()[0]
 
-    def last_delivery(self) -> datetime:
-        """The last UTC instant at which this schedule delivers anywhere: once it has passed, the send
-        has gone out in every time zone. A UTC time is itself; a local time is that wall-clock time in
-        UTC-12, the last zone; an optimal time is the end of its date in UTC-12."""
-        return self._window()[1]
-
-    def _window(self) -> tuple[datetime, datetime]:
-        """The first and last UTC instants at which this schedule delivers somewhere on Earth."""
+    def delivery_window(self) -> tuple[datetime, datetime]:
+        """The first and last UTC instants (aware) at which this schedule delivers somewhere on Earth: the one
+        rule the accessors below and the registry's states read."""
         if self.mode == "utc":
             return self.time, self.time
         wall = self.time.replace(tzinfo=UTC)
@@ -217,18 +212,20 @@ class BrazeSchedule:
         day = wall.replace(hour=0, minute=0, second=0)
         return day - _EARLIEST_ZONE, day + timedelta(days=1) + _LATEST_ZONE
 
+    def last_delivery(self) -> datetime:
+        """The last UTC instant at which this schedule delivers anywhere: once it has passed, the send
+        has gone out in every time zone. A UTC time is itself; a local time is that wall-clock time in
+        UTC-12, the last zone; an optimal time is the end of its date in UTC-12."""
+        return self.delivery_window()[1]
+
     def send_has_begun(self, now: datetime | None = None) -> bool:
         """Whether the send has begun somewhere on Earth by ``now`` (default: the current time).
 
         For a local or optimal time that is when its first time zone (UTC+14) reaches it, which is what
         Braze's rule on late updates of local-time schedules turns on (braze-api.md §12.5).
         """
-        first, _ = self._window()
+        first, _ = self.delivery_window()
         return first <= _utc_now(now)
-
-    def delivery_window(self) -> tuple[datetime, datetime]:
-        """The first and last UTC instants (aware) at which this schedule delivers somewhere on Earth."""
-        return self._window()
 
     def check(self, now: datetime | None = None) -> list[str]:
         """Check the time against ``now`` (default: the current time).
@@ -239,7 +236,7 @@ class BrazeSchedule:
             offset.
         """
         now = _utc_now(now)
-        first, last = self._window()
+        first, last = self.delivery_window()
         if last <= now:
             where = "" if self.mode == "utc" else " in every time zone"
             raise BrazeValidationError(
