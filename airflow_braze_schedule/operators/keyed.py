@@ -512,6 +512,16 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             if keys and action != "unchanged":
                 shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
                 self.log.info("  %s: %s", action, shown)
+        groups = plan.to_json()["groups"]
+        if groups:
+            self.log.info(
+                "  groups (one request per schedule): %s",
+                ", ".join(
+                    f"{key} {action} {groups[key]}"
+                    for key, action in ((item.schedule_key, item.action.value) for item in plan.keys)
+                    if key in groups
+                ),
+            )
         for item in plan.keys:
             if item.action == "frozen":
                 self.log.warning("  %s frozen: %s", item.schedule_key, item.reason)

@@ -244,6 +244,13 @@ class GroupSteps:
 
     def carry_out(self, plan: KeyPlan, member: GroupMember | None) -> RegistryEntry | None:
         """Do what a group key's plan says; ``member`` is the desired group (None for a cancel)."""
+        if plan.sends:
+            self.steps.log.info(
+                "schedule_key %r: %s of a group: %d requests.",
+                plan.schedule_key,
+                plan.action.value,
+                plan.requests(),
+            )
         if plan.action == Action.CANCEL:
             assert plan.entry is not None
             return self.cancel(plan.entry)
