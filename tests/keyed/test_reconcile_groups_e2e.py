@@ -8,10 +8,14 @@ import json
 import uuid
 from collections import Counter
 
-from tests.helpers import task_states
+import pytest
+
+from airflow_braze_schedule.testing import Delay, Status
+from tests.helpers import HAS_TASK_STATE_STORE, task_states
 from tests.keyed.keyed_support import read_registry, send_time, unique_prefix
 
 DAGS = "braze_e2e_keyed.py"
+CREATE = "/campaigns/trigger/schedule/create"
 
 
 def _send(scope, name, users, time, version=1):
@@ -164,3 +168,39 @@ def test_reconcile_with_groups_sends_exactly_the_plans_requests(
         "replace 1 / cancel 2 / unchanged 1 = 16 requests expected (groups: 3 updates, 2+3 replace, "
         f"3 cancels, 2 creates), {sum(sent.values())} sent; dry run sent 0; a third run sent 0",
     )
+
+
+@pytest.mark.skipif(
+    not HAS_TASK_STATE_STORE, reason="a retried group create resumes from task_state_store (3.3+)"
+)
+def test_a_retried_reconcile_resumes_each_groups_create_without_sending_a_chunk_twice(
+    run_dag_logged, fake_braze, registry_kind, tmp_path
+):
+    """Two new groups in one task: the first group's 2nd and 3rd chunks are refused (500 on all three
+    tries each), the second group is created; the task's retry sends only those two chunks. Each group
+    has its own ledger, so the second group's create does not read the first's."""
+    scope = unique_prefix()
+    time = send_time(days=3)
+    sends = [_send(scope, "group-a", 120, time), _send(scope, "group-b", 120, time)]
+    fake_braze.inject(Delay(0), path=CREATE)
+    fake_braze.inject(Status(500), times=6, path=CREATE)
+    run = run_dag_logged(
+        DAGS,
+        f"braze_e2e_keyed_reconcile_{registry_kind}",
+        run_conf={"scope": scope, "desired_path": _write(tmp_path / "a.jsonl", sends)},
+    )
+    assert task_states(run.dag_run) == {"reconcile": "success"}
+    assert run.dag_run.get_task_instance("reconcile").try_number == 2
+    assert sum(1 for r in fake_braze.requests_to(CREATE) if r.fault == "Status") == 6
+    log = run.logs["reconcile"]
+    assert "this task's earlier try left the group's create under way; resuming it" in log
+    assert "Resuming: an earlier try created 1 chunks (not sent again)" in log
+    answered = Counter(
+        r.json["campaign_id"]
+        for r in fake_braze.requests_to(CREATE)
+        if r.status is not None and r.status < 300
+    )
+    assert answered == {f"{scope}group-a": 3, f"{scope}group-b": 3}  # each chunk created once
+    live = _live_by_campaign(fake_braze, scope)
+    assert _registry_live(read_registry(registry_kind), scope) == live
+    assert {key: len(ids) for key, ids in live.items()} == {f"{scope}group-a": 3, f"{scope}group-b": 3}
