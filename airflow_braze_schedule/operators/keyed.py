@@ -125,7 +125,8 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
     does; left alone if the whole audience and request are the same; every schedule of the group updated
     if only the schedule changed; otherwise the old group (or schedule) cancelled, then the new group
     created, each half recorded before it is sent as for a single replace. The result is then the group
-    handle with ``schedule_key``, ``action`` and ``state``.
+    handle with ``schedule_key``, ``action``, ``state`` and ``outcome``. The decision is
+    :func:`~airflow_braze_schedule.core.plan.plan_group`, the one reconcile makes for a group.
 
     A change that falls within ``freeze_window`` of the send is not made (the result says
     ``"action": "frozen"`` and why). Returns the handle (update and cancel accept it) with ``schedule_key``,
@@ -284,6 +285,12 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
     (only those still to be sent) and leaves the rest alone. It first computes and logs the plan (counts
     and keys per action); ``dry_run=True`` stops there. Requests go out concurrently (``max_workers``),
     each recorded in the registry before and after, so a retry finishes the job exactly once.
+
+    A desired send larger than one request (over 50 users, or ``recipients_path``), or a key holding a bulk
+    create's group, is a *group*, planned and carried out as :class:`BrazeUpsertScheduleOperator` does one
+    (created, left, updated or replaced as a whole; cancelled whole when no longer desired), its
+    ``max_concurrency`` being ``max_workers``. A group counts as one key in the plan and as one request per
+    schedule in its ``requests_expected`` (listed under ``groups``).
 
     Returns ``{"plan": ..., "outcome": ...}``: the plan's counts and keys, and what was done (requests
     sent, per-key failures, best-effort and refused changes).
@@ -512,14 +519,12 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             if keys and action != "unchanged":
                 shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
                 self.log.info("  %s: %s", action, shown)
-        groups = plan.to_json()["groups"]
+        groups = [item for item in plan.keys if item.is_group and item.sends]
         if groups:
             self.log.info(
-                "  groups (one request per schedule): %s",
+                "  groups: %s",
                 ", ".join(
-                    f"{key} {action} {groups[key]}"
-                    for key, action in ((item.schedule_key, item.action.value) for item in plan.keys)
-                    if key in groups
+                    f"{item.schedule_key} ({item.action}, {item.requests()} requests)" for item in groups
                 ),
             )
         for item in plan.keys:
