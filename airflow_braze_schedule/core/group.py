@@ -250,6 +250,8 @@ class BulkLedger:
     :param try_number: the task's try number (1 on the first try).
     :param resend_unknown: resend chunks whose outcome an earlier try left unknown.
     :param flush_interval: seconds after which answered outcomes are written even mid-window.
+    :param key: the store key of the header, and the prefix of the journal's (default
+        ``braze_bulk_create``): one per group where a task creates several (a reconcile).
     """
 
     def __init__(
@@ -263,8 +265,10 @@ class BulkLedger:
         resend_unknown: bool = False,
         flush_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        key: str | None = None,
     ) -> None:
         self.store = store
+        self.key = key or BULK_LEDGER_KEY
         self.fingerprint = fingerprint
         self.chunks = chunks
         self.window = max(1, window)
@@ -299,12 +303,12 @@ class BulkLedger:
                     "bulk create tasks and clear the task)"
                 )
             return EarlierOutcomes()
-        header = self.store.get(BULK_LEDGER_KEY)
+        header = self.store.get(self.key)
         if not isinstance(header, dict):
             return EarlierOutcomes()
         states: dict[int, Any] = {}
         records = 0
-        while isinstance(record := self.store.get(f"{BULK_LEDGER_KEY}/{records}"), dict):
+        while isinstance(record := self.store.get(f"{self.key}/{records}"), dict):
             records += 1
             if record.get("fingerprint") != header.get("fingerprint"):
                 continue  # left by a try of another audience, which created nothing
@@ -347,7 +351,7 @@ class BulkLedger:
             "chunks": self.chunks,
             "started": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         }
-        self._write(BULK_LEDGER_KEY, header)
+        self._write(self.key, header)
 
     def sending(self, position: int) -> None:
         """Call before the chunk at ``position`` goes out. When it is not marked yet, one write marks
@@ -387,7 +391,7 @@ class BulkLedger:
             record["outcomes"] = self._outcomes
         if sending:
             record["sending"] = sending
-        self._write(f"{BULK_LEDGER_KEY}/{self._next_record}", record)
+        self._write(f"{self.key}/{self._next_record}", record)
         self._next_record += 1
         self._outcomes = []
         self._last_write = self._clock()

@@ -83,6 +83,11 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
 
     template_fields: Sequence[str] = (*BrazeCreateScheduleOperator.template_fields, "recipients_path")
     USER_FIELDS: ClassVar[tuple[str, ...]] = ("recipients", "external_user_ids", "user_aliases")
+    #: The task_state_store key of the create's ledger; None: the default. A task creating several
+    #: groups (a reconcile) gives each its own.
+    ledger_key: str | None = None
+    #: Requests the last :meth:`_send_all` sent (chunks created or answered otherwise), for a reconcile's count.
+    requests_sent: int = 0
 
     def __init__(
         self,
@@ -292,6 +297,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             window=LEDGER_WINDOW_PER_THREAD * self.max_concurrency,
             try_number=context["ti"].try_number,
             resend_unknown=self.on_unknown_outcome == "resend",
+            key=self.ledger_key,
         )
         with _failing_fast_where_retries_cannot_help(creates=True):
             earlier = ledger.earlier()
@@ -437,6 +443,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         finally:
             restore_sleep()
             ledger.finish(report.not_sent)
+            self.requests_sent = progress.requests
         self.log.info("Progress: %s", progress.line())
         if store is not None:
             self.log.info(
@@ -511,12 +518,19 @@ def _count_waits(client: BrazeClient, progress: Progress) -> Callable[[], None]:
 
 
 def change_group(
-    operator: _ExistingScheduleOperator, context: Context, group: GroupHandle, action: str
+    operator: _ExistingScheduleOperator,
+    context: Context,
+    group: GroupHandle,
+    action: str,
+    *,
+    not_found_is_cancelled: bool = False,
 ) -> dict[str, Any]:
     """Update or cancel every schedule of a bulk create's group, concurrently, as the single operators do
     for one schedule; return the group handle updated (or marked cancelled).
 
     :param action: ``"update"`` or ``"cancel"``.
+    :param not_found_is_cancelled: a schedule Braze no longer has counts as cancelled even on a first
+        try (a keyed cancel finishing what another task began; otherwise only a retry assumes so).
     """
     from airflow_braze_schedule.core.errors import BrazeNotFoundError
     from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
@@ -570,7 +584,11 @@ def change_group(
                 if error is None:
                     progress.recipients += chunk.recipients
                     return
-                if action == "cancel" and isinstance(error, BrazeNotFoundError) and try_number > 1:
+                if (
+                    action == "cancel"
+                    and isinstance(error, BrazeNotFoundError)
+                    and (try_number > 1 or not_found_is_cancelled)
+                ):
                     operator.log.warning(
                         "Schedule %s was not found: an earlier try cancelled it (or it was sent).",
                         chunk.schedule_id,

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.core.plan import ScopePlan
+    from airflow_braze_schedule.operators.keyed_groups import GroupMember
     from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
@@ -124,7 +125,8 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
     does; left alone if the whole audience and request are the same; every schedule of the group updated
     if only the schedule changed; otherwise the old group (or schedule) cancelled, then the new group
     created, each half recorded before it is sent as for a single replace. The result is then the group
-    handle with ``schedule_key``, ``action`` and ``state``.
+    handle with ``schedule_key``, ``action``, ``state`` and ``outcome``. The decision is
+    :func:`~airflow_braze_schedule.core.plan.plan_group`, the one reconcile makes for a group.
 
     A change that falls within ``freeze_window`` of the send is not made (the result says
     ``"action": "frozen"`` and why). Returns the handle (update and cancel accept it) with ``schedule_key``,
@@ -217,17 +219,10 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
 
     def _as_group(self, recorded: Any) -> bool:
         """Whether this upsert is a group's: more users than one request takes, or a group recorded."""
-        from airflow_braze_schedule.core.payload import MAX_USERS_PER_REQUEST
-        from airflow_braze_schedule.core.schedule import rendered_nothing
+        from airflow_braze_schedule.core.plan import sends_as_group
 
-        if recorded is not None and "chunks" in (recorded.handle or {}):
-            return True
-        if not rendered_nothing(self.recipients_path):
-            return True
-        users = sum(
-            len(value) for name in self.USER_FIELDS if isinstance(value := getattr(self, name), list | tuple)
-        )
-        return users > MAX_USERS_PER_REQUEST
+        fields = {name: getattr(self, name) for name in (*self.USER_FIELDS, "recipients_path")}
+        return sends_as_group(fields, recorded)
 
 
 class ReconcileIncompleteError(RuntimeError):
@@ -245,7 +240,11 @@ def raise_for_failures(errors: dict[str, BaseException], total: int) -> None:
         f"{len(errors)} of {total} keys failed (first: {first_key!r}: {first_error}). Every change that "
         "succeeded is recorded, so a retry carries out only what is left"
     )
-    if all(airflow_may_retry(error, creates=True) for error in errors.values()):
+
+    def may_retry(error: BaseException) -> bool:  # a group's step may have failed the task's way already
+        return not isinstance(error, AirflowFailException) and airflow_may_retry(error, creates=True)
+
+    if all(may_retry(error) for error in errors.values()):
         raise ReconcileIncompleteError(text) from first_error
     raise AirflowFailException(text + "; some failures will not pass by retrying") from first_error
 
@@ -286,6 +285,12 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
     (only those still to be sent) and leaves the rest alone. It first computes and logs the plan (counts
     and keys per action); ``dry_run=True`` stops there. Requests go out concurrently (``max_workers``),
     each recorded in the registry before and after, so a retry finishes the job exactly once.
+
+    A desired send larger than one request (over 50 users, or ``recipients_path``), or a key holding a bulk
+    create's group, is a *group*, planned and carried out as :class:`BrazeUpsertScheduleOperator` does one
+    (created, left, updated or replaced as a whole; cancelled whole when no longer desired), its
+    ``max_concurrency`` being ``max_workers``. A group counts as one key in the plan and as one request per
+    schedule in its ``requests_expected`` (listed under ``groups``).
 
     Returns ``{"plan": ..., "outcome": ...}``: the plan's counts and keys, and what was done (requests
     sent, per-key failures, best-effort and refused changes).
@@ -397,10 +402,43 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 ) from None
         return requests
 
+    def _group_member(self, key: str, fields: dict[str, Any]) -> GroupMember:
+        """A desired send sent as a group: validated whole (nothing sent) through a bulk-capable operator
+        of its own (its fields, its key's ledger), which sends through this task's hook."""
+        from airflow_braze_schedule.core.errors import BrazeValidationError
+        from airflow_braze_schedule.operators.keyed_groups import GroupMember
+
+        allowed = {*BrazeUpsertScheduleOperator.REQUEST_FIELDS, "recipients_path", "chunk_size"}
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise BrazeValidationError(
+                f"desired[{key!r}].{unknown[0]}",
+                "is not a field of a send",
+                "the create operator's request fields, recipients_path or chunk_size",
+            )
+        member = BrazeUpsertScheduleOperator(
+            task_id=self.task_id,
+            schedule_key=key,
+            braze_conn_id=self.braze_conn_id,
+            dry_run=self.braze_dry_run,
+            on_unknown_outcome=self.on_unknown_outcome,
+            max_concurrency=self.max_workers,
+            **fields,
+        )
+        member.hook = self.hook  # one client: one rate-limit state for every request of the task
+        try:
+            return GroupMember.validated(member)
+        except BrazeValidationError as error:
+            raise BrazeValidationError(
+                f"desired[{key!r}].{error.field}", error.problem, error.expected
+            ) from None
+
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.errors import BrazeError
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
-        from airflow_braze_schedule.core.plan import check_scope, plan_scope
+        from airflow_braze_schedule.core.plan import GroupSend, check_scope, plan_scope, sends_as_group
+        from airflow_braze_schedule.operators.bulk import BrazeGroupChangeError
+        from airflow_braze_schedule.operators.keyed_groups import GroupSteps, quiet_context
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
@@ -410,6 +448,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             scope = check_scope(self.scope, desired_fields)
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
+            groups = GroupSteps(steps, self, quiet_context(context))
             dry_run = self._is_dry_run()
             registered = registry.scope(scope)
             # Keys whose earlier job cannot be settled now (a create whose answer never came, or Braze
@@ -420,14 +459,25 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 for key, entry in list(registered.items()):
                     if entry.pending:
                         try:
-                            registered[key] = steps.settle(entry)
-                        except BrazeError as error:
+                            registered[key] = groups.settle(entry)
+                        except (BrazeError, BrazeGroupChangeError) as error:
                             blocked[key] = error
                             self.log.warning("schedule_key %r left out of this run: %s", key, error)
             for key in blocked:
                 registered.pop(key)
                 desired_fields.pop(key, None)
-            desired = self.desired_requests(desired_fields, registered)
+            # A send larger than one request, or under a key holding a group, is a group (as for upsert).
+            members = {
+                key: self._group_member(key, fields)
+                for key, fields in desired_fields.items()
+                if sends_as_group(fields, registered.get(key))
+            }
+            desired: dict[str, BrazeRequest | GroupSend] = {
+                **self.desired_requests(
+                    {key: fields for key, fields in desired_fields.items() if key not in members}, registered
+                ),
+                **{key: member.send() for key, member in members.items()},
+            }
             plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
             self._log_plan(plan)
             plan_json = {
@@ -439,7 +489,9 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 return {"plan": plan_json, "outcome": None, "dry_run": True}
             from airflow_braze_schedule.operators.reconcile_run import carry_out_plan
 
-            outcome, changes, errors = carry_out_plan(plan, steps, max_workers=self.max_workers, log=self.log)
+            outcome, changes, errors = carry_out_plan(
+                plan, steps, max_workers=self.max_workers, log=self.log, groups=groups, members=members
+            )
             errors = {**blocked, **errors}
             self.emit_change(context, event_extra(self.braze_conn_id, changes, scope=scope))
             self.log.info(
@@ -467,6 +519,14 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             if keys and action != "unchanged":
                 shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
                 self.log.info("  %s: %s", action, shown)
+        groups = [item for item in plan.keys if item.is_group and item.sends]
+        if groups:
+            self.log.info(
+                "  groups: %s",
+                ", ".join(
+                    f"{item.schedule_key} ({item.action}, {item.requests()} requests)" for item in groups
+                ),
+            )
         for item in plan.keys:
             if item.action == "frozen":
                 self.log.warning("  %s frozen: %s", item.schedule_key, item.reason)
@@ -562,7 +622,9 @@ def _existing_entry(op: Any, context: Context) -> tuple[Any, KeyedSteps, str]:
     registry, steps = _steps(op, context)
     entry = registry.require(key)
     if entry.pending and not op._is_dry_run():
-        entry = steps.settle(entry)
+        from airflow_braze_schedule.operators.keyed_groups import GroupSteps
+
+        entry = GroupSteps(steps, op, context).settle(entry)  # a single schedule's job: the single steps'
     return entry, steps, key
 
 
@@ -616,15 +678,20 @@ def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
 # --- a bulk create's group of schedules under one key (the bulk operator and update/cancel by key) ------
 
 
-def group_change(group: dict[str, Any], key: str | None, action: str, state: str | None) -> dict[str, Any]:
-    """One change of a group, as :func:`event_extra` takes it: the key and the group's compact form."""
+def group_change(
+    group: dict[str, Any], key: str | None, action: str, state: str | None, outcome: str | None = None
+) -> dict[str, Any]:
+    """One change of a group, as :func:`event_extra` takes it: the key and the group's compact form.
+
+    :param outcome: how an update or cancel landed, where known (a keyed change); else ``applied``.
+    """
     from airflow_braze_schedule.core.group import GroupHandle
 
     return {
         "schedule_key": key,
         "action": action,
         "state": state,
-        "outcome": "applied" if action in ("update", "cancel") else None,
+        "outcome": (outcome or "applied") if action in ("update", "cancel") else None,
         "kind": group.get("kind"),
         "group": GroupHandle.from_xcom(group).to_event(),
     }
@@ -633,27 +700,37 @@ def group_change(group: dict[str, Any], key: str | None, action: str, state: str
 def _group_result(
     op: Any, context: Context, entry: Any, action: str, reason: str | None = None
 ) -> dict[str, Any]:
-    """What a keyed task on a group returns (the group handle, key, action, state) and emits."""
+    """What a keyed task on a group returns (the group handle, key, action, state, outcome) and emits; a
+    key still holding a single schedule (a change to a group frozen or refused) returns as one does."""
+    if "chunks" not in (entry.handle or {}):
+        return _result(op, context, entry, action, reason)
     result: dict[str, Any] = {
         **(entry.handle or {}),
         "schedule_key": entry.schedule_key,
         "action": action,
         "state": entry.effective_state(),
-        "outcome": entry.outcome if action in ("update", "cancel") else None,
+        "outcome": entry.outcome if action in ("update", "cancel", "replace") else None,
     }
     if reason:
         result["reason"] = reason
     op.log.info(
-        "schedule_key %r: %s of a group of %s schedules; state=%s%s",
+        "schedule_key %r: %s of a group of %s schedules; state=%s outcome=%s%s",
         entry.schedule_key,
         action,
         len((entry.handle or {}).get("chunks") or []),
         result["state"],
+        result["outcome"],
         f" ({reason})" if reason else "",
     )
-    change = group_change(entry.handle, entry.schedule_key, action, result["state"])
+    change = group_change(entry.handle, entry.schedule_key, action, result["state"], result["outcome"])
     KeyedOperatorMixin.emit_change(op, context, event_extra(op.braze_conn_id, [change]))
     return result
+
+
+def _refusal(entry: Any) -> str | None:
+    """The reason of a change just refused as too late (nothing sent), else None."""
+    last = entry.history[-1] if entry.history else {}
+    return last.get("note") if last.get("outcome") == "refused_too_late" else None
 
 
 def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -> dict[str, Any]:
@@ -696,26 +773,18 @@ def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -
 
 
 def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, action: str) -> dict[str, Any]:
-    """Update or cancel every schedule of the group recorded under a key, then record it."""
+    """Update or cancel every schedule of the group recorded under a key, each step recorded."""
     from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.core.registry_model import CANCELLED, UPDATED
     from airflow_braze_schedule.operators.bulk import change_group
+    from airflow_braze_schedule.operators.keyed_groups import GroupSteps
 
-    changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), action)
     if op._is_dry_run():
+        changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), action)
         return {**changed, "schedule_key": entry.schedule_key, "action": action, "dry_run": True}
-    changed.pop("cancelled", None)
-    entry = steps.record(
-        entry,
-        action,
-        handle=changed,
-        # A moved group no longer matches the create request it was recorded with.
-        fingerprint=None if action == "update" else entry.fingerprint,
-        state=UPDATED if action == "update" else CANCELLED,
-        outcome="applied",
-    )
-    result = _group_result(op, context, entry, action)
-    return {**result, "cancelled": True} if action == "cancel" else result
+    groups = GroupSteps(steps, op, context)
+    entry = groups.update(entry, op, None) if action == "update" else groups.cancel(entry)
+    result = _group_result(op, context, entry, action, _refusal(entry))
+    return {**result, "cancelled": entry.state == "cancelled"} if action == "cancel" else result
 
 
 def upsert_group_by_key(
@@ -723,97 +792,37 @@ def upsert_group_by_key(
 ) -> dict[str, Any]:
     """An upsert whose send is (or was) a group of schedules; see :class:`BrazeUpsertScheduleOperator`.
 
-    The registry says what is under way before each step: ``group_replace`` (``cancelling``, then
-    ``creating`` once the old send is cancelled) and ``group_create``, so a retry resumes the step left,
-    and the bulk create's own ledger keeps a retried create from sending a chunk twice.
+    Decided by :func:`~airflow_braze_schedule.core.plan.plan_group` (the rule reconcile uses too) and
+    carried out by :class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`: the registry says
+    what is under way before each step, so a retry, or another task, finishes it rather than sending
+    twice.
     """
-    from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.core.registry_model import CANCELLED, SCHEDULED, UPDATED, RegistryEntry
-    from airflow_braze_schedule.operators.bulk import change_group
-    from airflow_braze_schedule.operators.keyed_steps import KeyedOutcomeUnknownError
+    from airflow_braze_schedule.core.plan import Action, plan_group
+    from airflow_braze_schedule.operators.keyed_groups import GroupMember, GroupSteps
 
-    plan, base, source, now = op._validated_plan()
-    pending = (entry.pending or {}) if entry is not None else {}
-    if pending and not dry_run:
-        op.log.warning(
-            "schedule_key %r: an earlier try (%s, run %s) left %r%s under way; settling it first.",
-            key,
-            pending.get("task_id"),
-            pending.get("run_id"),
-            pending.get("op"),
-            f" ({pending['stage']})" if pending.get("stage") else "",
-        )
-    is_group = entry is not None and "chunks" in (entry.handle or {})
-    if pending.get("op") == "group_create":
-        same_task = (pending.get("run_id"), pending.get("task_id")) == (
-            context["ti"].run_id,
-            context["ti"].task_id,
-        )
-        if not same_task and op.on_unknown_outcome != "resend" and not dry_run:
-            raise KeyedOutcomeUnknownError(
-                f"schedule_key {key!r}: an earlier try (task {pending.get('task_id')!r}, run "
-                f"{pending.get('run_id')!r}) sent a group's creates at {pending.get('at')} and never recorded "
-                "the group. Schedules may exist whose ids are unknown, so this try does not send again. Check "
-                "Braze for the send; to create it anyway, set on_unknown_outcome='resend'"
-            )
-        action, reason = "create", "resuming the group's create"
-    elif pending.get("op") == "group_replace" and pending.get("stage") == "creating":
-        action, reason = "create", "the old send is cancelled; creating the new group"
-    elif entry is None or not entry.is_live():
-        action, reason = "create", "no live schedule under the key"
-    elif is_group and entry.fingerprint == plan.fingerprint:
-        action, reason = "unchanged", "the same audience and request is scheduled"
-    elif is_group and entry.content_fingerprint == plan.content_fingerprint:
-        action, reason = "update", "only the schedule changed"
-    else:
-        action, reason = "replace", "the audience or the request changed"
-    op.log.info("schedule_key %r: %s of a group (%s); %s.", key, action, reason, plan.describe())
-    if dry_run:
-        return {"schedule_key": key, "action": action, "reason": reason, "dry_run": True}
-    if action == "unchanged":
-        return _group_result(op, context, entry, "unchanged", reason)
-    if action == "update":
-        entry = steps.intend(entry, {"op": "group_update", "fingerprint": plan.fingerprint})
-        changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), "update")
-        entry = steps.record(
-            entry,
-            "update",
-            handle=changed,
-            fingerprint=plan.fingerprint,
-            content_fingerprint=plan.content_fingerprint,
-            state=UPDATED,
-            outcome="applied",
-            pending=None,
-        )
-        return _group_result(op, context, entry, "update")
-    if action == "replace":
-        entry = steps.intend(
-            entry, {"op": "group_replace", "stage": "cancelling", "fingerprint": plan.fingerprint}
-        )
-        if is_group:
-            change_group(op, context, GroupHandle.from_xcom(entry.handle), "cancel")
-        else:
-            steps.send_cancel(steps.cancel_request(entry))
-        entry = steps.record(
-            entry,
-            "replace_cancelled",
-            note="the old send is cancelled; the new group is next",
-            state=CANCELLED,
-            outcome="applied",
-            pending={**entry.pending, "stage": "creating"},
-        )
-    replacing = action == "replace" or pending.get("op") in ("group_replace", "group_create")
-    entry = steps.intend(entry or RegistryEntry(key), {"op": "group_create", "fingerprint": plan.fingerprint})
-    handle = op._send_all(context, plan, base, source, now, emit=False)
-    entry = steps.record(
-        entry,
-        "replace" if replacing else "create",
-        note=f"a group of {len(handle.get('chunks') or [])} schedules",
-        handle=handle,
-        fingerprint=plan.fingerprint,
-        content_fingerprint=plan.content_fingerprint,
-        state=SCHEDULED,
-        outcome=None,
-        pending=None,
+    member = GroupMember.validated(op)
+    groups = GroupSteps(steps, op, context)
+    if entry is not None and entry.pending and not dry_run:
+        entry = groups.settle(entry)
+    plan = plan_group(key, entry, member.send(), freeze_window=steps.freeze_window)
+    op.log.info(
+        "schedule_key %r: %s of a group (%s); %s; %d requests to send.",
+        key,
+        plan.action.value,
+        plan.reason,
+        member.plan.describe(),
+        plan.requests(),
     )
-    return _group_result(op, context, entry, "replace" if replacing else "create")
+    if dry_run:
+        op.log.info("Dry run: the plan above was NOT carried out: nothing sent to Braze.")
+        return {
+            "schedule_key": key,
+            "action": plan.action.value,
+            "reason": plan.reason,
+            "requests_expected": plan.requests(),
+            "dry_run": True,
+        }
+    if not plan.sends or plan.action == Action.RESUME:
+        return _group_result(op, context, entry, plan.action.value, plan.reason)
+    entry = groups.carry_out(plan, member)
+    return _group_result(op, context, entry, plan.action.value, _refusal(entry))

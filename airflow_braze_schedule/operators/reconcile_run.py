@@ -4,6 +4,10 @@ Two phases, so a replace's cancel is recorded before its create starts: first ev
 longer desired, and the first half of each replace), then every create and update. Within a phase at most
 ``max_workers`` requests are in flight, and an intent is written only when its request is about to go
 out, so a crash leaves at most ``max_workers`` intents to settle.
+
+Then the groups (sends of one schedule per chunk of users), one key at a time, each sending its
+schedules' requests ``max_workers`` at a time through the bulk machinery
+(:class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`).
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.core.errors import BrazeError
 from airflow_braze_schedule.core.plan import Action
-from airflow_braze_schedule.core.registry_model import BEST_EFFORT, request_fingerprints
+from airflow_braze_schedule.core.registry_model import BEST_EFFORT, REFUSED_TOO_LATE, request_fingerprints
 from airflow_braze_schedule.operators.keyed_steps import keyed_result
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
     from logging import Logger
 
     from airflow_braze_schedule.core.plan import KeyPlan, ScopePlan
     from airflow_braze_schedule.core.registry_model import RegistryEntry
+    from airflow_braze_schedule.operators.keyed_groups import GroupMember, GroupSteps
     from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
 
 # A job is (key, start): start() writes the intent and returns (entry, send, finish), or None when
@@ -92,9 +97,19 @@ def _run_phase(
 
 
 def carry_out_plan(
-    plan: ScopePlan, steps: KeyedSteps, *, max_workers: int, log: Logger
+    plan: ScopePlan,
+    steps: KeyedSteps,
+    *,
+    max_workers: int,
+    log: Logger,
+    groups: GroupSteps | None = None,
+    members: Mapping[str, GroupMember] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, BaseException]]:
-    """Carry out ``plan``; return the outcome, the changes made (for the event) and per-key errors."""
+    """Carry out ``plan``; return the outcome, the changes made (for the event) and per-key errors.
+
+    :param groups: carries out the group keys' decisions.
+    :param members: the desired groups, by key.
+    """
     sent = 0
     count_lock = threading.Lock()
     errors: dict[str, BaseException] = {}
@@ -104,8 +119,9 @@ def carry_out_plan(
     refused: dict[str, str | None] = {}
     entries: dict[str, RegistryEntry | None] = {item.schedule_key: item.entry for item in plan.keys}
     actions = {item.schedule_key: item.action for item in plan.keys}
-    working = [item for item in plan.keys if item.sends]
-    progress = _Progress(log, len(working))
+    working = [item for item in plan.keys if item.sends and not item.is_group]
+    working_groups = [item for item in plan.keys if item.sends and item.is_group]
+    progress = _Progress(log, len(working) + len(working_groups))
 
     def noted(key: str, entry: RegistryEntry) -> None:
         entries[key] = entry
@@ -126,7 +142,14 @@ def carry_out_plan(
     def finished(key: str, entry: RegistryEntry) -> None:
         noted(key, entry)
         done.append(key)
-        changes.append(keyed_result(entry, actions[key].value))
+        if "chunks" in (entry.handle or {}):
+            from airflow_braze_schedule.operators.keyed import group_change
+
+            action = actions[key].value
+            outcome = entry.outcome if action in ("update", "cancel", "replace") else None
+            changes.append(group_change(entry.handle or {}, key, action, entry.effective_state(), outcome))
+        else:
+            changes.append(keyed_result(entry, actions[key].value))
         progress.step()
 
     def refuse(key: str, entry: RegistryEntry) -> None:
@@ -217,8 +240,24 @@ def carry_out_plan(
 
     _run_phase(create_jobs(), max_workers=max_workers, on_done=finished, on_error=on_error)
 
+    # --- phase 3: groups, one key at a time, each group's requests concurrently ---
+    for item in working_groups:
+        key = item.schedule_key
+        assert groups is not None
+        try:
+            entry = groups.carry_out(item, (members or {}).get(key))
+        except Exception as error:  # the intent stays: the next try settles it
+            on_error(key, None, error)
+            continue
+        assert entry is not None
+        last = entry.history[-1] if entry.history else {}
+        if last.get("outcome") == REFUSED_TOO_LATE and entry.pending is None:
+            refuse(key, entry)
+        else:
+            finished(key, entry)
+
     outcome = {
-        "requests_sent": sent,
+        "requests_sent": sent + (groups.sent if groups is not None else 0),
         "done": sorted(done),
         "failed": {key: str(error)[:300] for key, error in sorted(errors.items())},
         "best_effort": sorted(best_effort),

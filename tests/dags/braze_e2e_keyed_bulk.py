@@ -66,9 +66,10 @@ for registry_name, registry_conn_id in (("asset", None), ("sql", SQL_REGISTRY)):
         )
     globals()[f"bulk_{registry_name}"] = bulk_dag
 
-    for name, operator, retries in (
-        ("upsert", BrazeUpsertScheduleOperator, {}),
-        ("crash", CrashBetweenGroupCancelAndCreate, {"retries": 1, "retry_delay": timedelta(seconds=0)}),
+    for name, operator, retries, more in (
+        ("upsert", BrazeUpsertScheduleOperator, {}, {}),
+        ("upsert_dry", BrazeUpsertScheduleOperator, {}, {"dry_run": True}),
+        ("crash", CrashBetweenGroupCancelAndCreate, {"retries": 1, "retry_delay": timedelta(seconds=0)}, {}),
     ):
         with _dag(f"braze_e2e_keyed_bulk_{name}_{registry_name}", **retries) as upsert_dag:
             operator(
@@ -79,6 +80,7 @@ for registry_name, registry_conn_id in (("asset", None), ("sql", SQL_REGISTRY)):
                 schedule="{{ dag_run.conf['schedule'] }}",
                 registry_conn_id=registry_conn_id,
                 request_retry_policy=FAST,
+                **more,
             )
         globals()[f"{name}_{registry_name}"] = upsert_dag
 del bulk_dag, upsert_dag  # each DAG once, under its own name
