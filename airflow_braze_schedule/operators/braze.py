@@ -118,6 +118,17 @@ class _BrazeScheduleOperator(BaseOperator):
         self.request_retry_policy = request_retry_policy
         self.deferrable = deferrable
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """As ``BaseOperator.partial``; the mapped task declares the schedules asset as ``__init__`` does
+        (``__init__`` runs only when each mapped task runs, too late for the scheduler to know it)."""
+        keyed_on_asset = kwargs.get("schedule_key") is not None and kwargs.get("registry_conn_id") is None
+        if kwargs.get("emit_asset_event", True) or keyed_on_asset:
+            from airflow_braze_schedule.assets import with_schedules_outlet
+
+            kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
+        return super().partial(**kwargs)
+
     @cached_property
     def hook(self) -> BrazeHook:
         from airflow_braze_schedule.hooks.braze import BrazeHook
