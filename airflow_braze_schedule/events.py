@@ -136,16 +136,18 @@ def handle_change(
     return {**handle, "schedule_key": schedule_key, "action": action, "state": state, "outcome": outcome}
 
 
-def emit_changes(operator: Any, context: Context, changes: list[dict[str, Any]], *, dry_run: bool) -> None:
+def emit_changes(
+    operator: Any, context: Context, changes: list[dict[str, Any]], *, dry_run: bool, **more: Any
+) -> None:
     """Put the changes on the event the task emits on its connection's schedules asset.
 
     Nothing happens where the task does not declare that outlet (``emit_asset_event=False``, a templated
     ``braze_conn_id``). A dry run's extra says so (``dry_run``, ``sent``, ``note``), and so does each
-    handle it carries.
+    handle it carries. ``more`` goes into the extra as it is (a reconcile's ``scope``).
     """
     from airflow_braze_schedule.operators.keyed import KeyedOperatorMixin, event_extra
 
-    extra = event_extra(operator.braze_conn_id, changes)
+    extra = event_extra(operator.braze_conn_id, changes, **more)
     if dry_run:
         extra.update(dry_run=True, sent=False, note=DRY_RUN_NOTE)
         if isinstance(extra.get("handle"), dict):

@@ -16,7 +16,9 @@ from airflow_braze_schedule.operators import (
     BrazeBulkCreateScheduleOperator,
     BrazeCancelScheduleOperator,
     BrazeCreateScheduleOperator,
+    BrazeReconcileSchedulesOperator,
     BrazeUpdateScheduleOperator,
+    BrazeUpsertScheduleOperator,
 )
 
 FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitter=0.01, max_rate_limit_wait=2)
@@ -85,3 +87,21 @@ with _dag("braze_e2e_events_bulk_dry_run") as bulk_dry_run_dag:
 # Keyed, in the asset_state_store registry (Airflow 3.3+): a dry run's event is marked too.
 with _dag("braze_e2e_events_keyed_dry_run") as keyed_dry_run_dag:
     _create(schedule_key="{{ dag_run.conf['key'] }}", dry_run=True)
+
+with _dag("braze_e2e_events_upsert_dry_run") as upsert_dry_run_dag:
+    BrazeUpsertScheduleOperator(
+        task_id="upsert",
+        schedule_key="{{ dag_run.conf['key'] }}",
+        campaign_id=CAMPAIGN,
+        recipients=[{"external_user_id": "events-user"}],
+        schedule=SCHEDULE,
+        dry_run=True,
+    )
+
+with _dag("braze_e2e_events_reconcile_dry_run") as reconcile_dry_run_dag:
+    BrazeReconcileSchedulesOperator(
+        task_id="reconcile",
+        scope="{{ dag_run.conf['scope'] }}",
+        desired="{{ dag_run.conf['desired'] }}",
+        dry_run=True,
+    )

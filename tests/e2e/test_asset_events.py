@@ -263,3 +263,40 @@ def test_a_keyed_dry_run_emits_a_marked_event_with_its_key(run_dag, fake_braze):
     assert (event["extra"]["dry_run"], event["extra"]["schedule_key"]) == (True, key)
     assert event["extra"]["changes"][0]["action"] == "create"
     assert handles_from_events([event]) == []
+
+
+@pytest.mark.skipif(
+    not HAS_TASK_STATE_STORE, reason="the keyed operators' default registry needs Airflow 3.3+"
+)
+def test_upsert_and_reconcile_dry_runs_emit_marked_events(run_dag, fake_braze):
+    scope = f"events-{uuid.uuid4().hex[:8]}/"
+    campaign = _campaign()
+    conf = {"campaign_id": campaign, "schedule": _time(3), "key": scope + "one"}
+    upsert = run_dag(DAGS, "braze_e2e_events_upsert_dry_run", run_conf=conf)
+    assert task_states(upsert) == {"upsert": "success"}
+    [event] = _events(upsert)
+    assert (event["extra"]["dry_run"], event["extra"]["schedule_key"]) == (True, scope + "one")
+    assert event["extra"]["changes"][0]["action"] == "create"
+
+    desired = [
+        {
+            "schedule_key": scope + str(n),
+            "campaign_id": campaign,
+            "recipients": [{"external_user_id": f"{campaign}/{n}"}],
+            "schedule": _time(3),
+        }
+        for n in range(2)
+    ]
+    reconcile = run_dag(
+        DAGS, "braze_e2e_events_reconcile_dry_run", run_conf={"scope": scope, "desired": desired}
+    )
+    assert task_states(reconcile) == {"reconcile": "success"}
+    assert fake_braze.received == []
+    [event] = _events(reconcile)
+    extra = event["extra"]
+    assert (extra["dry_run"], extra["sent"], extra["scope"]) == (True, False, scope)
+    assert sorted((c["schedule_key"], c["action"]) for c in extra["changes"]) == [
+        (scope + "0", "create"),
+        (scope + "1", "create"),
+    ]
+    assert handles_from_events([event], include_dry_run=True) == []  # a plan names no schedule yet
