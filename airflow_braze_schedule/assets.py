@@ -1,4 +1,5 @@
-"""The Braze asset a connection's keyed schedules live on and emit their change events on.
+"""The Braze asset of a connection: every create, update and cancel emits its change event on it, and
+keyed schedules keep their registry in its state store (Airflow 3.3+).
 
 Kept light (no import beyond Airflow's ``Asset``, and that only when called): DAG files call these at
 parse time. ``braze://`` is a scheme of this provider's own; Airflow takes it as it is (no normaliser is
@@ -34,13 +35,16 @@ def schedules_asset(braze_conn_id: str = "braze_default") -> Any:
 def with_schedules_outlet(braze_conn_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Operator keyword arguments with the connection's schedules asset added to ``outlets``.
 
-    It gives the task the ``asset_state_store`` the registry lives in (Airflow 3.3+) and is the asset its
-    change events are emitted on. A templated ``braze_conn_id`` has no asset at parse time.
+    It is the asset the task's change events are emitted on (every Braze operator declares it unless given
+    ``emit_asset_event=False``), and gives a keyed task the ``asset_state_store`` its registry lives in
+    (Airflow 3.3+). A templated ``braze_conn_id`` has no asset at parse time: ``kwargs`` come back as given.
     """
     if "{{" in braze_conn_id:
         return kwargs
     asset = schedules_asset(braze_conn_id)
-    outlets = list(kwargs.get("outlets") or [])
+    given = kwargs.get("outlets")
+    # BaseOperator takes one outlet or a list of them.
+    outlets = list(given) if isinstance(given, list | tuple) else [] if given is None else [given]
     if asset not in outlets:
         outlets.append(asset)
     return {**kwargs, "outlets": outlets}

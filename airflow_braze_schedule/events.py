@@ -1,15 +1,32 @@
-"""Reacting to keyed schedule changes: read a Braze asset event back into handles.
+"""Reacting to schedule changes: the Braze asset events, and reading them back into handles.
 
-Every create, update and cancel made with a ``schedule_key`` (single, upsert, reconcile) emits an event on
-its connection's asset, ``braze://<conn_id>/schedules`` (:func:`~airflow_braze_schedule.assets.schedules_asset`).
-The event's ``extra`` lists the changes: ``changes`` is a list of ``{"schedule_key", "action", "state",
-"outcome", "schedule_id", "kind", "campaign_id" | "canvas_id", "schedule"}`` (the first 50; ``changes_total``
-says how many there were), and a single change is also given whole as ``schedule_key`` and ``handle``.
+Every create, update and cancel (single or bulk, with or without a ``schedule_key``; upsert and reconcile
+too) declares its connection's asset, ``braze://<conn_id>/schedules``
+(:func:`~airflow_braze_schedule.assets.schedules_asset`), as an outlet, so Airflow emits an event on it
+when the task succeeds. The event's ``extra`` says what changed: ``changes`` is a list of
+``{"schedule_key", "action", "state", "outcome", "schedule_id", "kind", "campaign_id" | "canvas_id",
+"schedule"}`` (the first 50; ``changes_total`` says how many there were; ``schedule_key`` is None for a
+task without one), and a single change is also given whole as ``schedule_key`` and ``handle``.
 A bulk create's group (and its update or cancel) is one change with ``group``: ``kind``, the owner id,
 ``schedule``, ``recipients``, ``chunk_size``, ``schedule_ids_count`` and, up to 200, ``schedule_ids``;
 it reads back as a group handle (or not at all when only the count was carried: use its key instead).
 
-A DAG scheduled on the asset turns them back into handles the update and cancel operators accept::
+What else the extra says:
+
+* a dry run (the operator's or the connection's ``dry_run``, or an update or cancel given a dry-run
+  handle) still emits, since Airflow emits for every successful task with outlets; its extra has
+  ``"dry_run": true``, ``"sent": false`` and a ``note``, and :func:`handles_from_events` leaves it out
+  unless ``include_dry_run=True`` (its handles then carry ``"dry_run": true``, so an update or cancel
+  given one sends nothing);
+* an update or cancel Braze would not honour any more has ``"outcome": "refused_too_late"`` (nothing was
+  sent: the schedule stands as it was); a cancel of a key already cancelled has ``"action": "none"``,
+  which :func:`handles_from_events` leaves out by default.
+
+``emit_asset_event=False`` on an operator leaves the asset out (no event), except on a keyed task whose
+registry is the asset's ``asset_state_store`` (no ``registry_conn_id``): that one needs the outlet. A
+templated ``braze_conn_id`` names no asset when the DAG is parsed, so such a task emits nothing.
+
+A DAG scheduled on the asset turns the events back into handles the update and cancel operators accept::
 
     from airflow_braze_schedule.assets import schedules_asset
     from airflow_braze_schedule.events import handles_from_events
@@ -21,15 +38,22 @@ A DAG scheduled on the asset turns them back into handles the update and cancel 
             return handles_from_events(triggering_asset_events, actions=("create", "update", "replace"))
 
         BrazeCancelScheduleOperator.partial(task_id="cancel").expand(schedule_id=changed())
+
+Only the standard library is imported here at module level: DAG files import this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
 
 #: The handle's fields as the create operator returns them (update and cancel read these).
 HANDLE_FIELDS = ("schedule_id", "dispatch_id", "kind", "campaign_id", "canvas_id", "schedule")
+#: What a dry run's event says, for whoever reads it in the UI.
+DRY_RUN_NOTE = "dry run: validated and logged, nothing was sent to Braze"
 
 
 def _extras(events: Any) -> Iterable[dict[str, Any]]:
@@ -52,19 +76,26 @@ def _extras(events: Any) -> Iterable[dict[str, Any]]:
         yield dict(extra)
 
 
-def handles_from_events(events: Any, *, actions: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def handles_from_events(
+    events: Any, *, actions: Iterable[str] | None = None, include_dry_run: bool = False
+) -> list[dict[str, Any]]:
     """The handles (with their ``schedule_key`` and ``action``) of the changes the events carry.
 
     :param events: a task's ``triggering_asset_events``, a list of asset events, one event, or an
         event's ``extra``.
     :param actions: keep only these actions (``create``, ``update``, ``replace``, ``cancel``,
         ``unchanged``, ``frozen``, ``none``); default all but ``unchanged`` and ``none``.
+    :param include_dry_run: also read dry runs' events; their handles carry ``"dry_run": true`` (they
+        name nothing that exists in Braze, and an update or cancel given one sends nothing).
     :return: one dict per change, in event order; the update and cancel operators accept each as
         ``schedule_id``.
     """
     wanted = set(actions) if actions is not None else None
     handles = []
     for extra in _extras(events):
+        dry_run = extra.get("dry_run") is True
+        if dry_run and not include_dry_run:
+            continue
         for change in extra.get("changes") or []:
             action = change.get("action")
             if wanted is not None and action not in wanted:
@@ -82,7 +113,43 @@ def handles_from_events(events: Any, *, actions: Iterable[str] | None = None) ->
                 continue
             else:
                 handle = {name: change[name] for name in HANDLE_FIELDS if change.get(name) is not None}
+            if dry_run:
+                handle["dry_run"] = True
             handle["schedule_key"] = change.get("schedule_key")
             handle["action"] = action
             handles.append(handle)
     return handles
+
+
+# --- emitting (called from the operators while their task runs) -------------------------------------------
+
+
+def handle_change(
+    handle: Mapping[str, Any],
+    action: str,
+    *,
+    state: str | None,
+    schedule_key: str | None = None,
+    outcome: str | None = None,
+) -> dict[str, Any]:
+    """One single schedule's change, as the event's ``changes`` list it (see the module's docstring)."""
+    return {**handle, "schedule_key": schedule_key, "action": action, "state": state, "outcome": outcome}
+
+
+def emit_changes(
+    operator: Any, context: Context, changes: list[dict[str, Any]], *, dry_run: bool, **more: Any
+) -> None:
+    """Put the changes on the event the task emits on its connection's schedules asset.
+
+    Nothing happens where the task does not declare that outlet (``emit_asset_event=False``, a templated
+    ``braze_conn_id``). A dry run's extra says so (``dry_run``, ``sent``, ``note``), and so does each
+    handle it carries. ``more`` goes into the extra as it is (a reconcile's ``scope``).
+    """
+    from airflow_braze_schedule.operators.keyed import KeyedOperatorMixin, event_extra
+
+    extra = event_extra(operator.braze_conn_id, changes, **more)
+    if dry_run:
+        extra.update(dry_run=True, sent=False, note=DRY_RUN_NOTE)
+        if isinstance(extra.get("handle"), dict):
+            extra["handle"] = {**extra["handle"], "dry_run": True}
+    KeyedOperatorMixin.emit_change(operator, context, extra)

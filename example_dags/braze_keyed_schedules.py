@@ -11,8 +11,9 @@ nothing to set up; older lines: add ``registry_conn_id="<a SQL connection>"`` to
   get a reminder, changed ones are updated or replaced, orders gone from the list are cancelled.
 * ``braze_keyed_order_shipped`` cancels one order's reminder by key (``params.order_id``), from a DAG that
   never saw its schedule_id.
-* ``braze_keyed_schedule_changes`` is scheduled on the connection's Braze asset: each keyed change above
-  emits an event, and this DAG reads the events back (``handles_from_events``); here it cancels the
+* ``braze_keyed_schedule_changes`` is scheduled on the connection's Braze asset: each change above (and
+  every other create, update and cancel through ``braze_default``, keyed or not) emits an event, and this
+  DAG reads the events back (``handles_from_events``; dry runs' are left out); here it cancels the
   reminders of orders the Variable ``braze_example_shipped`` lists as shipped.
 
 Send times come from the data (the orders, the digest's weekday), never from the run's dates, so the
@@ -123,17 +124,12 @@ with DAG(
 
         shipped = set(Variable.get("braze_example_shipped", "[]", deserialize_json=True))
         changed = handles_from_events(triggering_asset_events, actions=("create", "update", "replace"))
-        # Reminder keys are "orders/<order_id>/reminder".
-        return sorted(
-            {
-                handle["schedule_key"]
-                for handle in changed
-                if handle["schedule_key"].startswith("orders/")
-                and handle["schedule_key"].split("/")[1] in shipped
-            }
-        )
+        # Reminder keys are "orders/<order_id>/reminder"; a change made without a key has None.
+        keys = [handle["schedule_key"] or "" for handle in changed]
+        return sorted({key for key in keys if key.startswith("orders/") and key.split("/")[1] in shipped})
 
-    # By key rather than by handle, so the registry records the cancel too.
+    # By key rather than by handle, so the registry records the cancel too. A mapped task's outlets are
+    # given to partial(): the operator's default outlet is added only when each mapped task runs.
     BrazeCancelScheduleOperator.partial(
         task_id="cancel_shipped", outlets=[schedules_asset("braze_default")]
     ).expand(schedule_key=reminders_of_shipped_orders())

@@ -83,6 +83,11 @@ class _BrazeScheduleOperator(BaseOperator):
     :param deferrable: when Braze's rate limit resets later than the policy's ``max_rate_limit_wait``,
         defer until the reset instead of failing (needs a triggerer). Default: ``[operators]
         default_deferrable``.
+    :param emit_asset_event: declare the connection's asset ``braze://<braze_conn_id>/schedules`` as an
+        outlet, so the task emits an event on it carrying its change (see
+        :mod:`airflow_braze_schedule.events`). Default True. False leaves it out, except on a keyed task
+        whose registry is that asset's ``asset_state_store`` (no ``registry_conn_id``). A templated
+        ``braze_conn_id`` names no asset at parse time: no event then.
     """
 
     ui_color = "#e8d5ff"
@@ -97,15 +102,32 @@ class _BrazeScheduleOperator(BaseOperator):
         dry_run: bool | None = None,
         request_retry_policy: RetryPolicy | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        emit_asset_event: bool = True,
         **kwargs: Any,
     ) -> None:
+        if emit_asset_event:
+            from airflow_braze_schedule.assets import with_schedules_outlet
+
+            kwargs = with_schedules_outlet(braze_conn_id, kwargs)
         super().__init__(**kwargs)
+        self.emit_asset_event = emit_asset_event
         self.braze_conn_id = braze_conn_id
         # Not self.dry_run / self.retry_policy: BaseOperator already has a dry_run() method and, since
         # Airflow 3.3, a retry_policy for task retries.
         self.braze_dry_run = dry_run
         self.request_retry_policy = request_retry_policy
         self.deferrable = deferrable
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """As ``BaseOperator.partial``; the mapped task declares the schedules asset as ``__init__`` does
+        (``__init__`` runs only when each mapped task runs, too late for the scheduler to know it)."""
+        keyed_on_asset = kwargs.get("schedule_key") is not None and kwargs.get("registry_conn_id") is None
+        if kwargs.get("emit_asset_event", True) or keyed_on_asset:
+            from airflow_braze_schedule.assets import with_schedules_outlet
+
+            kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
+        return super().partial(**kwargs)
 
     @cached_property
     def hook(self) -> BrazeHook:
@@ -176,6 +198,39 @@ class _BrazeScheduleOperator(BaseOperator):
 
     def _push_schedule_id(self, context: Context, handle: ScheduleHandle) -> None:
         context["ti"].xcom_push(key="schedule_id", value=handle.schedule_id)
+
+    def _emit(
+        self,
+        context: Context,
+        result: dict[str, Any],
+        action: str,
+        *,
+        state: str | None,
+        dry_run: bool,
+        outcome: str | None = None,
+    ) -> dict[str, Any]:
+        """Put this task's change (its handle, and its ``schedule_key`` or None) on its asset event;
+        return ``result`` unchanged."""
+        from airflow_braze_schedule.events import emit_changes, handle_change
+
+        change = handle_change(
+            result, action, state=state, schedule_key=getattr(self, "schedule_key", None), outcome=outcome
+        )
+        emit_changes(self, context, [change], dry_run=dry_run)
+        return result
+
+    def _keyed_dry_run(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
+        """A keyed task's result, its event marked where it was a dry run (the keyed code emits the rest)."""
+        if result.get("dry_run") is not True:
+            return result
+        if "chunks" in result:  # a group under a key
+            from airflow_braze_schedule.events import emit_changes
+            from airflow_braze_schedule.operators.keyed import group_change
+
+            change = group_change(result, result.get("schedule_key"), str(result.get("action")), None)
+            emit_changes(self, context, [{**change, "outcome": None}], dry_run=True)
+            return result
+        return self._emit(context, result, str(result.get("action")), state=None, dry_run=True)
 
 
 class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
@@ -284,7 +339,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         registry_table: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if schedule_key is not None:  # keyed: the registry's asset (see operators/keyed.py)
+        if schedule_key is not None and registry_conn_id is None:  # the registry is the asset's state store
             from airflow_braze_schedule.assets import with_schedules_outlet
 
             kwargs = with_schedules_outlet(braze_conn_id, kwargs)
@@ -318,7 +373,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         if self.schedule_key is not None:
             from airflow_braze_schedule.operators.keyed import create_by_key
 
-            return create_by_key(self, context)
+            return self._keyed_dry_run(context, create_by_key(self, context))
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
             request = build_create_request({name: getattr(self, name) for name in self.REQUEST_FIELDS})
@@ -328,7 +383,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
                 self._log_request(request, dry_run=True)
                 handle = self._handle(request, f"dry-run-{fingerprint(request)}", None, dry_run=True)
                 self._push_schedule_id(context, handle)
-                return handle.to_xcom()
+                return self._emit(context, handle.to_xcom(), "create", state=None, dry_run=True)
 
             ledger = CreateLedger(
                 context.get("task_state_store"),
@@ -345,7 +400,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
                     earlier.schedule_id,
                 )
                 self._push_schedule_id(context, earlier)
-                return earlier.to_xcom()
+                return self._emit(context, earlier.to_xcom(), "create", state="scheduled", dry_run=False)
             if ledger.cancelled_earlier is not None:
                 self.log.warning(
                     "An earlier try of this task created schedule_id %s, and %s cancelled it since; "
@@ -376,7 +431,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
                 handle.schedule_id,
                 handle.dispatch_id,
             )
-            return handle.to_xcom()
+            return self._emit(context, handle.to_xcom(), "create", state="scheduled", dry_run=False)
 
     @staticmethod
     def _handle(
@@ -440,7 +495,7 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         best_effort_window: Any = None,
         **kwargs: Any,
     ) -> None:
-        if schedule_key is not None:  # keyed: the registry's asset (see operators/keyed.py)
+        if schedule_key is not None and registry_conn_id is None:  # the registry is the asset's state store
             from airflow_braze_schedule.assets import with_schedules_outlet
 
             kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
@@ -551,7 +606,7 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
         if self.schedule_key is not None:
             from airflow_braze_schedule.operators.keyed import update_by_key
 
-            return update_by_key(self, context)
+            return self._keyed_dry_run(context, update_by_key(self, context))
         if (group_result := self._group_change(context, "update")) is not None:
             return group_result
         with _failing_fast_where_retries_cannot_help(creates=False):
@@ -573,9 +628,12 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
             # A dry-run handle names a schedule that does not exist: never send for it.
             dry_run = target.dry_run or self._is_dry_run()
             outcome = self._late_change(target, "update")
-            if outcome["outcome"] == "refused_too_late":
+            if outcome["outcome"] == "refused_too_late":  # nothing sent: the schedule stands as it was
                 self._push_schedule_id(context, target)
-                return {**target.to_xcom(), **outcome}
+                result = {**target.to_xcom(), **outcome}
+                return self._emit(
+                    context, result, "update", state=None, dry_run=dry_run, outcome=outcome["outcome"]
+                )
             self._log_request(request, dry_run=dry_run)
             if not dry_run:
                 self._send(request)
@@ -583,7 +641,15 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
             assert request.body is not None
             handle = replace(target, schedule=request.body.get("schedule", target.schedule))
             self._push_schedule_id(context, handle)
-            return {**handle.to_xcom(), **outcome}
+            result = {**handle.to_xcom(), **outcome}
+            return self._emit(
+                context,
+                result,
+                "update",
+                state=None if dry_run else "updated",
+                dry_run=dry_run,
+                outcome=None if dry_run else outcome["outcome"],
+            )
 
 
 class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
@@ -616,7 +682,7 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
         if self.schedule_key is not None:
             from airflow_braze_schedule.operators.keyed import cancel_by_key
 
-            return cancel_by_key(self, context)
+            return self._keyed_dry_run(context, cancel_by_key(self, context))
         if (group_result := self._group_change(context, "cancel")) is not None:
             return group_result
 
@@ -625,15 +691,26 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
             request = build_delete_request(target.kind, target.schedule_id, owner_id=target.owner_id)
             dry_run = target.dry_run or self._is_dry_run()
             outcome = self._late_change(target, "cancel")
-            if outcome["outcome"] == "refused_too_late":
-                return {**target.to_xcom(), "cancelled": False, **outcome}
+            if outcome["outcome"] == "refused_too_late":  # nothing sent: the schedule stands as it was
+                result = {**target.to_xcom(), "cancelled": False, **outcome}
+                return self._emit(
+                    context, result, "cancel", state=None, dry_run=dry_run, outcome=outcome["outcome"]
+                )
             self._log_request(request, dry_run=dry_run)
             if not dry_run:
                 self._send(request)
                 self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
                 # Read by the create when its run is cleared, so it does not hand this schedule out again.
                 context["ti"].xcom_push(key=CANCELLED_XCOM_KEY, value=target.schedule_id)
-            return {**target.to_xcom(), "cancelled": not dry_run, **outcome}
+            result = {**target.to_xcom(), "cancelled": not dry_run, **outcome}
+            return self._emit(
+                context,
+                result,
+                "cancel",
+                state=None if dry_run else "cancelled",
+                dry_run=dry_run,
+                outcome=None if dry_run else outcome["outcome"],
+            )
 
 
 def _cancels_downstream(context: Context, task_id: str) -> Callable[[ScheduleHandle], str | None]:

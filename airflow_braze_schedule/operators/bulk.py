@@ -240,6 +240,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         )
         handle = self._group(plan, chunks, dry_run=True)
         context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
+        _emit_group_change(self, context, handle.to_xcom(), "create", None, dry_run=True)
         return handle.to_xcom()
 
     def _group(self, plan: BulkPlan, chunks: tuple[Any, ...], **flags: Any) -> GroupHandle:
@@ -623,21 +624,29 @@ def change_group(
 
             updated = replace(updated, cancelled=True)
         context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
-        if not dry_run:
-            state = "cancelled" if action == "cancel" else "updated"
-            _emit_group_change(operator, context, updated.to_xcom(), action, state)
+        state = None if dry_run else "cancelled" if action == "cancel" else "updated"
+        _emit_group_change(operator, context, updated.to_xcom(), action, state, dry_run=dry_run)
         return updated.to_xcom()
 
 
 def _emit_group_change(
-    operator: Any, context: Context, group: dict[str, Any], action: str, state: str
+    operator: Any,
+    context: Context,
+    group: dict[str, Any],
+    action: str,
+    state: str | None,
+    *,
+    dry_run: bool = False,
 ) -> None:
-    """Put the group's change on the task's schedules asset event, where the task declares that outlet
-    (keyed tasks do; add ``outlets=[schedules_asset(conn_id)]`` to any other)."""
-    from airflow_braze_schedule.operators.keyed import KeyedOperatorMixin, event_extra, group_change
+    """Put the group's change (its compact form) on the task's schedules asset event, where the task
+    declares that outlet (by default; see :mod:`airflow_braze_schedule.events`)."""
+    from airflow_braze_schedule.events import emit_changes
+    from airflow_braze_schedule.operators.keyed import group_change
 
     change = group_change(group, getattr(operator, "schedule_key", None), action, state)
-    KeyedOperatorMixin.emit_change(operator, context, event_extra(operator.braze_conn_id, [change]))
+    if dry_run:  # nothing was applied
+        change["outcome"] = None
+    emit_changes(operator, context, [change], dry_run=dry_run)
 
 
 class BrazeGroupChangeError(Exception):

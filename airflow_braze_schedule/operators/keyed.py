@@ -189,12 +189,15 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
             self.log.info("schedule_key %r: %s (%s).", key, plan.action.value, plan.reason)
             if dry_run:
                 self._log_request(request, dry_run=True)
-                return {
-                    "schedule_key": key,
-                    "action": plan.action.value,
-                    "reason": plan.reason,
-                    "dry_run": True,
-                }
+                return self._keyed_dry_run(
+                    context,
+                    {
+                        "schedule_key": key,
+                        "action": plan.action.value,
+                        "reason": plan.reason,
+                        "dry_run": True,
+                    },
+                )
             if plan.sends:
                 self._log_request(request)
             entry = steps.carry_out(plan)
@@ -485,7 +488,11 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 "blocked": {key: str(error)[:300] for key, error in blocked.items()},
             }
             if dry_run:
+                from airflow_braze_schedule.events import emit_changes
+
                 self.log.info("Dry run: the plan above was NOT carried out.")
+                planned = [{"schedule_key": k.schedule_key, "action": k.action.value} for k in plan.keys]
+                emit_changes(self, context, planned, dry_run=True, scope=scope)
                 return {"plan": plan_json, "outcome": None, "dry_run": True}
             from airflow_braze_schedule.operators.reconcile_run import carry_out_plan
 
@@ -815,13 +822,16 @@ def upsert_group_by_key(
     )
     if dry_run:
         op.log.info("Dry run: the plan above was NOT carried out: nothing sent to Braze.")
-        return {
-            "schedule_key": key,
-            "action": plan.action.value,
-            "reason": plan.reason,
-            "requests_expected": plan.requests(),
-            "dry_run": True,
-        }
+        return op._keyed_dry_run(
+            context,
+            {
+                "schedule_key": key,
+                "action": plan.action.value,
+                "reason": plan.reason,
+                "requests_expected": plan.requests(),
+                "dry_run": True,
+            },
+        )
     if not plan.sends or plan.action == Action.RESUME:
         return _group_result(op, context, entry, plan.action.value, plan.reason)
     entry = groups.carry_out(plan, member)

@@ -84,3 +84,18 @@ def test_a_large_group_carries_only_counts_and_reads_back_as_nothing():
     assert extra["handle"]["schedule_ids_count"] == EVENT_SCHEDULE_IDS_LIMIT + 1
     assert "schedule_ids" not in extra["handle"]
     assert handles_from_events(extra) == []
+
+
+def test_a_dry_runs_extra_is_left_out_unless_asked_for_and_then_says_so():
+    extra = {**event_extra("braze_default", [_change(1)]), "dry_run": True, "sent": False}
+    real = event_extra("braze_default", [_change(2)])
+    assert [h["schedule_id"] for h in handles_from_events([extra, real])] == ["id-2"]
+    handles = handles_from_events([extra, real], include_dry_run=True)
+    assert [(h["schedule_id"], h.get("dry_run")) for h in handles] == [("id-1", True), ("id-2", None)]
+
+
+def test_an_unkeyed_change_reads_back_with_no_key():
+    extra = event_extra("braze_default", [{**_change(3), "schedule_key": None}])
+    assert extra["schedule_key"] is None
+    [handle] = handles_from_events(extra)
+    assert (handle["schedule_id"], handle["schedule_key"]) == ("id-3", None)
