@@ -49,6 +49,9 @@ def airflow_env(
     env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False", **(extra or {})}
     if dags_folder is not None:
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
+    # A deployed Airflow imports from bytecode caches; without them every fresh interpreter compiles each
+    # module it imports, and the compiler, not the code, is what gets measured.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
