@@ -90,6 +90,12 @@ class BrazeBadRequestError(BrazeApiError):
     """400: Braze rejected the request's content."""
 
     def hint(self) -> str:
+        if self.path.endswith(("/update", "/delete")):
+            # Braze documents no answer for a schedule_id it no longer holds; a 400 may be just that.
+            return (
+                "Nothing was changed. If the request is right, Braze may no longer hold this schedule_id: "
+                "already sent or cancelled, or made under another campaign_id / canvas_id or workspace"
+            )
         return "Nothing was sent; fix the request and run the task again"
 
 
