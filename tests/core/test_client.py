@@ -261,6 +261,26 @@ def test_an_exhausted_limit_seen_by_one_thread_pauses_another(fake_braze):
     assert [r.status for r in fake_braze.received] == [200, 200]
 
 
+def test_an_answer_as_another_braze_server_may_shape_it_is_read_the_same(fake_braze):
+    # Where Braze's docs are silent a server may answer a create 201, spell the headers as the docs' table
+    # does (X-RateLimit-*), leave out dispatch_id (a Canvas's is random per step) and add keys of its own.
+    clock = VirtualClock(start=time.time())
+    reset = math.ceil(clock()) + 30
+    headers = {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
+    answer = {"schedule_id": "s-1", "message": "success", "errors": [], "notice": "extra"}
+    fake_braze.inject(Status(201, answer, headers=headers), path=campaign_create().path)
+    client = BrazeClient(
+        fake_braze.url, fake_braze.api_key, retry_policy=NO_JITTER, sleep=clock.sleep, clock=clock
+    )
+
+    assert client.send(campaign_create()) == answer
+    assert client.rate_limit is not None
+    assert (client.rate_limit.limit, client.rate_limit.remaining, client.rate_limit.reset) == (10, 0, reset)
+    client.send(campaign_create(1))  # waits for the reset the first answer announced
+    assert len(clock.sleeps) == 1
+    assert 29 <= clock.sleeps[0] <= 31
+
+
 # --- POST /sends/id/create: idempotent only with the caller's send_id --------------------------------
 
 
