@@ -35,10 +35,10 @@ from airflow_braze_schedule.core.errors import (
     BrazeApiError,
     BrazeConfigurationError,
     BrazeError,
-    BrazeNotFoundError,
     BrazeOutcomeUnknownError,
     BrazeUnreachableError,
     error_class_for_status,
+    may_mean_schedule_gone,
 )
 from airflow_braze_schedule.core.payload import BrazeRequest
 from airflow_braze_schedule.core.ratelimit import RateLimit
@@ -291,15 +291,23 @@ class BrazeClient:
         while True:
             try:
                 return self._send_once(request, policy)
-            except BrazeNotFoundError:
-                # A delete whose earlier attempt went out unanswered, now "not found": that attempt did it.
-                if request.action is Action.DELETE and state is not None and state.unanswered:
+            except BrazeError as error:
+                # A delete whose earlier attempt went out unanswered, now refused as unknown (404 on some
+                # servers, 400 on others: Braze documents neither): that attempt did it.
+                if (
+                    request.action is Action.DELETE
+                    and state is not None
+                    and state.unanswered
+                    and may_mean_schedule_gone(error)
+                ):
                     self.log.info(
-                        "%s %s: already done by an earlier unanswered attempt.", request.method, request.path
+                        "%s %s: already done by an earlier unanswered attempt (Braze now answers %s: %s).",
+                        request.method,
+                        request.path,
+                        error.status_code,
+                        error.message,
                     )
                     return {"message": "success"}
-                raise
-            except BrazeError as error:
                 state = state or RetryState()
                 wait = policy.wait_before_retry(
                     error, state, idempotent=request.idempotent, now=self._clock()

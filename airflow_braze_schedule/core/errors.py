@@ -11,7 +11,7 @@ status and Braze's answer only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
     from airflow_braze_schedule.core.ratelimit import RateLimit
@@ -90,6 +90,12 @@ class BrazeBadRequestError(BrazeApiError):
     """400: Braze rejected the request's content."""
 
     def hint(self) -> str:
+        if self.path.endswith(("/update", "/delete")):
+            # Braze documents no answer for a schedule_id it no longer holds; a 400 may be just that.
+            return (
+                "Nothing was changed. If the request is right, Braze may no longer hold this schedule_id: "
+                "already sent or cancelled, or made under another campaign_id / canvas_id or workspace"
+            )
         return "Nothing was sent; fix the request and run the task again"
 
 
@@ -115,6 +121,17 @@ class BrazePermissionError(BrazeApiError):
 
 class BrazeNotFoundError(BrazeApiError):
     """404: unknown endpoint (or, on fakes and proxies, an unknown schedule)."""
+
+
+def may_mean_schedule_gone(error: BaseException) -> TypeGuard[BrazeApiError]:
+    """Whether Braze's answer to an update or delete may only say that the ``schedule_id`` is no longer there.
+
+    Braze documents no answer for an unknown, already sent or already deleted ``schedule_id`` (its 404 is
+    "Invalid URL"), so a server may answer it with 404 or with 400. The requests this provider sends are
+    validated before they leave, so on a delete either status is read as "no such schedule"; callers
+    decide what that means for them (a delete resent after an unanswered attempt: done).
+    """
+    return isinstance(error, BrazeApiError) and error.status_code in (400, 404)
 
 
 class BrazePayloadTooLargeError(BrazeApiError):

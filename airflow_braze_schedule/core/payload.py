@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
-from airflow_braze_schedule.core.endpoints import ENDPOINTS, Action, ScheduleKind
+from airflow_braze_schedule.core.endpoints import ENDPOINTS, SCHEDULED_BROADCASTS_PATH, Action, ScheduleKind
 from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.core.schedule import BrazeSchedule, rendered_nothing
 
@@ -603,3 +603,36 @@ def build_delete_request(kind: ScheduleKind, schedule_id: Any, *, owner_id: Any 
     """Validate a delete (cancel) and build its request."""
     body = {**_owner(kind, owner_id), "schedule_id": check_schedule_id(schedule_id)}
     return BrazeRequest("POST", ENDPOINTS[kind].delete, Action.DELETE, body, kind=kind)
+
+
+def check_end_time(value: Any) -> str:
+    """``end_time`` of ``GET /messages/scheduled_broadcasts`` as Braze's example writes it: a date-time
+    with its offset (``2018-09-01T00:00:00-04:00``). A datetime is sent in UTC (naive: taken as UTC), a
+    date or a date-only string as its midnight UTC (Braze reads ``end_time`` as midnight UTC anyway);
+    anything that is no ISO 8601 date or date-time is refused before the call."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return f"{value.isoformat()}T00:00:00Z"
+    if isinstance(value, str) and not rendered_nothing(value):
+        text = value.strip()
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            # A date alone is ISO 8601 too, but Braze documents only date-times here.
+            return f"{text}T00:00:00Z" if "T" not in text.upper() else text
+    raise BrazeValidationError(
+        "end_time",
+        f"{value!r} is not an ISO 8601 date or date-time",
+        "for example 2031-01-01T00:00:00Z, a date, or a datetime",
+    )
+
+
+def build_scheduled_broadcasts_request(end_time: Any) -> BrazeRequest:
+    """Validate and build ``GET /messages/scheduled_broadcasts?end_time=..``."""
+    return BrazeRequest(
+        "GET", SCHEDULED_BROADCASTS_PATH, Action.LIST, params={"end_time": check_end_time(end_time)}
+    )

@@ -19,7 +19,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -35,7 +35,6 @@ from airflow_braze_schedule.core.client import (
     proxy_password,
 )
 from airflow_braze_schedule.core.endpoints import (
-    SCHEDULED_BROADCASTS_PATH,
     SEND_ID_CREATE_PATH,
     Action,
     ScheduleKind,
@@ -52,6 +51,7 @@ from airflow_braze_schedule.core.payload import (
     BrazeRequest,
     build_create_request,
     build_delete_request,
+    build_scheduled_broadcasts_request,
     build_update_request,
 )
 from airflow_braze_schedule.core.ratelimit import RateLimit
@@ -361,13 +361,11 @@ class BrazeHook(BaseHook):
         return self.client.send(build_delete_request(ScheduleKind.CANVAS, schedule_id, owner_id=canvas_id))
 
     @staticmethod
-    def _broadcasts_request(end_time: str | datetime) -> BrazeRequest:
-        if isinstance(end_time, datetime):
-            end_time = pendulum.instance(end_time).to_iso8601_string()
-        return BrazeRequest("GET", SCHEDULED_BROADCASTS_PATH, Action.LIST, params={"end_time": end_time})
+    def _broadcasts_request(end_time: str | date | datetime) -> BrazeRequest:
+        return build_scheduled_broadcasts_request(end_time)
 
     @_failing_fast_where_retries_cannot_help(creates=False)
-    def get_scheduled_broadcasts(self, end_time: str | datetime) -> list[dict[str, Any]]:
+    def get_scheduled_broadcasts(self, end_time: str | date | datetime) -> list[dict[str, Any]]:
         """``GET /messages/scheduled_broadcasts``: dashboard-scheduled campaigns and Canvases up to ``end_time``.
 
         Braze lists only sends scheduled in its dashboard here, never API-made schedules.

@@ -49,7 +49,8 @@ Decisions where Braze documents nothing (see also :mod:`._rules`):
 - Create answers ``200`` (the status is undocumented; Braze documents ``201`` only on
   ``/canvas/trigger/send``).
 - An unknown ``schedule_id``, one of another kind or owner (``campaign_id`` / ``canvas_id``), or one
-  already cancelled, is answered ``404 {"message": "Schedule not found"}`` by update and delete.
+  already cancelled, is answered ``404 {"message": "Schedule not found"}`` by update and delete
+  (``400`` with ``FakeBraze(unknown_schedule_status=400)``: Braze documents neither).
 - Sending time does not move a schedule out of ``"scheduled"``: the fake never "sends".
 - An update of a campaign or Canvas schedule in local time whose time the first time zone (UTC+14) has
   reached answers success and changes nothing, as Braze documents ("Updates aren't applied if the
@@ -308,6 +309,9 @@ class FakeBraze:
     :param verbose: log each request to the ``werkzeug`` logger (silent by default).
     :param latency: seconds every Braze API call waits before it is processed, as a distant Braze would
         (inspection endpoints excepted); see also :meth:`set_latency`.
+    :param unknown_schedule_status: the status answered to an update or delete of a ``schedule_id`` the
+        fake does not hold as scheduled (unknown, of another kind or owner, or cancelled). Braze documents
+        none (its 404 is "Invalid URL"): ``404`` (default) or ``400``, to test a client against both.
     """
 
     def __init__(
@@ -327,9 +331,13 @@ class FakeBraze:
         clock: Callable[[], float] = time.time,
         verbose: bool = False,
         latency: float = 0.0,
+        unknown_schedule_status: Literal[400, 404] = 404,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty string")
+        if unknown_schedule_status not in (400, 404):
+            raise ValueError(f"unknown_schedule_status must be 400 or 404, got {unknown_schedule_status!r}")
+        self._unknown_schedule_status = unknown_schedule_status
         self._host = host
         self._api_key = api_key
         self._base_clock = clock
@@ -882,7 +890,7 @@ class FakeBraze:
                 or stored_or_none.status != "scheduled"
                 or (owner is not None and getattr(stored_or_none, owner) != body[owner])
             ):
-                raise _rules.BrazeError(404, "Schedule not found")
+                raise _rules.BrazeError(self._unknown_schedule_status, "Schedule not found")
             if endpoint.action == "update":
                 if owner is not None and self._too_late_to_update(stored_or_none.schedule, now):
                     # Braze: "Updates aren't applied if the original schedule used local time and the

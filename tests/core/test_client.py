@@ -24,7 +24,12 @@ from airflow_braze_schedule.core.errors import (
     BrazeOutcomeUnknownError,
     BrazeUnreachableError,
 )
-from airflow_braze_schedule.core.payload import BrazeRequest, build_create_request, build_update_request
+from airflow_braze_schedule.core.payload import (
+    BrazeRequest,
+    build_create_request,
+    build_delete_request,
+    build_update_request,
+)
 from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.testing import DropAfterProcessing, DropBeforeProcessing, FakeBraze, Status
 from tests.forward_proxy import ForwardProxy
@@ -256,6 +261,26 @@ def test_an_exhausted_limit_seen_by_one_thread_pauses_another(fake_braze):
     assert [r.status for r in fake_braze.received] == [200, 200]
 
 
+def test_an_answer_as_another_braze_server_may_shape_it_is_read_the_same(fake_braze):
+    # Where Braze's docs are silent a server may answer a create 201, spell the headers as the docs' table
+    # does (X-RateLimit-*), leave out dispatch_id (a Canvas's is random per step) and add keys of its own.
+    clock = VirtualClock(start=time.time())
+    reset = math.ceil(clock()) + 30
+    headers = {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
+    answer = {"schedule_id": "s-1", "message": "success", "errors": [], "notice": "extra"}
+    fake_braze.inject(Status(201, answer, headers=headers), path=campaign_create().path)
+    client = BrazeClient(
+        fake_braze.url, fake_braze.api_key, retry_policy=NO_JITTER, sleep=clock.sleep, clock=clock
+    )
+
+    assert client.send(campaign_create()) == answer
+    assert client.rate_limit is not None
+    assert (client.rate_limit.limit, client.rate_limit.remaining, client.rate_limit.reset) == (10, 0, reset)
+    client.send(campaign_create(1))  # waits for the reset the first answer announced
+    assert len(clock.sleeps) == 1
+    assert 29 <= clock.sleeps[0] <= 31
+
+
 # --- POST /sends/id/create: idempotent only with the caller's send_id --------------------------------
 
 
@@ -293,6 +318,32 @@ def test_an_update_is_resent_after_a_lost_answer_and_a_create_is_not(fake_braze,
 
     assert [r.status for r in fake_braze.requests_to(update.path)] == [None, 200]
     assert [r.status for r in fake_braze.requests_to(campaign_create().path)] == [200, None]
+
+
+@pytest.mark.parametrize("gone_status", [404, 400])
+def test_a_delete_resent_after_a_lost_answer_is_done_when_braze_no_longer_knows_the_schedule(
+    fake_braze, client, gone_status
+):
+    # Braze documents no answer for an already deleted schedule_id: servers answer 404 or 400. The first
+    # attempt deleted it and its answer was lost, so the resent delete's refusal means it is done.
+    schedule_id = client.send(campaign_create())["schedule_id"]
+    delete = build_delete_request(ScheduleKind.CAMPAIGN, schedule_id, owner_id="campaign-1")
+    fake_braze.inject(DropAfterProcessing(), path=delete.path)
+    fake_braze.inject(Status(gone_status, body={"message": "Invalid schedule_id"}), path=delete.path)
+
+    assert client.send(delete) == {"message": "success"}
+
+    assert [r.status for r in fake_braze.requests_to(delete.path)] == [None, gone_status]
+    assert fake_braze.schedules[schedule_id].status == "cancelled"
+
+
+def test_a_first_delete_refused_with_400_is_still_an_error(fake_braze, client):
+    # Only a resend after an unanswered attempt can be explained by that attempt.
+    delete = build_delete_request(ScheduleKind.CAMPAIGN, "unknown-id", owner_id="campaign-1")
+    fake_braze.inject(Status(400, body={"message": "Invalid schedule_id"}), path=delete.path)
+
+    with pytest.raises(BrazeBadRequestError, match="Invalid schedule_id"):
+        client.send(delete)
 
 
 # --- proxies ------------------------------------------------------------------------------------------

@@ -325,6 +325,18 @@ def test_api_error_text_is_built_from_what_it_was_given(cls, status, kwargs, tex
     assert (error.status_code, error.method, error.path, error.message) == (status, "POST", PATH, "Not Found")
 
 
+def test_a_400_to_an_update_or_delete_says_braze_may_no_longer_hold_the_schedule():
+    # Braze documents no answer for an unknown, sent or cancelled schedule_id; "fix the request" misleads.
+    for path in ("/campaigns/trigger/schedule/update", "/messages/schedule/delete"):
+        error = BrazeBadRequestError(status_code=400, method="POST", path=path, message="Invalid schedule_id")
+
+        assert str(error) == (
+            f"Braze answered 400 to POST {path}: Invalid schedule_id. Nothing was changed. If the request "
+            "is right, Braze may no longer hold this schedule_id: already sent or cancelled, or made under "
+            "another campaign_id / canvas_id or workspace"
+        )
+
+
 @pytest.mark.parametrize(("cls", "status"), [(BrazeAuthenticationError, 401), (BrazePermissionError, 403)])
 def test_auth_error_hints_mention_no_secret(cls, status):
     text = str(cls(status_code=status, method="POST", path=PATH, message="Unauthorized"))

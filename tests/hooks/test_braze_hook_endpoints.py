@@ -3,12 +3,13 @@ and what the fake holds afterwards. Also the keep-alive session."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from hook_support import EMAIL, FUTURE, LATER
 
 from airflow_braze_schedule import __version__
+from airflow_braze_schedule.core.errors import BrazeValidationError
 from airflow_braze_schedule.testing import FakeBraze, Status
 
 UTC_SCHEDULE = {"time": FUTURE, "in_local_time": False, "at_optimal_time": False}
@@ -292,6 +293,24 @@ def test_get_scheduled_broadcasts_with_a_string(fake_braze, make_hook):
         fake_braze, "GET", "/messages/scheduled_broadcasts", None, {"end_time": "2031-01-01T00:00:00Z"}
     )
     assert fake_braze.received[0].body == ""
+
+
+@pytest.mark.parametrize("end_time", ["2031-01-01", date(2031, 1, 1)], ids=["date-string", "date"])
+def test_get_scheduled_broadcasts_sends_a_date_as_its_midnight_utc_date_time(fake_braze, make_hook, end_time):
+    # Braze's only example is a date-time with offset; a server may refuse a bare date.
+    make_hook().get_scheduled_broadcasts(end_time)
+
+    [request] = fake_braze.received
+    assert request.query["end_time"] == "2031-01-01T00:00:00Z"
+    assert request.status == 200
+
+
+@pytest.mark.parametrize("end_time", ["next tuesday", "", None, 20310101])
+def test_get_scheduled_broadcasts_refuses_what_is_no_date_before_the_call(fake_braze, make_hook, end_time):
+    with pytest.raises(BrazeValidationError, match=r"^end_time: .* is not an ISO 8601 date or date-time"):
+        make_hook().get_scheduled_broadcasts(end_time)
+
+    assert fake_braze.received == []
 
 
 def test_get_scheduled_broadcasts_with_a_datetime_returns_the_list(fake_braze, make_hook):

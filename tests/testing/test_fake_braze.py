@@ -242,6 +242,19 @@ def test_unknown_schedule_id_is_404(fake_braze: FakeBraze, path: str, body: dict
     assert assert_error(post(fake_braze, path, body), 404) == {"message": "Schedule not found"}
 
 
+def test_unknown_schedule_status_400_answers_unknown_and_cancelled_schedules_with_400() -> None:
+    # Braze documents no status for these; a client must be testable against a server answering 400.
+    with FakeBraze(unknown_schedule_status=400) as braze:
+        sid = create(braze, CAMPAIGN_CREATE, campaign_body())
+        delete = {"campaign_id": "camp-1", "schedule_id": sid}
+        assert post(braze, CAMPAIGN_DELETE, delete).status_code == 200
+
+        assert_error(post(braze, CAMPAIGN_DELETE, delete), 400, "Schedule not found")
+        assert_error(post(braze, MESSAGES_DELETE, {"schedule_id": "nope"}), 400, "Schedule not found")
+    with pytest.raises(ValueError, match="unknown_schedule_status"):
+        FakeBraze(unknown_schedule_status=410)  # type: ignore[arg-type]
+
+
 def test_schedule_of_another_kind_or_owner_is_404(fake_braze: FakeBraze) -> None:
     campaign_sid = create(fake_braze, CAMPAIGN_CREATE, campaign_body())
     attributed = {"apple_push": {"alert": "Hello", "message_variation_id": "variation-1"}}
