@@ -56,12 +56,21 @@ HANDLE_FIELDS = ("schedule_id", "dispatch_id", "kind", "campaign_id", "canvas_id
 DRY_RUN_NOTE = "dry run: validated and logged, nothing was sent to Braze"
 
 
+def _is_extra(events: Mapping[Any, Any]) -> bool:
+    """Whether a mapping is an event's ``extra`` (keyed by strings) rather than Airflow's
+    ``triggering_asset_events`` (keyed by assets, whose ``in`` refuses a string with a TypeError)."""
+    try:
+        return "changes" in events or "handle" in events
+    except TypeError:
+        return False
+
+
 def _extras(events: Any) -> Iterable[dict[str, Any]]:
     """The ``extra`` dicts of an event, a list of events, or a task's ``triggering_asset_events``."""
     if events is None:
         return
-    if isinstance(events, Mapping) and ("changes" in events or "handle" in events):
-        yield dict(events)  # an extra itself
+    if isinstance(events, Mapping) and _is_extra(events):
+        yield dict(events)
         return
     if isinstance(events, Mapping) or hasattr(events, "values"):
         for value in events.values():

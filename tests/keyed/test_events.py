@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from airflow_braze_schedule.events import handles_from_events
 from airflow_braze_schedule.operators.keyed import EVENT_KEYS_LIMIT, event_extra
 
@@ -99,3 +103,28 @@ def test_an_unkeyed_change_reads_back_with_no_key():
     assert extra["schedule_key"] is None
     [handle] = handles_from_events(extra)
     assert (handle["schedule_id"], handle["schedule_key"]) == ("id-3", None)
+
+
+def test_handles_are_read_from_triggering_asset_events_as_airflow_passes_them():
+    """Airflow 3 passes ``triggering_asset_events`` as a mapping keyed by assets, whose ``in`` raises a
+    TypeError for a string: reading it must not mistake it for an event's extra."""
+    context = pytest.importorskip("airflow.sdk.execution_time.context")
+    accessor_type = getattr(context, "TriggeringAssetEventsAccessor", None)
+    if accessor_type is None or not hasattr(accessor_type, "build"):
+        pytest.skip("this Airflow has no TriggeringAssetEventsAccessor.build")
+    change = {
+        "schedule_key": "k",
+        "action": "create",
+        "schedule_id": "s-1",
+        "kind": "campaign",
+        "campaign_id": "c",
+        "schedule": {"time": "2031-01-01T09:00:00Z"},
+    }
+    uri = "braze://braze_default/schedules"
+    event = SimpleNamespace(
+        asset=SimpleNamespace(name=uri, uri=uri), source_aliases=[], extra={"changes": [change]}
+    )
+    accessor = accessor_type.build([event])
+    with pytest.raises(TypeError):
+        "changes" in accessor  # noqa: B015 - what made the reading fail before
+    assert [handle["schedule_id"] for handle in handles_from_events(accessor)] == ["s-1"]
