@@ -32,6 +32,20 @@ def schedules_asset(braze_conn_id: str = "braze_default") -> Any:
         return Asset(uri)
 
 
+def declares_schedules_asset(emit_asset_event: bool | None) -> bool:
+    """Whether an operator declares its connection's schedules asset: as told by ``emit_asset_event``, or
+    by default on every Airflow line but 3.0 to 3.2. Their ``dag.test()`` (and ``airflow dags test``)
+    fails a task whose outlet asset no DAG processor has registered yet, so a DAG copied from the README
+    would fail its first local run; deployments there can pass ``emit_asset_event=True``.
+    """
+    if emit_asset_event is not None:
+        return bool(emit_asset_event)
+    from airflow import __version__ as airflow_version
+    from packaging.version import Version
+
+    return not ((3, 0) <= Version(airflow_version).release[:2] < (3, 3))
+
+
 def with_schedules_outlet(braze_conn_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Operator keyword arguments with the connection's schedules asset added to ``outlets``.
 

@@ -85,9 +85,11 @@ class _BrazeScheduleOperator(BaseOperator):
         default_deferrable``.
     :param emit_asset_event: declare the connection's asset ``braze://<braze_conn_id>/schedules`` as an
         outlet, so the task emits an event on it carrying its change (see
-        :mod:`airflow_braze_schedule.events`). Default True. False leaves it out, except on a keyed task
-        whose registry is that asset's ``asset_state_store`` (no ``registry_conn_id``). A templated
-        ``braze_conn_id`` names no asset at parse time: no event then.
+        :mod:`airflow_braze_schedule.events`). Default: yes, except on Airflow 3.0 to 3.2, whose
+        ``dag.test()`` fails a task whose outlet asset no DAG processor has registered yet (pass True
+        there for deployed DAGs). False leaves it out, except on a keyed task whose registry is that
+        asset's ``asset_state_store`` (no ``registry_conn_id``). A templated ``braze_conn_id`` names no
+        asset at parse time: no event then.
     """
 
     ui_color = "#e8d5ff"
@@ -102,10 +104,12 @@ class _BrazeScheduleOperator(BaseOperator):
         dry_run: bool | None = None,
         request_retry_policy: RetryPolicy | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        emit_asset_event: bool = True,
+        emit_asset_event: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        if emit_asset_event:
+        from airflow_braze_schedule.assets import declares_schedules_asset
+
+        if declares_schedules_asset(emit_asset_event):
             from airflow_braze_schedule.assets import with_schedules_outlet
 
             kwargs = with_schedules_outlet(braze_conn_id, kwargs)
@@ -122,12 +126,18 @@ class _BrazeScheduleOperator(BaseOperator):
     def partial(cls, **kwargs: Any) -> Any:
         """As ``BaseOperator.partial``; the mapped task declares the schedules asset as ``__init__`` does
         (``__init__`` runs only when each mapped task runs, too late for the scheduler to know it)."""
-        keyed_on_asset = kwargs.get("schedule_key") is not None and kwargs.get("registry_conn_id") is None
-        if kwargs.get("emit_asset_event", True) or keyed_on_asset:
+        from airflow_braze_schedule.assets import declares_schedules_asset
+
+        if declares_schedules_asset(kwargs.get("emit_asset_event")) or cls._registry_on_asset(kwargs):
             from airflow_braze_schedule.assets import with_schedules_outlet
 
             kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
         return super().partial(**kwargs)
+
+    @staticmethod
+    def _registry_on_asset(kwargs: dict[str, Any]) -> bool:
+        """Whether a keyed task's registry is the asset's ``asset_state_store`` (the asset is then needed)."""
+        return kwargs.get("schedule_key") is not None and kwargs.get("registry_conn_id") is None
 
     @cached_property
     def hook(self) -> BrazeHook:

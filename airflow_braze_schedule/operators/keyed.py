@@ -330,7 +330,9 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         braze_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        super().__init__(braze_conn_id=braze_conn_id, **with_schedules_outlet(braze_conn_id, kwargs))
+        if registry_conn_id is None:  # the registry is the asset's state store
+            kwargs = with_schedules_outlet(braze_conn_id, kwargs)
+        super().__init__(braze_conn_id=braze_conn_id, **kwargs)
         self.scope = scope
         self.desired = desired
         self.desired_path = desired_path
@@ -340,6 +342,10 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         self.freeze_window = freeze_window  # type: ignore[assignment]
         self.best_effort_window = best_effort_window  # type: ignore[assignment]
         self.on_unknown_outcome = on_unknown_outcome
+
+    @staticmethod
+    def _registry_on_asset(kwargs: dict[str, Any]) -> bool:
+        return kwargs.get("registry_conn_id") is None
 
     def _desired_items(self) -> list[Any]:
         import json

@@ -11,6 +11,7 @@ from typing import Any
 import pendulum
 from airflow.providers.common.compat.sdk import DAG
 
+from airflow_braze_schedule.assets import declares_schedules_asset
 from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.operators import (
     BrazeBulkCreateScheduleOperator,
@@ -25,6 +26,8 @@ FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitte
 CAMPAIGN = "{{ dag_run.conf['campaign_id'] }}"
 SCHEDULE = "{{ dag_run.conf['schedule'] }}"
 HANDLE = "{{ dag_run.conf['handle'] }}"
+# Airflow 3.0 to 3.2 declare the asset only when asked, as a deployed DAG there would.
+ASKED = {} if declares_schedules_asset(None) else {"emit_asset_event": True}
 
 
 def _dag(dag_id: str) -> DAG:
@@ -33,7 +36,7 @@ def _dag(dag_id: str) -> DAG:
         schedule=None,
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
-        default_args={"retries": 0},
+        default_args={"retries": 0, **ASKED},
         render_template_as_native_obj=True,
     )
 

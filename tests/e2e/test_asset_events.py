@@ -14,7 +14,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_braze_schedule.assets import schedules_asset, schedules_asset_uri
+from airflow_braze_schedule.assets import declares_schedules_asset, schedules_asset, schedules_asset_uri
 from airflow_braze_schedule.core.group import as_group_handle
 from airflow_braze_schedule.events import DRY_RUN_NOTE, handles_from_events
 from tests.helpers import AIRFLOW_VERSION, HAS_TASK_STATE_STORE, load_dag, task_states
@@ -22,6 +22,7 @@ from tests.helpers import AIRFLOW_VERSION, HAS_TASK_STATE_STORE, load_dag, task_
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 DAGS = "braze_e2e_asset_events.py"
+DECLARED_BY_DEFAULT = declares_schedules_asset(None)
 URI = schedules_asset_uri("braze_default")
 CREATE = "/campaigns/trigger/schedule/create"
 UPDATE = "/campaigns/trigger/schedule/update"
@@ -239,17 +240,25 @@ def test_every_operator_declares_its_connections_asset_unless_told_not_to_or_tem
             task_id="keyed_sql_out", schedule_key="k", registry_conn_id="sql", emit_asset_event=False
         )
     default = schedules_asset("braze_default")
-    assert create.outlets == [schedules_asset("braze_eu")]
-    for task in (bulk, update, cancel, mapped, keyed_out):
-        assert task.outlets == [default], task.task_id
+    assert keyed_out.outlets == [default]  # its registry lives in the asset's state store
     for task in (templated, opted_out, keyed_sql_out):
         assert task.outlets == [], task.task_id
     # One given outlet, not in a list, is kept beside the asset.
     other = schedules_asset("braze_other")
-    assert BrazeCancelScheduleOperator(task_id="one", schedule_id="s", outlets=other).outlets == [
-        other,
-        default,
-    ]
+    asked = BrazeCancelScheduleOperator(task_id="one", schedule_id="s", outlets=other, emit_asset_event=True)
+    assert asked.outlets == [other, default]
+    if not DECLARED_BY_DEFAULT:  # Airflow 3.0 to 3.2: only when asked
+        for task in (create, bulk, update, cancel, mapped):
+            assert task.outlets == [], task.task_id
+        return
+    assert create.outlets == [schedules_asset("braze_eu")]
+    for task in (bulk, update, cancel, mapped):
+        assert task.outlets == [default], task.task_id
+
+
+def test_the_asset_is_declared_by_default_except_on_airflow_3_0_to_3_2():
+    expected = not (AIRFLOW_VERSION.major == 3 and AIRFLOW_VERSION.minor < 3)
+    assert DECLARED_BY_DEFAULT is expected
 
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the keyed create's default registry needs Airflow 3.3+")
