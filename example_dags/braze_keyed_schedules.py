@@ -42,6 +42,7 @@ with DAG(
     schedule="@daily",
     start_date=START,
     catchup=False,
+    max_active_runs=1,  # two runs upserting one key at once could both create it
     tags=["braze", "example", "keyed"],
     doc_md=__doc__,
 ) as digest_dag:
@@ -73,6 +74,7 @@ with DAG(
     schedule="@daily",
     start_date=START,
     catchup=False,
+    max_active_runs=1,  # two reconciles of one scope at once could both create a reminder
     tags=["braze", "example", "keyed"],
 ) as reminders_dag:
 
@@ -122,16 +124,11 @@ with DAG(
         from airflow_braze_schedule.events import handles_from_events
 
         shipped = set(Variable.get("braze_example_shipped", "[]", deserialize_json=True))
-        changed = handles_from_events(triggering_asset_events, actions=("create", "update", "replace"))
+        events = list((triggering_asset_events or {}).values())  # a list of events per asset
+        changed = handles_from_events(events, actions=("create", "update", "replace"))
         # Reminder keys are "orders/<order_id>/reminder".
-        return sorted(
-            {
-                handle["schedule_key"]
-                for handle in changed
-                if handle["schedule_key"].startswith("orders/")
-                and handle["schedule_key"].split("/")[1] in shipped
-            }
-        )
+        keys = {handle.get("schedule_key") or "" for handle in changed}  # a change without a key: ""
+        return sorted(key for key in keys if key.startswith("orders/") and key.split("/")[1] in shipped)
 
     # By key rather than by handle, so the registry records the cancel too.
     BrazeCancelScheduleOperator.partial(
