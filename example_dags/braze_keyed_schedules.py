@@ -43,6 +43,7 @@ with DAG(
     schedule="@daily",
     start_date=START,
     catchup=False,
+    max_active_runs=1,  # two runs upserting one key at once could both create it
     tags=["braze", "example", "keyed"],
     doc_md=__doc__,
 ) as digest_dag:
@@ -74,6 +75,7 @@ with DAG(
     schedule="@daily",
     start_date=START,
     catchup=False,
+    max_active_runs=1,  # two reconciles of one scope at once could both create a reminder
     tags=["braze", "example", "keyed"],
 ) as reminders_dag:
 
@@ -128,8 +130,7 @@ with DAG(
         keys = [handle["schedule_key"] or "" for handle in changed]
         return sorted({key for key in keys if key.startswith("orders/") and key.split("/")[1] in shipped})
 
-    # By key rather than by handle, so the registry records the cancel too. A mapped task's outlets are
-    # given to partial(): the operator's default outlet is added only when each mapped task runs.
-    BrazeCancelScheduleOperator.partial(
-        task_id="cancel_shipped", outlets=[schedules_asset("braze_default")]
-    ).expand(schedule_key=reminders_of_shipped_orders())
+    # By key rather than by handle, so the registry records the cancel too.
+    BrazeCancelScheduleOperator.partial(task_id="cancel_shipped").expand(
+        schedule_key=reminders_of_shipped_orders()
+    )

@@ -373,6 +373,8 @@ class Deployment:
     :param port: the API server's port (a free one when ``None``).
     :param connection_in_db: store ``braze_default`` in the metadata database, where the UI lists it,
         instead of giving it as ``AIRFLOW_CONN_BRAZE_DEFAULT``.
+    :param parallelism: ``[core] parallelism``: how many task instances run at once (the LocalExecutor
+        starts up to as many worker processes).
     """
 
     name: str
@@ -384,6 +386,7 @@ class Deployment:
     password: str | None = None
     port: int | None = None
     connection_in_db: bool = False
+    parallelism: int = 8
 
     def __post_init__(self) -> None:
         self.folder = ROOT / ".airflow" / self.name
@@ -495,7 +498,7 @@ class Deployment:
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": self.executor,
-            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",

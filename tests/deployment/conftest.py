@@ -2,7 +2,8 @@
 
 Two configurations, each started once for the session (pytest groups the tests by it):
 
-* ``local-postgres``: LocalExecutor on a PostgreSQL server;
+* ``local-postgres``: LocalExecutor on a PostgreSQL server, running up to 16 task instances at once (the
+  keyed race test runs twelve together);
 * ``celery-redis``: CeleryExecutor with a Redis broker and two Celery workers (PostgreSQL as the
   metadata database and result backend).
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 CONFIGURATIONS = {
-    "local-postgres": {"executor": "LocalExecutor", "database": "postgres"},
+    "local-postgres": {"executor": "LocalExecutor", "database": "postgres", "parallelism": 16},
     "celery-redis": {"executor": "CeleryExecutor", "database": "postgres", "celery_workers": 2},
 }
 _started: dict[str, float] = {}

@@ -7,8 +7,10 @@ Each scenario uses a ``campaign_id`` of its own (in the run's conf), so its requ
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +28,20 @@ pytestmark = pytest.mark.deployment
 CAMPAIGN_CREATE = "/campaigns/trigger/schedule/create"
 CANVAS_CREATE = "/canvas/trigger/schedule/create"
 MESSAGES_CREATE = "/messages/schedule/create"
+CAMPAIGN_DELETE = "/campaigns/trigger/schedule/delete"
 EXAMPLES = [
     "braze_schedule_lifecycle",
     "braze_canvas_daily",
     "braze_message_optimal_time",
     "braze_taskflow",
     "braze_mapped_audiences",
+    "braze_bulk_audience",
+    "braze_keyed_daily_digest",
+    "braze_send_analytics",
 ]
+#: The conf each example is triggered with: the analytics example's send half a minute ahead, not an
+#: hour (the time is rendered when its task starts; a busy deployment takes seconds to send it).
+EXAMPLE_CONF: dict[str, dict[str, Any]] = {"braze_send_analytics": {"send_delay_seconds": 30}}
 FINISHED = ("success", "failed")
 
 
@@ -61,7 +70,7 @@ def test_example_dags_triggered_through_the_api(deployment: Deployment, braze: F
     api = api_of(deployment)
     for dag_id in EXAMPLES:
         api.unpause(dag_id)  # the daily ones also get their latest scheduled run, as for a user
-    triggered = {dag_id: api.trigger(dag_id) for dag_id in EXAMPLES}
+    triggered = {dag_id: api.trigger(dag_id, EXAMPLE_CONF.get(dag_id)) for dag_id in EXAMPLES}
 
     def all_finished() -> bool:
         return all(r["state"] in FINISHED for d in EXAMPLES for r in runs_of(api, d))
@@ -85,7 +94,7 @@ def test_example_dags_triggered_through_the_api(deployment: Deployment, braze: F
     assert update.json["schedule_id"] == delete.json["schedule_id"] == handle["schedule_id"]
 
     # The optimal-time email: one message schedule, for a date.
-    [digest] = braze.requests(MESSAGES_CREATE)
+    [digest] = [r for r in braze.requests(MESSAGES_CREATE) if r.json["schedule"].get("at_optimal_time")]
     assert (digest.status, digest.json["schedule"].get("at_optimal_time")) == (200, True)
 
     # One create per run of the daily examples, each answered once.
@@ -107,6 +116,42 @@ def test_example_dags_triggered_through_the_api(deployment: Deployment, braze: F
     assert ids_are_held(braze, ids)
     sizes = sorted(len(r.json["recipients"]) for r in chunks)
     assert sizes == sorted([50, 50, 20] * len(runs["braze_mapped_audiences"]))
+
+    # The bulk audience: 12,000 users in 240 chunks of 50, each user scheduled once, and the group handle
+    # naming exactly the schedules the fake holds; the cleanup did not run.
+    bulk = creates_for(braze, CAMPAIGN_CREATE, "campaign_id", "spring-loyalty-api-campaign")
+    assert [r.status for r in bulk] == [200] * 240
+    users = [u["external_user_id"] for r in bulk for u in r.json["recipients"]]
+    assert len(users) == len(set(users)) == 12_000
+    group = api.xcom("braze_bulk_audience", triggered["braze_bulk_audience"], "schedule_audience")
+    held = {s.schedule_id for s in braze.active_schedules() if s.campaign_id == "spring-loyalty-api-campaign"}
+    assert {chunk["schedule_id"] for chunk in group["chunks"]} == held
+    assert len(held) == 240
+    cleanup = api.task_instance("braze_bulk_audience", triggered["braze_bulk_audience"], "cancel_on_failure")
+    assert cleanup["state"] == "skipped"
+
+    # The keyed digest: its scheduled run and the triggered one (one at a time) upsert one key: created
+    # once, then left as it is.
+    digests = [
+        r for r in braze.requests(MESSAGES_CREATE) if r.json["messages"]["email"]["app_id"] == "digest-app"
+    ]
+    assert [r.status for r in digests] == [200]
+    actions = sorted(
+        api.xcom("braze_keyed_daily_digest", r["dag_run_id"], "upsert_digest")["action"]
+        for r in runs["braze_keyed_daily_digest"]
+    )
+    assert actions == ["create"] + ["unchanged"] * (len(actions) - 1)
+
+    # The send analytics: a send id, the campaign scheduled under it, the sensor waited in the triggerer
+    # until the send went out, and the warehouse rows carry the fake's figures for it.
+    [send_id_create] = braze.requests("/sends/id/create")
+    send_id = send_id_create.json["send_id"]
+    assert (send_id_create.status, send_id_create.json["campaign_id"]) == (200, "spring-sale-api-campaign")
+    [analytics] = creates_for(braze, CAMPAIGN_CREATE, "campaign_id", "spring-sale-api-campaign")
+    assert (analytics.status, analytics.json["send_id"]) == (200, send_id)
+    rows = api.xcom("braze_send_analytics", triggered["braze_send_analytics"], "load_to_warehouse")
+    day = analytics.json["schedule"]["time"][:10]
+    assert rows == [{"send_id": send_id, "day": day, "channel": "email", "sent": 2, "delivered": 2}]
 
 
 def ids_are_held(braze: FakeBrazeControl, ids: list[str]) -> bool:
@@ -287,3 +332,129 @@ def test_a_backfill_of_past_days_schedules_each_send_ahead(
     for create in creates:  # a past day's send goes out at the next 10:00 still ahead, not in the past
         sent_for = datetime.fromisoformat(create.json["schedule"]["time"]).replace(tzinfo=UTC)
         assert sent_for > datetime.fromtimestamp(create.at, UTC)
+
+
+# ---------------------------------------------------------------------------------------- keyed schedules
+
+
+def set_variable(api: AirflowApi, key: str, value: Any) -> None:
+    api.post("/variables", {"key": key, "value": json.dumps(value)})
+
+
+def test_a_keyed_change_runs_the_reacting_dag_through_its_asset_event(
+    deployment: Deployment, braze: FakeBrazeControl
+) -> None:
+    """The reminders example reconciles two open orders; the scheduler runs the changes example from the
+    asset event that made, and it cancels the reminder of the order the Variable lists as shipped.
+
+    Unpausing the daily reminders DAG brings its latest scheduled run first; the run triggered through
+    the API comes once that run's reactions are over, and (the shipped order still being listed as
+    open) creates its reminder again, which the reaction to its own event cancels again.
+    """
+    if deployment.executor != "CeleryExecutor":
+        pytest.skip("one deployment is enough: the scheduler turns events into runs, whatever the executor")
+    api = api_of(deployment)
+    keyed, reacting = "braze_keyed_order_reminders", "braze_keyed_schedule_changes"
+    kept, shipped = "order-kept", "order-shipped"
+    shipped_key = f"orders/{shipped}/reminder"
+    remind_on = (datetime.now(UTC) + timedelta(days=20)).date().isoformat()
+    orders = [
+        {"order_id": kept, "user": "user-9101", "remind_on": remind_on},
+        {"order_id": shipped, "user": "user-9102", "remind_on": remind_on},
+    ]
+    set_variable(api, "braze_example_orders", orders)
+    set_variable(api, "braze_example_shipped", [shipped])
+
+    def reminders_of(user: str) -> list[Any]:
+        return [
+            s
+            for s in braze.schedules()
+            if (s.body.get("recipients") or [{}])[0].get("external_user_id") == user
+        ]
+
+    def settled(reminders: int) -> bool:
+        """Every run over, the shipped order's ``reminders`` all cancelled, and the last reaction
+        found nothing to cancel (so it emitted no event: no further run comes)."""
+        keyed_runs, reacting_runs = runs_of(api, keyed), runs_of(api, reacting)
+        if not reacting_runs or any(r["state"] not in FINISHED for r in keyed_runs + reacting_runs):
+            return False
+        shipped_reminders = reminders_of("user-9102")
+        if len(shipped_reminders) != reminders or any(s.status != "cancelled" for s in shipped_reminders):
+            return False
+        last = max(reacting_runs, key=lambda r: r["queued_at"] or "")
+        return api.xcom(reacting, last["dag_run_id"], "reminders_of_shipped_orders") == []
+
+    api.unpause(reacting)
+    try:
+        api.unpause(keyed)
+        wait_for("the scheduled reminders and the reactions to them", lambda: settled(1), 180, interval=2)
+        run_id = api.trigger(keyed)
+        wait_for("the triggered reminders and the reactions to them", lambda: settled(2), 180, interval=2)
+    finally:
+        for dag_id in (reacting, keyed):  # events of later tests must not start either
+            api.patch(f"/dags/{dag_id}", {"is_paused": True}, update_mask="is_paused")
+
+    keyed_runs = runs_of(api, keyed)
+    assert {r["state"] for r in keyed_runs} == {"success"}
+    assert api.run(keyed, run_id)["triggered_by"] == "rest_api"
+
+    # Every run of the reacting DAG was made by the scheduler from asset events; one of them from the
+    # event of the run triggered through the API, announcing the shipped order's reminder.
+    reacting_runs = runs_of(api, reacting)
+    assert {(r["run_type"], r["triggered_by"], r["state"]) for r in reacting_runs} == {
+        ("asset_triggered", "asset", "success")
+    }
+    reactions = []
+    for run in reacting_runs:
+        path = f"/dags/{reacting}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+        events = api.get(path)["asset_events"]
+        assert {event["uri"] for event in events} == {"braze://braze_default/schedules"}
+        announced = {
+            change["schedule_key"]
+            for event in events
+            if (event["source_dag_id"], event["source_run_id"]) == (keyed, run_id)
+            for change in (event.get("extra") or {}).get("changes", [])
+            if change.get("action") == "create"
+        }
+        if announced:
+            assert announced == {shipped_key}  # the kept order's reminder was left as it was
+            reactions.append(run["dag_run_id"])
+    [reaction] = reactions
+    assert api.xcom(reacting, reaction, "reminders_of_shipped_orders") == [shipped_key]
+    assert api.task_instance(reacting, reaction, "cancel_shipped", map_index=0)["state"] == "success"
+
+    # What the fake holds: the kept order's reminder created once and live; both reminders of the
+    # shipped order cancelled by the reacting DAG, a delete for each.
+    [kept_reminder] = reminders_of("user-9101")
+    assert kept_reminder.status == "scheduled"
+    assert kept_reminder.schedule["time"] == f"{remind_on}T10:00:00"
+    shipped_ids = {s.schedule_id for s in reminders_of("user-9102")}
+    deletes = [r.json["schedule_id"] for r in braze.requests(CAMPAIGN_DELETE) if r.status == 200]
+    assert len(shipped_ids) == 2
+    assert sorted(deletes) == sorted(shipped_ids)
+
+
+def test_new_keys_created_by_parallel_tasks_are_all_listed(
+    deployment: Deployment, braze: FakeBrazeControl
+) -> None:
+    """Twelve mapped upserts, running at the same moment, each create a new key of one connection: the
+    asset registry's index must list all twelve (a reconcile of the prefix would see them)."""
+    if deployment.executor != "LocalExecutor":
+        pytest.skip("one deployment is enough: the LocalExecutor runs the twelve tasks at once")
+    api = api_of(deployment)
+    dag_id = "deployment_keyed_new_keys"
+    prefix = f"race-{uuid.uuid4().hex[:8]}"
+    api.unpause(dag_id)
+    run_id = api.trigger(dag_id, {"prefix": prefix})
+    assert api.wait_run(dag_id, run_id, timeout=300) == "success"
+
+    upserts = [ti for ti in api.task_instances(dag_id, run_id) if ti["task_id"] == "upsert_new_key"]
+    assert sorted(ti["map_index"] for ti in upserts) == list(range(12))
+    # All twelve were running at one moment: the registry writes really overlapped.
+    assert max(ti["start_date"] for ti in upserts) < min(ti["end_date"] for ti in upserts)
+    creates = creates_for(braze, CAMPAIGN_CREATE, "campaign_id", "deployment-race-campaign")
+    assert [r.status for r in creates] == [200] * 12
+
+    listed = api.xcom(dag_id, run_id, "list_keys")
+    missing = sorted({f"{prefix}/{n}" for n in range(12)} - set(listed))
+    assert not missing, f"the registry lists {len(listed)} of 12 new keys; missing: {missing}"
