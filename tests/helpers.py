@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,12 +120,16 @@ def register_outlet_assets(dag: Any) -> None:
     outlet asset is not active fails, and on Airflow 2 an event on a dataset the database does not know is
     dropped. Every Braze operator declares its connection's schedules asset.
     """
-    if HAS_TASK_STATE_STORE:
-        return
-    uris = sorted(
+    register_assets(
         {outlet.uri for task in dag.tasks for outlet in (task.outlets or []) if hasattr(outlet, "uri")}
     )
-    if not uris:
+
+
+def register_assets(uris: Iterable[str]) -> None:
+    """Register assets (named by their URI) as the DAG processor would: active on Airflow 3.0 to 3.2, a
+    ``DatasetModel`` on 2. Airflow 3.3's ``dag.test()`` does it itself."""
+    uris = sorted(uris)
+    if HAS_TASK_STATE_STORE or not uris:
         return
     from airflow.utils.session import create_session
     from sqlalchemy import select

@@ -82,23 +82,9 @@ def activate_schedules_asset(braze_conn_id: str = "braze_default") -> None:
     """Mark the schedules asset active, as a scheduler does after parsing the DAGs.
 
     ``dag.test()`` on Airflow 3.0 to 3.2 runs tasks without that step, and a task whose outlet asset is
-    inactive fails; 3.3's ``dag.test()`` activates it itself. Airflow 2 has no such notion.
+    inactive fails; 3.3's ``dag.test()`` activates it itself (see ``tests.helpers.register_assets``).
     """
     from airflow_braze_schedule.assets import schedules_asset_uri
-    from tests.helpers import AIRFLOW_VERSION
+    from tests.helpers import register_assets
 
-    if AIRFLOW_VERSION.major < 3 or HAS_ASSET_STATE_STORE:
-        return
-    from airflow.models.asset import AssetActive, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    uri = schedules_asset_uri(braze_conn_id)
-    with create_session() as session:
-        asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri, AssetModel.name == uri))
-        if asset is None:
-            asset = AssetModel(name=uri, uri=uri)
-            session.add(asset)
-            session.flush()
-        if session.scalar(select(AssetActive).where(AssetActive.uri == uri)) is None:
-            session.add(AssetActive.for_asset(asset))
+    register_assets([schedules_asset_uri(braze_conn_id)])
