@@ -4,8 +4,8 @@ Braze has no idempotency key and no lookup of API-made schedules, so the registr
 makes retries safe. Before each request the intent is written (``pending``); after the answer, the
 result, with the intent cleared. A later try that finds an intent *settles* it first:
 
-* ``update`` and ``cancel`` are idempotent: the request is sent again (a cancel answered "not found"
-  was done by the earlier try);
+* ``update`` and ``cancel`` are idempotent: the request is sent again (a cancel answered that the
+  schedule is gone, 404 or 400, was done by the earlier try: :func:`~airflow_braze_schedule.core.errors.schedule_already_gone`);
 * ``replace`` (cancel the old schedule, then create the new one) records each half: ``cancelling`` is
   settled by cancelling again; ``old_cancelled`` means the create never started, so it is made now;
 * ``create`` whose answer never came is the one case that cannot be settled: a schedule may exist whose
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_braze_schedule.core.errors import (
     BrazeApiError,
     BrazeError,
-    BrazeNotFoundError,
     BrazeOutcomeUnknownError,
     BrazeUnreachableError,
+    schedule_already_gone,
 )
 from airflow_braze_schedule.core.handle import ScheduleHandle, schedule_for_update
 from airflow_braze_schedule.core.ledger import EarlierAttemptError
@@ -289,13 +289,25 @@ class KeyedSteps:
         return self.intend(entry, intent), True
 
     def send_cancel(self, request: BrazeRequest) -> tuple[dict[str, Any], str | None]:
-        """Send a delete; "not found" means the schedule is already gone (cancelled by an earlier try)."""
+        """Send a delete; Braze answering that it no longer holds the schedule (404, or 400 on some
+        servers) means it is already gone: cancelled by an earlier try or someone else, or sent."""
         try:
             return self.send(request), None
-        except BrazeNotFoundError:
-            return {
-                "message": "success"
-            }, "Braze no longer had this schedule: it was already cancelled or sent"
+        except BrazeApiError as error:
+            # The ids are the registry's: Braze's answer to the create and the owner id the create sent.
+            if not schedule_already_gone(error, addressed_as_created=True):
+                raise
+            self.log.warning(
+                "%s: Braze no longer holds schedule %s (it answered %s: %s); counted as cancelled.",
+                request.path,
+                (request.body or {}).get("schedule_id"),
+                error.status_code,
+                error.message,
+            )
+            return {"message": "success"}, (
+                f"Braze no longer had this schedule (answered {error.status_code}: {error.message}): "
+                "it was already cancelled or sent"
+            )
 
     def finish_cancel(self, entry: RegistryEntry, note: str | None = None) -> RegistryEntry:
         pending = entry.pending or {}
