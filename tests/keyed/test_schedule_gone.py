@@ -4,52 +4,19 @@ Braze documents no answer for such a ``schedule_id``: a server may answer 404 or
 against the fake answering either (``FakeBraze(unknown_schedule_status=...)``).
 """
 
+# ruff: noqa: F811  (the fixtures imported from schedule_gone_support are the tests' arguments)
 from __future__ import annotations
 
-import pytest
-import requests
-
-from airflow_braze_schedule.testing import FakeBraze
+from tests.e2e.schedule_gone_support import (  # noqa: F401  (fixtures)
+    braze,
+    braze_answering_400,
+    cancel_behind_the_providers_back,
+    gone_status,
+)
 from tests.helpers import task_states
 from tests.keyed.keyed_support import live_by_user, read_registry, send_time, unique_prefix
 
 DAGS = "braze_e2e_keyed.py"
-
-
-@pytest.fixture(scope="module")
-def braze_answering_400():
-    with FakeBraze(unknown_schedule_status=400) as server:
-        yield server
-
-
-@pytest.fixture(params=[404, 400], ids=["gone-404", "gone-400"])
-def gone_status(request):
-    """How the fake answers an update or delete of a schedule_id it no longer holds."""
-    return request.param
-
-
-@pytest.fixture
-def braze(request, gone_status, fake_braze, monkeypatch):
-    """The fake Braze the DAGs talk to, answering an unknown or cancelled schedule_id with ``gone_status``."""
-    if gone_status == 404:
-        return fake_braze
-    server = request.getfixturevalue("braze_answering_400")
-    server.reset()
-    monkeypatch.setenv(*server.airflow_conn_env())
-    return server
-
-
-def cancel_behind_the_registrys_back(braze: FakeBraze, schedule_id: str) -> None:
-    """Someone cancels the schedule in Braze directly (the dashboard, another tool)."""
-    stored = braze.schedules[schedule_id]
-    answer = requests.post(
-        f"{braze.url}/campaigns/trigger/schedule/delete",
-        json={"campaign_id": stored.campaign_id, "schedule_id": schedule_id},
-        headers={"Authorization": f"Bearer {braze.api_key}"},
-        timeout=5,
-    )
-    assert answer.status_code == 200, answer.text
-    assert braze.schedules[schedule_id].status == "cancelled"
 
 
 def _conf(key, user, time):
@@ -65,7 +32,7 @@ def test_replace_and_reconcile_cancel_of_a_schedule_braze_no_longer_holds(
     upsert = f"braze_e2e_keyed_upsert_{registry_kind}"
     run_dag_logged(DAGS, upsert, run_conf=_conf(key, "u1", time))
     first_id = read_registry(registry_kind).require(key).schedule_id
-    cancel_behind_the_registrys_back(braze, first_id)
+    cancel_behind_the_providers_back(braze, first_id)
 
     # A replace (new recipients): its cancel finds the schedule gone, and the create follows, once.
     replaced = run_dag_logged(DAGS, upsert, run_conf=_conf(key, "u2", time))
@@ -80,7 +47,7 @@ def test_replace_and_reconcile_cancel_of_a_schedule_braze_no_longer_holds(
     assert "already cancelled or sent" in cancel_line["note"]
 
     # A reconcile no longer desiring the key: its cancel finds the schedule gone, recorded as cancelled.
-    cancel_behind_the_registrys_back(braze, entry.schedule_id)
+    cancel_behind_the_providers_back(braze, entry.schedule_id)
     empty = tmp_path / "none.jsonl"
     empty.write_text("")
     reconciled = run_dag_logged(
@@ -96,3 +63,31 @@ def test_replace_and_reconcile_cancel_of_a_schedule_braze_no_longer_holds(
     result = reconciled.dag_run.get_task_instance("reconcile").xcom_pull(task_ids="reconcile")
     assert result["outcome"]["done"] == [key]
     assert result["outcome"]["failed"] == {}
+
+
+def test_a_group_cancel_by_key_of_which_braze_no_longer_holds_a_schedule(
+    run_dag_logged, braze, gone_status, registry_kind
+):
+    key = unique_prefix() + "spring-sale"
+    recipients = [{"external_user_id": f"sale/{n}"} for n in range(120)]
+    conf = {"key": key, "campaign_id": "sale", "recipients": recipients, "schedule": send_time(days=4)}
+    created = run_dag_logged(
+        "braze_e2e_keyed_bulk.py", f"braze_e2e_keyed_bulk_upsert_{registry_kind}", run_conf=conf
+    )
+    assert task_states(created.dag_run) == {"upsert": "success"}
+    chunks = read_registry(registry_kind).require(key).handle["chunks"]
+    assert len(chunks) == 3
+    cancel_behind_the_providers_back(braze, chunks[1]["schedule_id"])
+
+    cancelled = run_dag_logged(DAGS, f"braze_e2e_keyed_cancel_{registry_kind}", run_conf={"key": key})
+    assert task_states(cancelled.dag_run) == {"cancel": "success"}, cancelled.logs["cancel"][-3000:]
+    assert (
+        f"Braze no longer holds schedule {chunks[1]['schedule_id']} (it answered {gone_status}"
+        in (cancelled.logs["cancel"])
+    )
+    assert sorted(r.status for r in braze.requests_to("/campaigns/trigger/schedule/delete")) == sorted(
+        [200, 200, 200, gone_status]
+    )
+    assert braze.active_schedules() == []
+    entry = read_registry(registry_kind).require(key)
+    assert (entry.state, entry.pending) == ("cancelled", None)
