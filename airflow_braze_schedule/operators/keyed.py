@@ -183,12 +183,14 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
             if self._as_group(recorded):
                 return upsert_group_by_key(self, context, key, recorded, steps, dry_run=dry_run)
             fields = {name: getattr(self, name) for name in self.REQUEST_FIELDS}
+            # Each request is logged as it goes out: an update, or a replace's delete then create, is
+            # not the create request the plan is made from.
+            steps.log_request = self._log_request
             plan = steps.plan(key, fields, dry_run=dry_run)
-            request = plan.request
-            assert request is not None
             self.log.info("schedule_key %r: %s (%s).", key, plan.action.value, plan.reason)
             if dry_run:
-                self._log_request(request, dry_run=True)
+                for request in steps.requests_of(plan):
+                    self._log_request(request, dry_run=True)
                 return self._keyed_dry_run(
                     context,
                     {
@@ -198,8 +200,6 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
                         "dry_run": True,
                     },
                 )
-            if plan.sends:
-                self._log_request(request)
             entry = steps.carry_out(plan)
             if entry is None:  # only for a plan that sends nothing and has no entry: cannot happen here
                 raise AssertionError(f"no registry entry for {key!r} after {plan.action}")
