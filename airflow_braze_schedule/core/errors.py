@@ -134,6 +134,29 @@ def may_mean_schedule_gone(error: BaseException) -> TypeGuard[BrazeApiError]:
     return isinstance(error, BrazeApiError) and error.status_code in (400, 404)
 
 
+def schedule_already_gone(error: BaseException, *, addressed_as_created: bool) -> TypeGuard[BrazeApiError]:
+    """Whether a cancel that failed with ``error`` may be read as done: Braze no longer holds the schedule
+    (it was cancelled, or sent).
+
+    The one rule for every cancel that tolerates "already gone". Braze documents no answer for a
+    ``schedule_id`` it no longer holds, and servers answer 404 or 400 (:func:`may_mean_schedule_gone`). A
+    400 can also be a genuinely bad request, so the reading holds only where the request cannot be bad:
+
+    * it is a delete (an update's 400 may be about its new schedule or messages);
+    * its body was validated before it left (every request this provider builds is);
+    * ``addressed_as_created``: it names the schedule exactly as Braze accepted it, the ``schedule_id``
+      Braze answered to the create and the ``campaign_id`` / ``canvas_id`` (and so the endpoint) the
+      create sent, as a registry entry or a create task's handle records them. A bare ``schedule_id``
+      given by hand may name the wrong campaign, Canvas or kind, which Braze answers with a 400 ("Invalid
+      Campaign ID") or 404 while the schedule stays live: a cancel must not call that done.
+
+    Whether "gone" then means "done" is the caller's to say (a retry, or a keyed cancel: yes; a first
+    try by ``schedule_id``: no, an unknown id is worth surfacing). A key of another workspace would read
+    the same way; the registry is kept per Braze connection, so its ids are of the connection's workspace.
+    """
+    return addressed_as_created and may_mean_schedule_gone(error) and error.path.endswith("/delete")
+
+
 class BrazePayloadTooLargeError(BrazeApiError):
     """413: the body is over Braze's size limit."""
 

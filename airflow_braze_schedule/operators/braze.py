@@ -707,12 +707,18 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
                     context, result, "cancel", state=None, dry_run=dry_run, outcome=outcome["outcome"]
                 )
             self._log_request(request, dry_run=dry_run)
+            gone = None
             if not dry_run:
-                self._send(request)
-                self.log.info("Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id)
+                gone = self._send_cancel(context, request, target)
+                if gone is None:
+                    self.log.info(
+                        "Braze cancelled the %s schedule %s.", target.kind.value, target.schedule_id
+                    )
                 # Read by the create when its run is cleared, so it does not hand this schedule out again.
                 context["ti"].xcom_push(key=CANCELLED_XCOM_KEY, value=target.schedule_id)
             result = {**target.to_xcom(), "cancelled": not dry_run, **outcome}
+            if gone is not None:
+                result["reason"] = "; ".join(filter(None, (gone, outcome.get("reason"))))
             return self._emit(
                 context,
                 result,
@@ -721,6 +727,32 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
                 dry_run=dry_run,
                 outcome=None if dry_run else outcome["outcome"],
             )
+
+    def _send_cancel(self, context: Context, request: BrazeRequest, target: ScheduleHandle) -> str | None:
+        """Send the delete; on a retry, Braze no longer holding the schedule means it is done (returns why).
+
+        An earlier try may have cancelled it and been lost before recording the answer, so a retry that
+        finds the schedule gone is done; a first try fails, as an unknown schedule_id is worth seeing.
+        Only a create's handle names the schedule as Braze accepted it (see ``schedule_already_gone``): a
+        bare schedule_id may name the wrong campaign or kind, and then still fails.
+        """
+        from airflow_braze_schedule.core.errors import BrazeApiError, schedule_already_gone
+
+        try:
+            self._send(request)
+        except BrazeApiError as error:
+            as_created = isinstance(self.schedule_id, dict)
+            if context["ti"].try_number <= 1 or not schedule_already_gone(
+                error, addressed_as_created=as_created
+            ):
+                raise
+            gone = (
+                f"Braze no longer holds schedule {target.schedule_id} (it answered {error.status_code}: "
+                f"{error.message}): an earlier try of this task or someone else cancelled it, or it was sent"
+            )
+            self.log.warning("%s; this retry counts it as cancelled.", gone)
+            return gone
+        return None
 
 
 def _cancels_downstream(context: Context, task_id: str) -> Callable[[ScheduleHandle], str | None]:

@@ -530,10 +530,10 @@ def change_group(
     for one schedule; return the group handle updated (or marked cancelled).
 
     :param action: ``"update"`` or ``"cancel"``.
-    :param not_found_is_cancelled: a schedule Braze no longer has counts as cancelled even on a first
-        try (a keyed cancel finishing what another task began; otherwise only a retry assumes so).
+    :param not_found_is_cancelled: a schedule Braze no longer has (404, or 400 on some servers) counts
+        as cancelled even on a first try (a keyed cancel finishing what another task began; otherwise only a retry assumes so).
     """
-    from airflow_braze_schedule.core.errors import BrazeNotFoundError
+    from airflow_braze_schedule.core.errors import schedule_already_gone
     from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
     from airflow_braze_schedule.core.handle import schedule_for_update
     from airflow_braze_schedule.core.payload import build_delete_request, build_update_request
@@ -585,14 +585,18 @@ def change_group(
                 if error is None:
                     progress.recipients += chunk.recipients
                     return
+                # The group's ids are its bulk create's, as Braze accepted them.
                 if (
                     action == "cancel"
-                    and isinstance(error, BrazeNotFoundError)
                     and (try_number > 1 or not_found_is_cancelled)
+                    and schedule_already_gone(error, addressed_as_created=True)
                 ):
                     operator.log.warning(
-                        "Schedule %s was not found: an earlier try cancelled it (or it was sent).",
+                        "Braze no longer holds schedule %s (it answered %s: %s): an earlier try cancelled "
+                        "it, or someone else did, or it was sent.",
                         chunk.schedule_id,
+                        error.status_code,
+                        error.message,
                     )
                     return
                 progress.failed += 1

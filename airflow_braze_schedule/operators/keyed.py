@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 
 #: An event's ``extra`` lists the keys it changed up to this many; beyond, only counts and the first ones.
 EVENT_KEYS_LIMIT = 50
+#: The task_state_store key under which a keyed task notes when its last successful try ended: changes it
+#: recorded up to then were reported on its event (see :func:`changes_left_unreported`).
+REPORTED_UNTIL_KEY = "braze_schedule_changes_reported_until"
+#: History lines that record a change Braze made (an update or cancel refused as too late is not one).
+_CHANGE_LINES = ("create", "update", "cancel", "replace_cancelled")
 
 
 class KeyedOperatorMixin:
@@ -94,6 +99,76 @@ class KeyedOperatorMixin:
             events[schedules_asset(self.braze_conn_id)].extra = extra
         except (KeyError, TypeError, AttributeError) as error:  # not declared, or an older Airflow
             self.log.debug("No schedules asset event to annotate: %s", error)
+
+
+def _earlier_change(entry: Any, actor: Any, reported_until: str | None) -> str | None:
+    """The change this task (its DAG run and task id) last recorded for a key and did not report: the
+    trailing history lines written by it, after ``reported_until``, read as one action."""
+    own: list[str] = []
+    for line in reversed(entry.history):
+        if (line.get("dag_id"), line.get("run_id"), line.get("task_id")) != (
+            actor.dag_id,
+            actor.run_id,
+            actor.task_id,
+        ):
+            break
+        if reported_until is not None and str(line.get("at") or "") <= reported_until:
+            break
+        if line.get("action") in _CHANGE_LINES and line.get("outcome") != "refused_too_late":
+            own.append(line["action"])
+    if not own:
+        return None
+    own.reverse()
+    if own[-1] == "create" and len(own) > 1 and own[-2] in ("cancel", "replace_cancelled"):
+        return "replace"
+    return "cancel" if own[-1] == "replace_cancelled" else own[-1]
+
+
+def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -> list[dict[str, Any]]:
+    """Changes an earlier try of this task recorded but never reported, to report on this try's event.
+
+    Airflow registers a task's asset event only when the task succeeds, so the changes a failed try made
+    were never heard of; the retry then finds those keys unchanged. A key whose last history lines were
+    written by this same task in this DAG run (an earlier try, or this one settling an earlier try's job)
+    and that this try did not change again is reported with its original action and
+    ``"reported_late": true``. A try that succeeds notes when in its ``task_state_store`` (Airflow 3.3+),
+    so a cleared task does not report its earlier successful try's changes again; without the store, a
+    cleared task reports them again, marked ``reported_late``.
+
+    :param entries: the registry entries this try considered (after settling).
+    :param reported: the keys this try's event already carries.
+    """
+    from airflow_braze_schedule.operators.keyed_steps import actor_from_context, keyed_result
+
+    actor = actor_from_context(context)
+    if actor.task_id is None:
+        return []
+    store = context.get("task_state_store")
+    reported_until = store.get(REPORTED_UNTIL_KEY) if store is not None else None
+    late: list[dict[str, Any]] = []
+    for entry in entries:
+        if entry is None or entry.schedule_key in reported:
+            continue
+        action = _earlier_change(entry, actor, reported_until)
+        if action is None:
+            continue
+        if "chunks" in (entry.handle or {}):
+            outcome = entry.outcome if action in ("update", "cancel", "replace") else None
+            change = group_change(entry.handle, entry.schedule_key, action, entry.effective_state(), outcome)
+        else:
+            change = keyed_result(entry, action)
+        late.append({**change, "reported_late": True})
+    return late
+
+
+def note_changes_reported(context: Any) -> None:
+    """At the end of a successful try: its changes, and those reported late, are on its event."""
+    from airflow_braze_schedule.core.ledger import RETENTION
+    from airflow_braze_schedule.core.registry_model import utc_now
+
+    store = context.get("task_state_store")
+    if store is not None:
+        store.set(REPORTED_UNTIL_KEY, utc_now().isoformat(), retention=RETENTION)
 
 
 def _check_window(name: str, value: Any) -> timedelta:
@@ -183,12 +258,14 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
             if self._as_group(recorded):
                 return upsert_group_by_key(self, context, key, recorded, steps, dry_run=dry_run)
             fields = {name: getattr(self, name) for name in self.REQUEST_FIELDS}
+            # Each request is logged as it goes out: an update, or a replace's delete then create, is
+            # not the create request the plan is made from.
+            steps.log_request = self._log_request
             plan = steps.plan(key, fields, dry_run=dry_run)
-            request = plan.request
-            assert request is not None
             self.log.info("schedule_key %r: %s (%s).", key, plan.action.value, plan.reason)
             if dry_run:
-                self._log_request(request, dry_run=True)
+                for request in steps.requests_of(plan):
+                    self._log_request(request, dry_run=True)
                 return self._keyed_dry_run(
                     context,
                     {
@@ -198,8 +275,6 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
                         "dry_run": True,
                     },
                 )
-            if plan.sends:
-                self._log_request(request)
             entry = steps.carry_out(plan)
             if entry is None:  # only for a plan that sends nothing and has no entry: cannot happen here
                 raise AssertionError(f"no registry entry for {key!r} after {plan.action}")
@@ -217,7 +292,12 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
                 result["state"],
                 result["outcome"],
             )
-            self.emit_change(context, event_extra(self.braze_conn_id, [result]))
+            # A change an earlier, failed try made (its event never registered) is reported now.
+            late = [] if plan.sends else changes_left_unreported(context, [entry], reported=set())
+            if late:
+                self.log.info("schedule_key %r: reporting an earlier try's %s.", key, late[0]["action"])
+            self.emit_change(context, event_extra(self.braze_conn_id, late or [result]))
+            note_changes_reported(context)
             return result
 
     def _as_group(self, recorded: Any) -> bool:
@@ -258,7 +338,17 @@ def event_extra(braze_conn_id: str, changes: list[dict[str, Any]], **more: Any) 
     Each change carries ``schedule_key``, ``action`` and the handle's ``schedule_id``, ``kind``, owner id
     and ``schedule``; :func:`airflow_braze_schedule.events.handles_from_event` reads them back.
     """
-    keep = ("schedule_key", "action", "state", "outcome", "schedule_id", "kind", "campaign_id", "canvas_id")
+    keep = (
+        "schedule_key",
+        "action",
+        "state",
+        "outcome",
+        "schedule_id",
+        "kind",
+        "campaign_id",
+        "canvas_id",
+        "reported_late",
+    )
     compact = [
         {name: change[name] for name in (*keep, "schedule", "group") if change.get(name) is not None}
         for change in changes[:EVENT_KEYS_LIMIT]
@@ -506,7 +596,17 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 plan, steps, max_workers=self.max_workers, log=self.log, groups=groups, members=members
             )
             errors = {**blocked, **errors}
-            self.emit_change(context, event_extra(self.braze_conn_id, changes, scope=scope))
+            # Changes an earlier, failed try made were never heard of (its event was not registered).
+            late = changes_left_unreported(
+                context, registered.values(), reported={change["schedule_key"] for change in changes}
+            )
+            if late:
+                self.log.info(
+                    "Reporting %d changes an earlier try made: %s.",
+                    len(late),
+                    ", ".join(f"{change['schedule_key']} ({change['action']})" for change in late[:20]),
+                )
+            self.emit_change(context, event_extra(self.braze_conn_id, changes + late, scope=scope))
             self.log.info(
                 "Reconcile of %r done: %d requests sent; %s.",
                 scope,
@@ -518,7 +618,11 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             )
             if errors:
                 raise_for_failures(errors, len(plan.keys) + len(blocked))
-            return {"plan": plan_json, "outcome": outcome}
+            note_changes_reported(context)
+            return {
+                "plan": plan_json,
+                "outcome": {**outcome, "reported_late": [c["schedule_key"] for c in late]},
+            }
 
     def _log_plan(self, plan: ScopePlan) -> None:
         counts = plan.counts()

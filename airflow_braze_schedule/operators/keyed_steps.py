@@ -4,8 +4,8 @@ Braze has no idempotency key and no lookup of API-made schedules, so the registr
 makes retries safe. Before each request the intent is written (``pending``); after the answer, the
 result, with the intent cleared. A later try that finds an intent *settles* it first:
 
-* ``update`` and ``cancel`` are idempotent: the request is sent again (a cancel answered "not found"
-  was done by the earlier try);
+* ``update`` and ``cancel`` are idempotent: the request is sent again (a cancel answered that the
+  schedule is gone, 404 or 400, was done by the earlier try: :func:`~airflow_braze_schedule.core.errors.schedule_already_gone`);
 * ``replace`` (cancel the old schedule, then create the new one) records each half: ``cancelling`` is
   settled by cancelling again; ``old_cancelled`` means the create never started, so it is made now;
 * ``create`` whose answer never came is the one case that cannot be settled: a schedule may exist whose
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_braze_schedule.core.errors import (
     BrazeApiError,
     BrazeError,
-    BrazeNotFoundError,
     BrazeOutcomeUnknownError,
     BrazeUnreachableError,
+    schedule_already_gone,
 )
 from airflow_braze_schedule.core.handle import ScheduleHandle, schedule_for_update
 from airflow_braze_schedule.core.ledger import EarlierAttemptError
@@ -118,6 +118,8 @@ class KeyedSteps:
     :param on_unknown_outcome: ``"fail"`` or ``"resend"``, as for the create operator.
     :param best_effort_window: how close to the send a change is only best effort.
     :param freeze_window: how close to the send upsert and reconcile leave a schedule alone.
+    :param log_request: called with each request just before it is sent (an upsert logs it so); None for
+        a reconcile, whose requests are too many to log one by one.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class KeyedSteps:
         on_unknown_outcome: str = "fail",
         best_effort_window: timedelta = DEFAULT_BEST_EFFORT_WINDOW,
         freeze_window: timedelta = DEFAULT_FREEZE_WINDOW,
+        log_request: Callable[[BrazeRequest], None] | None = None,
     ) -> None:
         self.registry = registry
         self.send = send
@@ -138,6 +141,12 @@ class KeyedSteps:
         self.resend = on_unknown_outcome == "resend"
         self.best_effort_window = best_effort_window
         self.freeze_window = freeze_window
+        self.log_request = log_request
+
+    def announce(self, request: BrazeRequest) -> None:
+        """Say what is about to be sent, where the caller asked for it (``log_request``)."""
+        if self.log_request is not None:
+            self.log_request(request)
 
     # --- intents and results (calling thread) --------------------------------------------------------
 
@@ -202,6 +211,7 @@ class KeyedSteps:
 
     def create(self, key: str, entry: RegistryEntry | None, request: BrazeRequest) -> RegistryEntry:
         entry = self.begin_create(key, entry, request)
+        self.announce(request)
         try:
             answer = self.send(request)
         except BrazeError as error:
@@ -258,6 +268,7 @@ class KeyedSteps:
         entry, go = self.begin_update(entry, request)
         if not go:
             return entry
+        self.announce(request)
         try:
             self.send(request)
         except BrazeError as error:
@@ -289,13 +300,26 @@ class KeyedSteps:
         return self.intend(entry, intent), True
 
     def send_cancel(self, request: BrazeRequest) -> tuple[dict[str, Any], str | None]:
-        """Send a delete; "not found" means the schedule is already gone (cancelled by an earlier try)."""
+        """Send a delete; Braze answering that it no longer holds the schedule (404, or 400 on some
+        servers) means it is already gone: cancelled by an earlier try or someone else, or sent."""
+        self.announce(request)
         try:
             return self.send(request), None
-        except BrazeNotFoundError:
-            return {
-                "message": "success"
-            }, "Braze no longer had this schedule: it was already cancelled or sent"
+        except BrazeApiError as error:
+            # The ids are the registry's: Braze's answer to the create and the owner id the create sent.
+            if not schedule_already_gone(error, addressed_as_created=True):
+                raise
+            self.log.warning(
+                "%s: Braze no longer holds schedule %s (it answered %s: %s); counted as cancelled.",
+                request.path,
+                (request.body or {}).get("schedule_id"),
+                error.status_code,
+                error.message,
+            )
+            return {"message": "success"}, (
+                f"Braze no longer had this schedule (answered {error.status_code}: {error.message}): "
+                "it was already cancelled or sent"
+            )
 
     def finish_cancel(self, entry: RegistryEntry, note: str | None = None) -> RegistryEntry:
         pending = entry.pending or {}
@@ -365,6 +389,7 @@ class KeyedSteps:
             )
         if op == "update":
             request = self.update_request(entry, pending.get("schedule"), pending.get("messages"))
+            self.announce(request)
             self.send(request)
             return self.finish_update(entry, request)
         if op == "cancel" or (op == "replace" and stage == "cancelling"):
@@ -387,6 +412,25 @@ class KeyedSteps:
                 "(BrazeUpsertScheduleOperator(schedule_key=...)), or update or cancel it by key"
             )
         return plan_key(key, entry, keyed_request(fields, entry), freeze_window=self.freeze_window)
+
+    def requests_of(self, plan: KeyPlan) -> list[BrazeRequest]:
+        """The requests carrying out one key's plan would send, in order (what a dry run shows)."""
+        if plan.action == Action.CREATE:
+            assert plan.request is not None
+            return [plan.request]
+        if plan.action == Action.UPDATE:
+            assert plan.entry is not None
+            assert plan.request is not None
+            assert plan.request.body is not None
+            return [self.update_request(plan.entry, plan.request.body["schedule"])]
+        if plan.action == Action.REPLACE:
+            assert plan.entry is not None
+            assert plan.request is not None
+            return [self.cancel_request(plan.entry), plan.request]
+        if plan.action == Action.CANCEL:
+            assert plan.entry is not None
+            return [self.cancel_request(plan.entry)]
+        return []
 
     def carry_out(self, plan: KeyPlan) -> RegistryEntry | None:
         """Do what one key's plan says (sequentially), returning the entry as recorded."""
