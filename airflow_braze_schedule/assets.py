@@ -34,16 +34,17 @@ def schedules_asset(braze_conn_id: str = "braze_default") -> Any:
 
 def declares_schedules_asset(emit_asset_event: bool | None) -> bool:
     """Whether an operator declares its connection's schedules asset: as told by ``emit_asset_event``, or
-    by default on every Airflow line but 3.0 to 3.2. Their ``dag.test()`` (and ``airflow dags test``)
-    fails a task whose outlet asset no DAG processor has registered yet, so a DAG copied from the README
-    would fail its first local run; deployments there can pass ``emit_asset_event=True``.
+    by default from Airflow 3.3 on, whose ``dag.test()`` registers a DAG's assets as the DAG processor does.
+    Before, a local run (``dag.test()``, ``airflow dags test``) of a DAG nobody has deployed meets an asset
+    Airflow does not know: 3.0 to 3.2 fail the task, 2.11 warns and drops the event. So a DAG copied from
+    the README would fail or warn on its first local run; deployments there pass ``emit_asset_event=True``.
     """
     if emit_asset_event is not None:
         return bool(emit_asset_event)
     from airflow import __version__ as airflow_version
     from packaging.version import Version
 
-    return not ((3, 0) <= Version(airflow_version).release[:2] < (3, 3))
+    return Version(airflow_version).release[:2] >= (3, 3)
 
 
 def with_schedules_outlet(braze_conn_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -85,9 +85,9 @@ class _BrazeScheduleOperator(BaseOperator):
         default_deferrable``.
     :param emit_asset_event: declare the connection's asset ``braze://<braze_conn_id>/schedules`` as an
         outlet, so the task emits an event on it carrying its change (see
-        :mod:`airflow_braze_schedule.events`). Default: yes, except on Airflow 3.0 to 3.2, whose
-        ``dag.test()`` fails a task whose outlet asset no DAG processor has registered yet (pass True
-        there for deployed DAGs). False leaves it out, except on a keyed task whose registry is that
+        :mod:`airflow_braze_schedule.events`). Default: yes on Airflow 3.3+; before, only when True
+        (a local run there of an undeployed DAG fails or warns on an asset Airflow does not know yet;
+        pass True in deployments). False leaves it out, except on a keyed task whose registry is that
         asset's ``asset_state_store`` (no ``registry_conn_id``). A templated ``braze_conn_id`` names no
         asset at parse time: no event then.
     """

@@ -26,7 +26,7 @@ FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitte
 CAMPAIGN = "{{ dag_run.conf['campaign_id'] }}"
 SCHEDULE = "{{ dag_run.conf['schedule'] }}"
 HANDLE = "{{ dag_run.conf['handle'] }}"
-# Airflow 3.0 to 3.2 declare the asset only when asked, as a deployed DAG there would.
+# Before Airflow 3.3 the asset is declared only when asked, as a deployed DAG there would.
 ASKED = {} if declares_schedules_asset(None) else {"emit_asset_event": True}
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pendulum
 from airflow.providers.common.compat.sdk import DAG
 
+from airflow_braze_schedule.assets import declares_schedules_asset
 from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.operators import BrazeCancelScheduleOperator, BrazeUpdateScheduleOperator
 from airflow_braze_schedule.operators.keyed import (
@@ -21,7 +22,8 @@ from airflow_braze_schedule.operators.keyed import (
 FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitter=0.01, max_rate_limit_wait=2)
 SQL_REGISTRY = "braze_registry_sql"  # the tests point this connection at SQLite or PostgreSQL
 
-_ARGS = {"retries": 0}
+# Before Airflow 3.3 the asset is declared only when asked, as a deployed DAG there would.
+_ARGS = {"retries": 0, **({} if declares_schedules_asset(None) else {"emit_asset_event": True})}
 
 
 def _dag(dag_id: str, **kwargs) -> DAG:

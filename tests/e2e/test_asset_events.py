@@ -247,7 +247,7 @@ def test_every_operator_declares_its_connections_asset_unless_told_not_to_or_tem
     other = schedules_asset("braze_other")
     asked = BrazeCancelScheduleOperator(task_id="one", schedule_id="s", outlets=other, emit_asset_event=True)
     assert asked.outlets == [other, default]
-    if not DECLARED_BY_DEFAULT:  # Airflow 3.0 to 3.2: only when asked
+    if not DECLARED_BY_DEFAULT:  # before Airflow 3.3: only when asked
         for task in (create, bulk, update, cancel, mapped):
             assert task.outlets == [], task.task_id
         return
@@ -256,9 +256,8 @@ def test_every_operator_declares_its_connections_asset_unless_told_not_to_or_tem
         assert task.outlets == [default], task.task_id
 
 
-def test_the_asset_is_declared_by_default_except_on_airflow_3_0_to_3_2():
-    expected = not (AIRFLOW_VERSION.major == 3 and AIRFLOW_VERSION.minor < 3)
-    assert DECLARED_BY_DEFAULT is expected
+def test_the_asset_is_declared_by_default_from_airflow_3_3():
+    assert DECLARED_BY_DEFAULT is (AIRFLOW_VERSION.release[:2] >= (3, 3))
 
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the keyed create's default registry needs Airflow 3.3+")
