@@ -140,6 +140,7 @@ def test_a_bulk_create_of_120_users_emits_its_group_compactly_and_the_group_canc
     assert [h["action"] for h in handles_from_events([event])] == ["cancel"]
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_dry_runs_emit_events_marked_as_sending_nothing(run_dag, fake_braze):
     campaign = _campaign()
     dry = run_dag(

@@ -177,6 +177,7 @@ def test_mapped_cancel_deletes_exactly_the_schedules_the_mapped_create_made(run_
     assert [s.status for s in fake_braze.schedules.values()] == ["cancelled"] * 3
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_mapped_cancel_undoes_the_other_chunks_when_one_chunk_fails(run_dag, fake_braze):
     """All or nothing: a chunk Braze refused (400) fails its task, and the chunks that were scheduled
     are cancelled (the teardown runs once one chunk succeeded); it is mapped over the handles that exist."""
@@ -197,6 +198,7 @@ def test_mapped_cancel_undoes_the_other_chunks_when_one_chunk_fails(run_dag, fak
 
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="needs task_state_store (Airflow 3.3+)")
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_a_cleared_mapped_run_replaces_every_chunk_its_teardown_cancelled(run_dag_logged, fake_braze):
     """Each chunk's create finds its own earlier schedule, and the mapped cancel's record of it."""
     first = run_dag_logged(

@@ -93,6 +93,7 @@ def test_three_sources_then_update_and_cancel_every_schedule(run_dag, fake_braze
         assert [c["schedule_id"] for c in cancelled["chunks"]] == ids
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_chunk_boundaries(run_dag, fake_braze):
     from tests.dags.braze_e2e_bulk import BOUNDARIES
 
@@ -152,6 +153,7 @@ FAULTS = [
 
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="resuming needs task_state_store (Airflow 3.3+)")
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_fault_campaign_during_a_bulk_create(run_dag_logged, fake_braze, monkeypatch, record_property):
     conn = fake_braze.airflow_connection()
     conn["extra"]["timeout"] = 0.5

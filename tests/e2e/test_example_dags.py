@@ -113,6 +113,7 @@ def test_every_daily_example_runs_for_an_old_interval_as_a_backfill_does(run_dag
     assert all(time[:10] >= datetime.now(tz=UTC).strftime("%Y-%m-%d") for time in times)
 
 
+@pytest.mark.slow  # a whole `airflow dags test` process; make test-install runs the CLI too
 def test_airflow_dags_test_runs_the_canvas_example_and_its_teardown(fake_braze):
     """The CLI, in a child process that reaches the fake Braze through the connection in the environment:
     the failed check fails the run (exit code 1), and the teardown cancelled the send."""
@@ -365,6 +366,7 @@ def test_clearing_a_run_whose_send_is_live_returns_that_send_and_sends_nothing(r
 
 
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="needs task_state_store (Airflow 3.3+)")
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_clearing_a_run_whose_teardown_cancelled_its_send_schedules_a_new_send(run_dag_logged, fake_braze):
     bad_data = {"simulate_bad_data": True}
     first = run_dag_logged("braze_canvas_daily.py", run_conf=bad_data, **dated_run(_now())).dag_run

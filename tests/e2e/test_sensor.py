@@ -82,6 +82,7 @@ def test_sensor_refuses_a_send_older_than_braze_keeps_its_figures(run_dag_logged
     assert "Braze keeps analytics by send for 14 days after the send" in run.logs["wait_for_send"]
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_sensor_times_out_when_braze_never_reports_the_send(run_dag_logged, fake_braze):
     run = run_dag_logged(DAG_FILE, "braze_e2e_sensor_no_figures")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from airflow_braze_schedule.core.group import as_group_handle
 from airflow_braze_schedule.events import handles_from_events
 from tests.helpers import HAS_TASK_STATE_STORE, task_states
@@ -44,6 +46,7 @@ def _asset_events(uri="braze://braze_default/schedules"):
         return [{"extra": row.extra} for row in rows]
 
 
+@pytest.mark.slow  # reconcile over groups (test_reconcile_groups_e2e.py) moves and cancels groups too
 def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, registry_kind):
     key = unique_prefix() + "spring-promo"
     campaign = f"campaign-{uuid.uuid4().hex[:8]}"
@@ -184,6 +187,7 @@ def test_upsert_of_a_group_creates_leaves_moves_and_replaces_it(run_dag_logged, 
     assert sorted(c["schedule_id"] for c in entry.handle["chunks"]) == sorted(now_live)
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_a_crash_between_the_cancel_and_the_create_of_a_group_is_finished_by_the_retry(
     run_dag_logged, fake_braze, registry_kind
 ):

@@ -7,6 +7,8 @@ against the fake answering either (``FakeBraze(unknown_schedule_status=...)``).
 # ruff: noqa: F811  (the fixtures imported from schedule_gone_support are the tests' arguments)
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.schedule_gone_support import (  # noqa: F401  (fixtures)
     braze,
     braze_answering_400,
@@ -65,6 +67,7 @@ def test_replace_and_reconcile_cancel_of_a_schedule_braze_no_longer_holds(
     assert result["outcome"]["failed"] == {}
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_a_group_cancel_by_key_of_which_braze_no_longer_holds_a_schedule(
     run_dag_logged, braze, gone_status, registry_kind
 ):

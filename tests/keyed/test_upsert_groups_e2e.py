@@ -6,10 +6,15 @@ from __future__ import annotations
 import uuid
 
 import pendulum
+import pytest
 
 from airflow_braze_schedule.testing import Delay, DropBeforeProcessing
 from tests.helpers import task_states
 from tests.keyed.keyed_support import read_registry, send_time, unique_prefix
+
+# Edge paths of group upserts, a few DAG runs each: `make test-slow` (the group upsert's main path is in
+# test_keyed_bulk_e2e.py, and reconcile's over groups in test_reconcile_groups_e2e.py).
+pytestmark = pytest.mark.slow
 
 DAGS = "braze_e2e_keyed_bulk.py"
 KEYED = "braze_e2e_keyed.py"

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.helpers import task_states
 from tests.keyed.keyed_support import read_registry, send_time, unique_prefix
+
+pytestmark = pytest.mark.slow  # four DAG runs reading logs: `make test-slow`
 
 DAGS = "braze_e2e_keyed.py"
 SENDING = "Sending to Braze: POST "
