@@ -523,16 +523,19 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         ``refused_too_late``: nothing is sent) and ``reason``, logged unless applied."""
         from datetime import timedelta
 
-        from airflow_braze_schedule.core.registry_model import late_change_outcome
+        from airflow_braze_schedule.operators.keyed_steps import judge_late_change
 
         window = self.best_effort_window
         if isinstance(window, int | float):
             window = timedelta(seconds=window)
-        outcome, reason = late_change_outcome(
-            target.schedule, kind=target.kind, action=action, best_effort_window=window or timedelta(hours=1)
+        outcome, reason = judge_late_change(
+            f"schedule {target.schedule_id}",
+            target.schedule,
+            target.kind,
+            action,
+            best_effort_window=window or timedelta(hours=1),
+            log=self.log,
         )
-        if reason:
-            self.log.warning("%s of schedule %s: %s: %s", action, target.schedule_id, outcome, reason)
         return {"outcome": outcome, "reason": reason} if reason else {"outcome": outcome}
 
     def _group_change(self, context: Context, action: str) -> dict[str, Any] | None:

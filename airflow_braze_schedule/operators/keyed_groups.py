@@ -36,7 +36,6 @@ from airflow_braze_schedule.core.registry_model import (
     SCHEDULED,
     UPDATED,
     RegistryEntry,
-    late_change_outcome,
 )
 from airflow_braze_schedule.operators.bulk import change_group
 from airflow_braze_schedule.operators.keyed_steps import KeyedOutcomeUnknownError
@@ -131,15 +130,9 @@ class GroupSteps:
     def late_change(self, entry: RegistryEntry, action: str) -> tuple[str, str | None]:
         """How an ``update`` or ``cancel`` of the key's send lands (the single schedule's rule)."""
         handle = entry.handle or {}
-        outcome, reason = late_change_outcome(
-            handle.get("schedule"),
-            kind=ScheduleKind(str(handle.get("kind"))),
-            action=action,
-            best_effort_window=self.steps.best_effort_window,
+        return self.steps.late_change(
+            entry, handle.get("schedule"), ScheduleKind(str(handle.get("kind"))), action
         )
-        if reason:
-            self.steps.log.warning("schedule_key %r: %s %s: %s", entry.schedule_key, action, outcome, reason)
-        return outcome, reason
 
     def _refused(self, entry: RegistryEntry, action: str, reason: str | None) -> RegistryEntry:
         return self.steps.record(entry, action, note=reason, outcome=REFUSED_TOO_LATE)

@@ -57,6 +57,24 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
 
+def judge_late_change(
+    subject: str, schedule: Any, kind: Any, action: str, *, best_effort_window: timedelta, log: Any
+) -> tuple[str, str | None]:
+    """How an ``update`` or ``cancel`` of a schedule will land (the rule:
+    :func:`~airflow_braze_schedule.core.registry_model.late_change_outcome`), said plainly in the log
+    unless it is simply applied. Every update and cancel, keyed or not, single or group, asks here.
+
+    :param subject: what the log line is about, e.g. ``schedule_key 'k'`` or ``schedule s-1``.
+    :return: ``(outcome, reason)``: ``applied``, ``best_effort`` or ``refused_too_late`` (send nothing).
+    """
+    outcome, reason = late_change_outcome(
+        schedule, kind=kind, action=action, best_effort_window=best_effort_window
+    )
+    if reason:
+        log.warning("%s: %s %s: %s", subject, action, outcome.replace("_", " "), reason)
+    return outcome, reason
+
+
 def keyed_request(fields: dict[str, Any], entry: RegistryEntry | None) -> BrazeRequest:
     """The create request for a key's desired send.
 
@@ -231,17 +249,25 @@ class KeyedSteps:
             messages=messages,
         )
 
+    def late_change(
+        self, entry: RegistryEntry, schedule: Any, kind: Any, action: str
+    ) -> tuple[str, str | None]:
+        """How an ``update`` or ``cancel`` of the key's send lands (see :func:`judge_late_change`)."""
+        return judge_late_change(
+            f"schedule_key {entry.schedule_key!r}",
+            schedule,
+            kind,
+            action,
+            best_effort_window=self.best_effort_window,
+            log=self.log,
+        )
+
     def begin_update(self, entry: RegistryEntry, request: BrazeRequest) -> tuple[RegistryEntry, bool]:
         """Write the intent, unless the change is refused as too late (then record that). True: send it."""
         handle = handle_of(entry)
-        outcome, reason = late_change_outcome(
-            handle.schedule, kind=handle.kind, action="update", best_effort_window=self.best_effort_window
-        )
+        outcome, reason = self.late_change(entry, handle.schedule, handle.kind, "update")
         if outcome == REFUSED_TOO_LATE:
-            self.log.warning("schedule_key %r: update refused: %s", entry.schedule_key, reason)
             return self.record(entry, "update", note=reason, outcome=outcome), False
-        if reason:
-            self.log.warning("schedule_key %r: %s", entry.schedule_key, reason)
         assert request.body is not None
         intent: dict[str, Any] = {"op": "update", "schedule": request.body.get("schedule")}
         if "messages" in request.body:
@@ -286,14 +312,9 @@ class KeyedSteps:
         self, entry: RegistryEntry, *, replacing: str | None = None
     ) -> tuple[RegistryEntry, bool]:
         handle = handle_of(entry)
-        outcome, reason = late_change_outcome(
-            handle.schedule, kind=handle.kind, action="cancel", best_effort_window=self.best_effort_window
-        )
+        outcome, reason = self.late_change(entry, handle.schedule, handle.kind, "cancel")
         if outcome == REFUSED_TOO_LATE:
-            self.log.warning("schedule_key %r: cancel refused: %s", entry.schedule_key, reason)
             return self.record(entry, "cancel", note=reason, outcome=outcome), False
-        if reason:
-            self.log.warning("schedule_key %r: %s", entry.schedule_key, reason)
         intent: dict[str, Any] = {"op": "cancel", "outcome": outcome}
         if replacing is not None:
             intent = {"op": "replace", "stage": "cancelling", "fingerprint": replacing, "outcome": outcome}
