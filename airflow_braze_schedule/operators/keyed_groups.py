@@ -38,7 +38,7 @@ from airflow_braze_schedule.core.registry_model import (
     RegistryEntry,
 )
 from airflow_braze_schedule.operators.bulk import change_group
-from airflow_braze_schedule.operators.keyed_steps import KeyedOutcomeUnknownError
+from airflow_braze_schedule.operators.keyed_steps import KeyedOutcomeUnknownError, log_settling
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -279,14 +279,7 @@ class GroupSteps:
                 entry.schedule_key,
             )
             return entry
-        self.steps.log.warning(
-            "schedule_key %r: an earlier try (%s, run %s) left %r%s under way; settling it first.",
-            entry.schedule_key,
-            pending.get("task_id"),
-            pending.get("run_id"),
-            op,
-            f" ({stage})" if stage else "",
-        )
+        log_settling(self.steps.log, entry)
         if op == "group_create":
             if not self.steps.resend:
                 raise KeyedOutcomeUnknownError(

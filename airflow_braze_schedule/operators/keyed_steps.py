@@ -75,6 +75,20 @@ def judge_late_change(
     return outcome, reason
 
 
+def log_settling(log: Any, entry: RegistryEntry) -> None:
+    """Say that an earlier try left a job under way under the key, and that it is settled first."""
+    pending = entry.pending or {}
+    stage = pending.get("stage")
+    log.warning(
+        "schedule_key %r: an earlier try (%s, run %s) left %r%s under way; settling it first.",
+        entry.schedule_key,
+        pending.get("task_id"),
+        pending.get("run_id"),
+        pending.get("op"),
+        f" ({stage})" if stage else "",
+    )
+
+
 def keyed_request(fields: dict[str, Any], entry: RegistryEntry | None) -> BrazeRequest:
     """The create request for a key's desired send.
 
@@ -388,14 +402,7 @@ class KeyedSteps:
         if not pending:
             return entry
         op, stage = pending.get("op"), pending.get("stage")
-        self.log.warning(
-            "schedule_key %r: an earlier try (%s, run %s) left %r%s under way; settling it first.",
-            entry.schedule_key,
-            pending.get("task_id"),
-            pending.get("run_id"),
-            op,
-            f" ({stage})" if stage else "",
-        )
+        log_settling(self.log, entry)
         if op == "create":
             if not self.resend:
                 raise KeyedOutcomeUnknownError(
