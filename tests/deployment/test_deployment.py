@@ -261,6 +261,33 @@ def test_a_clear_after_success_returns_the_same_schedule(
     assert [s.schedule_id for s in braze.active_schedules()] == [first["schedule_id"]]
 
 
+def test_a_failed_check_fails_the_run_while_its_cleanup_teardown_cancels_the_send(
+    deployment: Deployment, braze: FakeBrazeControl
+) -> None:
+    """The Canvas example's data check fails after the send was scheduled: its teardown (the run's cleanup
+    leaf) cancels the send and succeeds, and the scheduler still marks the run failed, by the check."""
+    if deployment.executor != "LocalExecutor":
+        pytest.skip("one deployment is enough: the scheduler decides a run's state, whatever the executor")
+    api = api_of(deployment)
+    dag_id = "braze_canvas_daily"
+    canvas = f"bad-data-{uuid.uuid4().hex[:8]}"
+    api.unpause(dag_id)
+    run_id = api.trigger(dag_id, {"canvas_id": canvas, "simulate_bad_data": True})
+
+    assert api.wait_run(dag_id, run_id) == "failed"
+    states = {ti["task_id"]: ti["state"] for ti in api.task_instances(dag_id, run_id)}
+    assert states == {
+        "find_recipients": "success",
+        "schedule_canvas": "success",
+        "check_data": "failed",
+        "cancel_canvas_send": "success",
+    }
+    [create] = creates_for(braze, CANVAS_CREATE, "canvas_id", canvas)
+    [delete] = creates_for(braze, "/canvas/trigger/schedule/delete", "canvas_id", canvas)
+    assert (create.status, delete.status) == (200, 200)
+    assert not [s for s in braze.active_schedules() if s.canvas_id == canvas]
+
+
 def test_mapped_creates_are_each_sent_once_across_the_workers(
     deployment: Deployment, braze: FakeBrazeControl
 ) -> None:
