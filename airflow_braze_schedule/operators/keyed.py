@@ -819,17 +819,11 @@ def _group_result(
 ) -> dict[str, Any]:
     """What a keyed task on a group returns (the group handle, key, action, state, outcome) and emits; a
     key still holding a single schedule (a change to a group frozen or refused) returns as one does."""
+    from airflow_braze_schedule.operators.keyed_steps import keyed_result
+
     if "chunks" not in (entry.handle or {}):
         return _result(op, context, entry, action, reason)
-    result: dict[str, Any] = {
-        **(entry.handle or {}),
-        "schedule_key": entry.schedule_key,
-        "action": action,
-        "state": entry.effective_state(),
-        "outcome": entry.outcome if action in ("update", "cancel", "replace") else None,
-    }
-    if reason:
-        result["reason"] = reason
+    result = keyed_result(entry, action, reason=reason)
     op.log.info(
         "schedule_key %r: %s of a group of %s schedules; state=%s outcome=%s%s",
         entry.schedule_key,

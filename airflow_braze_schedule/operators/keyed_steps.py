@@ -371,30 +371,27 @@ class KeyedSteps:
         )
 
     def cancel(self, entry: RegistryEntry) -> RegistryEntry:
-        entry, go = self.begin_cancel(entry)
+        return self._cancel(entry)[0]
+
+    def _cancel(self, entry: RegistryEntry, *, replacing: str | None = None) -> tuple[RegistryEntry, bool]:
+        """Cancel the key's schedule, recorded before and after; False if refused as too late (nothing
+        sent). ``replacing``: the fingerprint of the request a replace creates next."""
+        entry, go = self.begin_cancel(entry, replacing=replacing)
         if not go:
-            return entry
+            return entry, False
         try:
             _, note = self.send_cancel(self.cancel_request(entry))
         except BrazeError as error:
             self.failed(entry, error)
             raise
-        return self.finish_cancel(entry, note)
+        return self.finish_cancel(entry, note), True
 
     # --- replace, settle, and one key's plan ----------------------------------------------------------
 
     def replace(self, entry: RegistryEntry, request: BrazeRequest) -> RegistryEntry:
         full, _ = request_fingerprints(request)
-        entry, go = self.begin_cancel(entry, replacing=full)
-        if not go:
-            return entry
-        try:
-            _, note = self.send_cancel(self.cancel_request(entry))
-        except BrazeError as error:
-            self.failed(entry, error)
-            raise
-        entry = self.finish_cancel(entry, note)
-        return self.create(entry.schedule_key, entry, request)
+        entry, cancelled = self._cancel(entry, replacing=full)
+        return self.create(entry.schedule_key, entry, request) if cancelled else entry
 
     def settle(self, entry: RegistryEntry) -> RegistryEntry:
         """Finish or clear what an earlier try left under way (see the module's docstring)."""
