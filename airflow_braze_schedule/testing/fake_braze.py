@@ -188,6 +188,10 @@ class StoredSchedule:
     updated_at: float
 
 
+class _ResetMidRequest(Exception):
+    """A request began before :meth:`FakeBraze.reset` and tried to change the state after it."""
+
+
 @dataclass
 class _QueuedFault:
     fault: Fault
@@ -344,6 +348,9 @@ class FakeBraze:
         self._clock_offset = 0.0  # moved by advance(), so tests can let a send's time pass
         self._clock = lambda: self._base_clock() + self._clock_offset
         self._lock = threading.RLock()
+        # Bumped by reset(): a request that arrived before a reset (one sleeping in a Delay fault, say)
+        # must not store a schedule into the state that follows it.
+        self._epoch = 0
         self._initial_permissions = frozenset(permissions) if permissions is not None else None
         self._initial_rate_limit = (rate_limit, rate_limit_window)
         if latency < 0:
@@ -537,8 +544,11 @@ class FakeBraze:
 
         Forgets received requests, schedules, send ids, queued faults and rate-limit counts, and restores
         the rate limit and permissions given to the constructor. The server keeps running on its port.
+        A request still in flight (sleeping in a :class:`~airflow_braze_schedule.testing.Delay`, say)
+        changes nothing after the reset: its connection is dropped instead.
         """
         with self._lock:
+            self._epoch += 1
             self._received.clear()
             self._schedules.clear()
             self._send_ids.clear()
@@ -656,6 +666,7 @@ class FakeBraze:
             at=self._clock(),
         )
         with self._lock:
+            epoch = self._epoch
             self._received.append(record)
             fault = self._take_fault(request.path)
             latency = self._latency.get(request.path, self._latency.get(None, 0.0))
@@ -668,7 +679,11 @@ class FakeBraze:
         if isinstance(fault, DropBeforeProcessing):
             environ[DROP_CONNECTION] = True
         else:
-            response = self._fault_response(fault) or self._process(request, raw, size)
+            try:
+                response = self._fault_response(fault) or self._process(request, raw, size, epoch)
+            except _ResetMidRequest:
+                environ[DROP_CONNECTION] = True  # the Braze it spoke to is gone; no answer is true
+                return Response(status=500)
             if isinstance(fault, DropAfterProcessing):
                 environ[DROP_CONNECTION] = True
                 response = None
@@ -745,7 +760,7 @@ class FakeBraze:
 
     # ------------------------------------------------------------------------------------ Braze itself
 
-    def _process(self, request: Request, raw: bytes, size: int) -> Response:
+    def _process(self, request: Request, raw: bytes, size: int, epoch: int) -> Response:
         """Answer as Braze would; every answer carries the ``x-ratelimit-*`` headers."""
         now = self._clock()
         rate_headers: dict[str, str] | None = None
@@ -769,7 +784,7 @@ class FakeBraze:
             else:
                 body = self._json_body(request, raw, size)
                 _rules.check_body(endpoint, body, now)
-                response = _json_response(200, self._apply(endpoint, body, now))
+                response = _json_response(200, self._apply(endpoint, body, now, epoch))
         except _rules.BrazeError as error:
             response = _error(error)
         if rate_headers is None:
@@ -850,11 +865,14 @@ class FakeBraze:
             )
         return body
 
-    def _apply(self, endpoint: _rules.Endpoint, body: dict[str, Any], now: float) -> dict[str, Any]:
+    def _apply(
+        self, endpoint: _rules.Endpoint, body: dict[str, Any], now: float, epoch: int
+    ) -> dict[str, Any]:
         """Change the state for a valid request and return the success body."""
         if endpoint.action == "create_send_id":
             send_id = body.get("send_id") or uuid.uuid4().hex
             with self._lock:
+                self._check_epoch(epoch)
                 self._send_ids[send_id] = body["campaign_id"]
             return {"message": "success", "send_id": send_id}
         kind = cast("ScheduleKind", endpoint.kind)  # every schedule endpoint has a kind
@@ -874,6 +892,7 @@ class FakeBraze:
                 updated_at=now,
             )
             with self._lock:
+                self._check_epoch(epoch)
                 self._schedules[stored.schedule_id] = stored
             return {
                 "dispatch_id": stored.dispatch_id,
@@ -882,6 +901,7 @@ class FakeBraze:
             }
 
         with self._lock:
+            self._check_epoch(epoch)
             stored_or_none = self._schedules.get(body["schedule_id"])
             owner = endpoint.owner_field
             if (
@@ -908,6 +928,11 @@ class FakeBraze:
                 updated = dataclasses.replace(stored_or_none, status="cancelled", updated_at=now)
             self._schedules[updated.schedule_id] = updated
         return {"message": "success"}
+
+    def _check_epoch(self, epoch: int) -> None:
+        """Refuse a change from a request that arrived before the last :meth:`reset` (caller holds the lock)."""
+        if epoch != self._epoch:
+            raise _ResetMidRequest
 
     @staticmethod
     def _too_late_to_update(schedule: dict[str, Any], now: float) -> bool:

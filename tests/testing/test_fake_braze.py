@@ -981,6 +981,22 @@ def test_delay_fault_times_out_the_client_but_still_processes(fake_braze: FakeBr
     assert fake_braze.received[0].fault == "Delay"
 
 
+def test_a_request_delayed_across_a_reset_changes_nothing_after_it(fake_braze: FakeBraze) -> None:
+    """A test's timed-out create, still sleeping in the fake when the next test resets it, must not land
+    in the next test's Braze (it once made a later test see two schedules where it created one)."""
+    fake_braze.inject(Delay(0.5))
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        post(fake_braze, CAMPAIGN_CREATE, campaign_body(), timeout=0.1)
+    assert len(fake_braze.received) == 1  # it arrived and sleeps
+    fake_braze.reset()
+
+    time.sleep(0.8)  # well past the delay: before the fix the old create was stored by now
+
+    assert (fake_braze.schedules, fake_braze.received) == ({}, [])
+    assert post(fake_braze, CAMPAIGN_CREATE, campaign_body()).status_code == 200
+    assert len(fake_braze.schedules) == 1
+
+
 @pytest.mark.parametrize(("fault", "created"), [(DropBeforeProcessing(), 0), (DropAfterProcessing(), 1)])
 def test_drop_faults_close_the_connection_without_answer(
     fake_braze: FakeBraze, fault: DropBeforeProcessing | DropAfterProcessing, created: int
