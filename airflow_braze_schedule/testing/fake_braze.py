@@ -768,6 +768,7 @@ class FakeBraze:
             endpoint = self._route(request)
             self._authenticate(request, raw)
             with self._lock:
+                self._check_epoch(epoch)  # nor may it spend the rate limit that follows the reset
                 allowed, rate_headers = _consume_all(self._limiters_for(endpoint.path, raw), now)
                 permissions = self._permissions
             if not allowed:
