@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
 #: The handle's fields as the create operator returns them (update and cancel read these).
 HANDLE_FIELDS = ("schedule_id", "dispatch_id", "kind", "campaign_id", "canvas_id", "schedule")
+#: An event's ``extra`` lists the changes up to this many; beyond, only counts and the first ones.
+EVENT_KEYS_LIMIT = 50
 #: What a dry run's event says, for whoever reads it in the UI.
 DRY_RUN_NOTE = "dry run: validated and logged, nothing was sent to Braze"
 
@@ -146,19 +148,83 @@ def handle_change(
 
 
 def emit_changes(
-    operator: Any, context: Context, changes: list[dict[str, Any]], *, dry_run: bool, **more: Any
+    operator: Any, context: Context, changes: list[dict[str, Any]], *, dry_run: bool = False, **more: Any
 ) -> None:
-    """Put the changes on the event the task emits on its connection's schedules asset.
+    """Put the changes on the event the task emits on its connection's schedules asset (the task's
+    ``braze_conn_id`` names it).
 
     Nothing happens where the task does not declare that outlet (``emit_asset_event=False``, a templated
     ``braze_conn_id``). A dry run's extra says so (``dry_run``, ``sent``, ``note``), and so does each
     handle it carries. ``more`` goes into the extra as it is (a reconcile's ``scope``).
     """
-    from airflow_braze_schedule.operators.keyed import KeyedOperatorMixin, event_extra
-
     extra = event_extra(operator.braze_conn_id, changes, **more)
     if dry_run:
         extra.update(dry_run=True, sent=False, note=DRY_RUN_NOTE)
         if isinstance(extra.get("handle"), dict):
             extra["handle"] = {**extra["handle"], "dry_run": True}
-    KeyedOperatorMixin.emit_change(operator, context, extra)
+    braze_conn_id = operator.braze_conn_id
+    events = context.get("outlet_events")
+    if events is None or "{{" in braze_conn_id:
+        return
+    from airflow_braze_schedule.assets import schedules_asset
+
+    try:
+        events[schedules_asset(braze_conn_id)].extra = extra
+    except (KeyError, TypeError, AttributeError) as error:  # not declared, or an older Airflow
+        operator.log.debug("No schedules asset event to annotate: %s", error)
+
+
+def event_extra(braze_conn_id: str, changes: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    """The ``extra`` of a change event: what changed, by key, compact when there are many changes.
+
+    Each change carries ``schedule_key``, ``action`` and the handle's ``schedule_id``, ``kind``, owner id
+    and ``schedule``; :func:`handles_from_events` reads them back.
+    """
+    keep = (
+        "schedule_key",
+        "action",
+        "state",
+        "outcome",
+        "schedule_id",
+        "kind",
+        "campaign_id",
+        "canvas_id",
+        "reported_late",
+    )
+    keep_whole = (*keep, "schedule", "group")
+    compact = [
+        {name: change[name] for name in keep_whole if change.get(name) is not None}
+        for change in changes[:EVENT_KEYS_LIMIT]
+    ]
+    extra: dict[str, Any] = {"braze_conn_id": braze_conn_id, "changes": compact, **more}
+    if len(changes) > EVENT_KEYS_LIMIT:
+        extra["changes_total"] = len(changes)
+        extra["changes_truncated"] = True
+    if len(changes) == 1 and isinstance(changes[0].get("group"), dict):
+        extra["schedule_key"] = changes[0].get("schedule_key")
+        extra["handle"] = changes[0]["group"]
+    elif len(changes) == 1:
+        extra["schedule_key"] = changes[0].get("schedule_key")
+        extra["handle"] = {
+            name: changes[0][name] for name in HANDLE_FIELDS if changes[0].get(name) is not None
+        }
+    return extra
+
+
+def group_change(
+    group: dict[str, Any], key: str | None, action: str, state: str | None, outcome: str | None = None
+) -> dict[str, Any]:
+    """One change of a group, as :func:`event_extra` takes it: the key and the group's compact form.
+
+    :param outcome: how an update or cancel landed, where known (a keyed change); else ``applied``.
+    """
+    from airflow_braze_schedule.core.group import GroupHandle
+
+    return {
+        "schedule_key": key,
+        "action": action,
+        "state": state,
+        "outcome": (outcome or "applied") if action in ("update", "cancel") else None,
+        "kind": group.get("kind"),
+        "group": GroupHandle.from_xcom(group).to_event(),
+    }

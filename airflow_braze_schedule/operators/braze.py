@@ -234,8 +234,7 @@ class _BrazeScheduleOperator(BaseOperator):
         if result.get("dry_run") is not True:
             return result
         if "chunks" in result:  # a group under a key
-            from airflow_braze_schedule.events import emit_changes
-            from airflow_braze_schedule.operators.keyed import group_change
+            from airflow_braze_schedule.events import emit_changes, group_change
 
             change = group_change(result, result.get("schedule_key"), str(result.get("action")), None)
             emit_changes(self, context, [{**change, "outcome": None}], dry_run=True)

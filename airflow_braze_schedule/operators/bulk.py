@@ -644,8 +644,7 @@ def _emit_group_change(
 ) -> None:
     """Put the group's change (its compact form) on the task's schedules asset event, where the task
     declares that outlet (by default; see :mod:`airflow_braze_schedule.events`)."""
-    from airflow_braze_schedule.events import emit_changes
-    from airflow_braze_schedule.operators.keyed import group_change
+    from airflow_braze_schedule.events import emit_changes, group_change
 
     change = group_change(group, getattr(operator, "schedule_key", None), action, state)
     if dry_run:  # nothing was applied

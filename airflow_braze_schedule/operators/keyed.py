@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_braze_schedule.assets import with_schedules_outlet
+from airflow_braze_schedule.events import emit_changes, group_change
 from airflow_braze_schedule.operators.braze import (
     DEFAULT_CONN_ID,
     BrazeCreateScheduleOperator,
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
-#: An event's ``extra`` lists the keys it changed up to this many; beyond, only counts and the first ones.
-EVENT_KEYS_LIMIT = 50
 #: The task_state_store key under which a keyed task notes when its last successful try ended: changes it
 #: recorded up to then were reported on its event (see :func:`changes_left_unreported`).
 REPORTED_UNTIL_KEY = "braze_schedule_changes_reported_until"
@@ -87,18 +86,6 @@ class KeyedOperatorMixin:
             best_effort_window=self.best_effort_window,
             freeze_window=self.freeze_window,
         )
-
-    def emit_change(self, context: Context, extra: dict[str, Any]) -> None:
-        """Put ``extra`` on the event this task emits on its schedules asset (if it declares one)."""
-        from airflow_braze_schedule.registry.asset_store import schedules_asset
-
-        events = context.get("outlet_events")
-        if events is None or "{{" in self.braze_conn_id:
-            return
-        try:
-            events[schedules_asset(self.braze_conn_id)].extra = extra
-        except (KeyError, TypeError, AttributeError) as error:  # not declared, or an older Airflow
-            self.log.debug("No schedules asset event to annotate: %s", error)
 
 
 def _earlier_change(entry: Any, actor: Any, reported_until: str | None) -> str | None:
@@ -296,7 +283,7 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
             late = [] if plan.sends else changes_left_unreported(context, [entry], reported=set())
             if late:
                 self.log.info("schedule_key %r: reporting an earlier try's %s.", key, late[0]["action"])
-            self.emit_change(context, event_extra(self.braze_conn_id, late or [result]))
+            emit_changes(self, context, late or [result])
             note_changes_reported(context)
             return result
 
@@ -330,44 +317,6 @@ def raise_for_failures(errors: dict[str, BaseException], total: int) -> None:
     if all(may_retry(error) for error in errors.values()):
         raise ReconcileIncompleteError(text) from first_error
     raise AirflowFailException(text + "; some failures will not pass by retrying") from first_error
-
-
-def event_extra(braze_conn_id: str, changes: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
-    """The ``extra`` of a change event: what changed, by key, compact when there are many changes.
-
-    Each change carries ``schedule_key``, ``action`` and the handle's ``schedule_id``, ``kind``, owner id
-    and ``schedule``; :func:`airflow_braze_schedule.events.handles_from_event` reads them back.
-    """
-    keep = (
-        "schedule_key",
-        "action",
-        "state",
-        "outcome",
-        "schedule_id",
-        "kind",
-        "campaign_id",
-        "canvas_id",
-        "reported_late",
-    )
-    compact = [
-        {name: change[name] for name in (*keep, "schedule", "group") if change.get(name) is not None}
-        for change in changes[:EVENT_KEYS_LIMIT]
-    ]
-    extra: dict[str, Any] = {"braze_conn_id": braze_conn_id, "changes": compact, **more}
-    if len(changes) > EVENT_KEYS_LIMIT:
-        extra["changes_total"] = len(changes)
-        extra["changes_truncated"] = True
-    if len(changes) == 1 and isinstance(changes[0].get("group"), dict):
-        extra["schedule_key"] = changes[0].get("schedule_key")
-        extra["handle"] = changes[0]["group"]
-    elif len(changes) == 1:
-        extra["schedule_key"] = changes[0].get("schedule_key")
-        extra["handle"] = {
-            name: changes[0][name]
-            for name in ("schedule_id", "dispatch_id", "kind", "campaign_id", "canvas_id", "schedule")
-            if changes[0].get(name) is not None
-        }
-    return extra
 
 
 class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator):
@@ -584,8 +533,6 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 "blocked": {key: str(error)[:300] for key, error in blocked.items()},
             }
             if dry_run:
-                from airflow_braze_schedule.events import emit_changes
-
                 self.log.info("Dry run: the plan above was NOT carried out.")
                 planned = [{"schedule_key": k.schedule_key, "action": k.action.value} for k in plan.keys]
                 emit_changes(self, context, planned, dry_run=True, scope=scope)
@@ -606,7 +553,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                     len(late),
                     ", ".join(f"{change['schedule_key']} ({change['action']})" for change in late[:20]),
                 )
-            self.emit_change(context, event_extra(self.braze_conn_id, changes + late, scope=scope))
+            emit_changes(self, context, changes + late, scope=scope)
             self.log.info(
                 "Reconcile of %r done: %d requests sent; %s.",
                 scope,
@@ -667,7 +614,7 @@ def _result(op: Any, context: Context, entry: Any, action: str, reason: str | No
         result["outcome"],
         f" ({reason})" if reason else "",
     )
-    KeyedOperatorMixin.emit_change(op, context, event_extra(op.braze_conn_id, [result]))
+    emit_changes(op, context, [result])
     return result
 
 
@@ -795,25 +742,6 @@ def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
 # --- a bulk create's group of schedules under one key (the bulk operator and update/cancel by key) ------
 
 
-def group_change(
-    group: dict[str, Any], key: str | None, action: str, state: str | None, outcome: str | None = None
-) -> dict[str, Any]:
-    """One change of a group, as :func:`event_extra` takes it: the key and the group's compact form.
-
-    :param outcome: how an update or cancel landed, where known (a keyed change); else ``applied``.
-    """
-    from airflow_braze_schedule.core.group import GroupHandle
-
-    return {
-        "schedule_key": key,
-        "action": action,
-        "state": state,
-        "outcome": (outcome or "applied") if action in ("update", "cancel") else None,
-        "kind": group.get("kind"),
-        "group": GroupHandle.from_xcom(group).to_event(),
-    }
-
-
 def _group_result(
     op: Any, context: Context, entry: Any, action: str, reason: str | None = None
 ) -> dict[str, Any]:
@@ -834,7 +762,7 @@ def _group_result(
         f" ({reason})" if reason else "",
     )
     change = group_change(entry.handle, entry.schedule_key, action, result["state"], result["outcome"])
-    KeyedOperatorMixin.emit_change(op, context, event_extra(op.braze_conn_id, [change]))
+    emit_changes(op, context, [change])
     return result
 
 

@@ -143,7 +143,7 @@ def carry_out_plan(
         noted(key, entry)
         done.append(key)
         if "chunks" in (entry.handle or {}):
-            from airflow_braze_schedule.operators.keyed import group_change
+            from airflow_braze_schedule.events import group_change
 
             action = actions[key].value
             outcome = entry.outcome if action in ("update", "cancel", "replace") else None

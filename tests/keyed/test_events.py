@@ -6,8 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_braze_schedule.events import handles_from_events
-from airflow_braze_schedule.operators.keyed import EVENT_KEYS_LIMIT, event_extra
+from airflow_braze_schedule.events import EVENT_KEYS_LIMIT, event_extra, group_change, handles_from_events
 
 
 def _change(n, action="create"):
@@ -68,7 +67,6 @@ def _group(chunks):
 
 def test_a_group_change_reads_back_as_a_group_handle():
     from airflow_braze_schedule.core.group import as_group_handle
-    from airflow_braze_schedule.operators.keyed import group_change
 
     extra = event_extra("braze_default", [group_change(_group(3), "promo", "create", "scheduled")])
     assert extra["handle"]["schedule_ids_count"] == 3
@@ -81,7 +79,6 @@ def test_a_group_change_reads_back_as_a_group_handle():
 
 def test_a_large_group_carries_only_counts_and_reads_back_as_nothing():
     from airflow_braze_schedule.core.group import EVENT_SCHEDULE_IDS_LIMIT
-    from airflow_braze_schedule.operators.keyed import group_change
 
     change = group_change(_group(EVENT_SCHEDULE_IDS_LIMIT + 1), "big", "create", "scheduled")
     extra = event_extra("braze_default", [change])
