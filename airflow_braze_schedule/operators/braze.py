@@ -90,6 +90,8 @@ class _BrazeScheduleOperator(BaseOperator):
         pass True in deployments). False leaves it out, except on a keyed task whose registry is that
         asset's ``asset_state_store`` (no ``registry_conn_id``). A templated ``braze_conn_id`` names no
         asset at parse time: no event then.
+    :param schedule_key: a keyed create, update or cancel's key (see those operators). An upsert requires
+        one; a reconcile takes none (its keys are those of ``desired`` under its ``scope``).
     """
 
     ui_color = "#e8d5ff"
@@ -105,15 +107,25 @@ class _BrazeScheduleOperator(BaseOperator):
         request_retry_policy: RetryPolicy | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         emit_asset_event: bool | None = None,
+        schedule_key: str | None = None,
+        registry_conn_id: str | None = None,
+        registry_table: str | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_braze_schedule.assets import declares_schedules_asset
-
-        if declares_schedules_asset(emit_asset_event):
+        wanted = {
+            "emit_asset_event": emit_asset_event,
+            "schedule_key": schedule_key,
+            "registry_conn_id": registry_conn_id,
+        }
+        if self._declares_schedules_asset(wanted):
             from airflow_braze_schedule.assets import with_schedules_outlet
 
             kwargs = with_schedules_outlet(braze_conn_id, kwargs)
         super().__init__(**kwargs)
+        # Keyed tasks only; the subclasses document them.
+        self.schedule_key = schedule_key
+        self.registry_conn_id = registry_conn_id
+        self.registry_table = registry_table
         self.emit_asset_event = emit_asset_event
         self.braze_conn_id = braze_conn_id
         # Not self.dry_run / self.retry_policy: BaseOperator already has a dry_run() method and, since
@@ -126,18 +138,27 @@ class _BrazeScheduleOperator(BaseOperator):
     def partial(cls, **kwargs: Any) -> Any:
         """As ``BaseOperator.partial``; the mapped task declares the schedules asset as ``__init__`` does
         (``__init__`` runs only when each mapped task runs, too late for the scheduler to know it)."""
-        from airflow_braze_schedule.assets import declares_schedules_asset
-
-        if declares_schedules_asset(kwargs.get("emit_asset_event")) or cls._registry_on_asset(kwargs):
+        if cls._declares_schedules_asset(kwargs):
             from airflow_braze_schedule.assets import with_schedules_outlet
 
             kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
         return super().partial(**kwargs)
 
+    @classmethod
+    def _declares_schedules_asset(cls, arguments: dict[str, Any]) -> bool:
+        """Whether a task made with these keyword arguments declares its connection's schedules asset as an
+        outlet: to emit its change event there, or because its keyed registry lives in that asset's
+        ``asset_state_store``. The one rule, for ``__init__`` and ``partial()``."""
+        from airflow_braze_schedule.assets import declares_schedules_asset
+
+        return declares_schedules_asset(arguments.get("emit_asset_event")) or cls._registry_on_asset(
+            arguments
+        )
+
     @staticmethod
-    def _registry_on_asset(kwargs: dict[str, Any]) -> bool:
-        """Whether a keyed task's registry is the asset's ``asset_state_store`` (the asset is then needed)."""
-        return kwargs.get("schedule_key") is not None and kwargs.get("registry_conn_id") is None
+    def _registry_on_asset(arguments: dict[str, Any]) -> bool:
+        """Whether the task is keyed with its registry in the asset's ``asset_state_store``."""
+        return arguments.get("schedule_key") is not None and arguments.get("registry_conn_id") is None
 
     @cached_property
     def hook(self) -> BrazeHook:
@@ -348,15 +369,14 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         registry_table: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if schedule_key is not None and registry_conn_id is None:  # the registry is the asset's state store
-            from airflow_braze_schedule.assets import with_schedules_outlet
-
-            kwargs = with_schedules_outlet(braze_conn_id, kwargs)
-        super().__init__(braze_conn_id=braze_conn_id, **kwargs)
+        super().__init__(
+            braze_conn_id=braze_conn_id,
+            schedule_key=schedule_key,
+            registry_conn_id=registry_conn_id,
+            registry_table=registry_table,
+            **kwargs,
+        )
         self.on_unknown_outcome = on_unknown_outcome
-        self.schedule_key = schedule_key
-        self.registry_conn_id = registry_conn_id
-        self.registry_table = registry_table
         self.schedule = schedule
         self.messages = messages
         self.campaign_id = campaign_id
@@ -504,14 +524,12 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         best_effort_window: Any = None,
         **kwargs: Any,
     ) -> None:
-        if schedule_key is not None and registry_conn_id is None:  # the registry is the asset's state store
-            from airflow_braze_schedule.assets import with_schedules_outlet
-
-            kwargs = with_schedules_outlet(kwargs.get("braze_conn_id", DEFAULT_CONN_ID), kwargs)
-        super().__init__(**kwargs)
-        self.schedule_key = schedule_key
-        self.registry_conn_id = registry_conn_id
-        self.registry_table = registry_table
+        super().__init__(
+            schedule_key=schedule_key,
+            registry_conn_id=registry_conn_id,
+            registry_table=registry_table,
+            **kwargs,
+        )
         self.best_effort_window = best_effort_window
         self.schedule_id = schedule_id
         self.campaign_id = campaign_id

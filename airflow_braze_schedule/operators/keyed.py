@@ -22,7 +22,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_braze_schedule.assets import with_schedules_outlet
 from airflow_braze_schedule.events import emit_changes, group_change
 from airflow_braze_schedule.operators.braze import (
     DEFAULT_CONN_ID,
@@ -51,7 +50,7 @@ _CHANGE_LINES = ("create", "update", "cancel", "replace_cancelled")
 
 
 class KeyedOperatorMixin:
-    """Opening the registry, the steps, and emitting change events; shared by every keyed operator.
+    """Opening the registry and the steps; shared by the upsert and reconcile operators.
 
     Expects ``braze_conn_id``, ``registry_conn_id``, ``registry_table``, ``best_effort_window``,
     ``freeze_window`` and ``on_unknown_outcome`` attributes, and the hook of :class:`_BrazeScheduleOperator`.
@@ -63,6 +62,12 @@ class KeyedOperatorMixin:
     best_effort_window: timedelta
     freeze_window: timedelta
     log: Any
+
+    @staticmethod
+    def _registry_on_asset(arguments: dict[str, Any]) -> bool:
+        """Upsert and reconcile are always keyed (an upsert's ``schedule_key`` may come from ``expand()``,
+        out of ``partial()``'s sight): the asset is needed whenever no ``registry_conn_id`` is given."""
+        return arguments.get("registry_conn_id") is None
 
     def open_registry(self, context: Context) -> ScheduleRegistry:
         from airflow_braze_schedule.registry import DEFAULT_TABLE, open_registry
@@ -369,22 +374,24 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         braze_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        if registry_conn_id is None:  # the registry is the asset's state store
-            kwargs = with_schedules_outlet(braze_conn_id, kwargs)
-        super().__init__(braze_conn_id=braze_conn_id, **kwargs)
+        if kwargs.get("schedule_key") is not None:
+            raise TypeError(
+                "BrazeReconcileSchedulesOperator takes no schedule_key: its keys are those of desired "
+                "(each item's schedule_key) under scope"
+            )
+        super().__init__(
+            braze_conn_id=braze_conn_id,
+            registry_conn_id=registry_conn_id,
+            registry_table=registry_table,
+            **kwargs,
+        )
         self.scope = scope
         self.desired = desired
         self.desired_path = desired_path
         self.max_workers = max_workers
-        self.registry_conn_id = registry_conn_id
-        self.registry_table = registry_table
         self.freeze_window = freeze_window  # type: ignore[assignment]
         self.best_effort_window = best_effort_window  # type: ignore[assignment]
         self.on_unknown_outcome = on_unknown_outcome
-
-    @staticmethod
-    def _registry_on_asset(kwargs: dict[str, Any]) -> bool:
-        return kwargs.get("registry_conn_id") is None
 
     def _desired_items(self) -> list[Any]:
         import json

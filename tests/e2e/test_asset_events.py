@@ -217,7 +217,9 @@ def test_every_operator_declares_its_connections_asset_unless_told_not_to_or_tem
         BrazeBulkCreateScheduleOperator,
         BrazeCancelScheduleOperator,
         BrazeCreateScheduleOperator,
+        BrazeReconcileSchedulesOperator,
         BrazeUpdateScheduleOperator,
+        BrazeUpsertScheduleOperator,
     )
 
     with DAG("braze_events_outlets", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
@@ -240,9 +242,24 @@ def test_every_operator_declares_its_connections_asset_unless_told_not_to_or_tem
         keyed_sql_out = BrazeCancelScheduleOperator(
             task_id="keyed_sql_out", schedule_key="k", registry_conn_id="sql", emit_asset_event=False
         )
+        # An upsert is always keyed, though partial() does not see a key given to expand().
+        upserts_out = BrazeUpsertScheduleOperator.partial(
+            task_id="upserts_out", campaign_id="c", schedule="2099-01-01T00:00:00Z", emit_asset_event=False
+        ).expand(schedule_key=["a", "b"])
+        upserts_sql_out = BrazeUpsertScheduleOperator.partial(
+            task_id="upserts_sql_out",
+            campaign_id="c",
+            schedule="2099-01-01T00:00:00Z",
+            registry_conn_id="sql",
+            emit_asset_event=False,
+        ).expand(schedule_key=["a", "b"])
+        reconcile_out = BrazeReconcileSchedulesOperator(
+            task_id="reconcile_out", scope="s/", desired=[], emit_asset_event=False
+        )
     default = schedules_asset("braze_default")
-    assert keyed_out.outlets == [default]  # its registry lives in the asset's state store
-    for task in (templated, opted_out, keyed_sql_out):
+    for task in (keyed_out, upserts_out, reconcile_out):  # the registry lives in the asset's state store
+        assert task.outlets == [default], task.task_id
+    for task in (templated, opted_out, keyed_sql_out, upserts_sql_out):
         assert task.outlets == [], task.task_id
     # One given outlet, not in a list, is kept beside the asset.
     other = schedules_asset("braze_other")
@@ -255,6 +272,14 @@ def test_every_operator_declares_its_connections_asset_unless_told_not_to_or_tem
     assert create.outlets == [schedules_asset("braze_eu")]
     for task in (bulk, update, cancel, mapped):
         assert task.outlets == [default], task.task_id
+
+
+def test_a_reconcile_refuses_a_schedule_key():
+    """Its keys are those of ``desired``; a schedule_key given to it would be a mistake read silently."""
+    from airflow_braze_schedule.operators import BrazeReconcileSchedulesOperator
+
+    with pytest.raises(TypeError, match="takes no schedule_key: its keys are those of desired"):
+        BrazeReconcileSchedulesOperator(task_id="r", scope="s/", desired=[], schedule_key="k")
 
 
 def test_the_asset_is_declared_by_default_from_airflow_3_3():
