@@ -39,6 +39,7 @@ from airflow_braze_schedule.core.errors import (
     BrazeUnreachableError,
     error_class_for_status,
     may_mean_schedule_gone,
+    schedule_already_gone,
 )
 from airflow_braze_schedule.core.payload import BrazeRequest
 from airflow_braze_schedule.core.ratelimit import RateLimit
@@ -293,13 +294,25 @@ class BrazeClient:
                 return self._send_once(request, policy)
             except BrazeError as error:
                 # A delete whose earlier attempt went out unanswered, now refused as unknown (404 on some
-                # servers, 400 on others: Braze documents neither): that attempt did it.
+                # servers, 400 on others: Braze documents neither): that attempt did it, if the delete
+                # names the schedule as created. Named by hand, it may name the wrong one: unknown.
                 if (
-                    request.action is Action.DELETE
-                    and state is not None
+                    state is not None
                     and state.unanswered
+                    and request.action is Action.DELETE
                     and may_mean_schedule_gone(error)
                 ):
+                    if not schedule_already_gone(error, addressed_as_created=request.addressed_as_created):
+                        raise BrazeOutcomeUnknownError(
+                            method=request.method,
+                            path=request.path,
+                            reason=(
+                                f"an earlier attempt went unanswered and Braze now answers "
+                                f"{error.status_code} ({error.message}): that attempt cancelled it, or the "
+                                "ids name no schedule of this kind and owner; give the create's handle to "
+                                "count a schedule found gone as cancelled"
+                            ),
+                        ) from error
                     self.log.info(
                         "%s %s: already done by an earlier unanswered attempt (Braze now answers %s: %s).",
                         request.method,

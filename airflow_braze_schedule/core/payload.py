@@ -93,6 +93,9 @@ class BrazeRequest:
     :param action: what the call does (an :class:`~airflow_braze_schedule.core.endpoints.Action`, or its
         value as a string); it decides whether the request may be resent after a lost answer.
     :param notes: advice worth logging (lead times, a dropped offset), from the schedule rules.
+    :param addressed_as_created: a delete naming the schedule exactly as Braze accepted its create (the
+        ids a create's handle or a registry entry records); see
+        :func:`~airflow_braze_schedule.core.errors.schedule_already_gone`.
     """
 
     method: str
@@ -103,6 +106,7 @@ class BrazeRequest:
     kind: ScheduleKind | None = None
     schedule: BrazeSchedule | None = None
     notes: list[str] = field(default_factory=list)
+    addressed_as_created: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.action, Action):
@@ -599,10 +603,22 @@ def _check_not_too_late_to_update(original: Any, now: datetime | None) -> None:
         )
 
 
-def build_delete_request(kind: ScheduleKind, schedule_id: Any, *, owner_id: Any = None) -> BrazeRequest:
-    """Validate a delete (cancel) and build its request."""
+def build_delete_request(
+    kind: ScheduleKind, schedule_id: Any, *, owner_id: Any = None, addressed_as_created: bool = False
+) -> BrazeRequest:
+    """Validate a delete (cancel) and build its request.
+
+    :param addressed_as_created: the ids come from the create's handle or a registry entry, not by hand.
+    """
     body = {**_owner(kind, owner_id), "schedule_id": check_schedule_id(schedule_id)}
-    return BrazeRequest("POST", ENDPOINTS[kind].delete, Action.DELETE, body, kind=kind)
+    return BrazeRequest(
+        "POST",
+        ENDPOINTS[kind].delete,
+        Action.DELETE,
+        body,
+        kind=kind,
+        addressed_as_created=addressed_as_created,
+    )
 
 
 def check_end_time(value: Any) -> str:

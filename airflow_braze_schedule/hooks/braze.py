@@ -314,9 +314,18 @@ class BrazeHook(BaseHook):
         )
 
     @_failing_fast_where_retries_cannot_help(creates=False)
-    def delete_scheduled_message(self, schedule_id: str) -> dict[str, Any]:
-        """``POST /messages/schedule/delete``."""
-        return self.client.send(build_delete_request(ScheduleKind.MESSAGE, schedule_id))
+    def delete_scheduled_message(
+        self, schedule_id: str, *, addressed_as_created: bool = False
+    ) -> dict[str, Any]:
+        """``POST /messages/schedule/delete``.
+
+        :param addressed_as_created: ``schedule_id`` is the one Braze answered to your create (see
+            :meth:`delete_campaign_schedule`).
+        """
+        request = build_delete_request(
+            ScheduleKind.MESSAGE, schedule_id, addressed_as_created=addressed_as_created
+        )
+        return self.client.send(request)
 
     @_failing_fast_where_retries_cannot_help(creates=True)
     def schedule_campaign(self, campaign_id: str, *, schedule: Any, **fields: Any) -> dict[str, Any]:
@@ -335,11 +344,24 @@ class BrazeHook(BaseHook):
         return self.client.send(request)
 
     @_failing_fast_where_retries_cannot_help(creates=False)
-    def delete_campaign_schedule(self, campaign_id: str, schedule_id: str) -> dict[str, Any]:
-        """``POST /campaigns/trigger/schedule/delete``."""
-        return self.client.send(
-            build_delete_request(ScheduleKind.CAMPAIGN, schedule_id, owner_id=campaign_id)
+    def delete_campaign_schedule(
+        self, campaign_id: str, schedule_id: str, *, addressed_as_created: bool = False
+    ) -> dict[str, Any]:
+        """``POST /campaigns/trigger/schedule/delete``.
+
+        :param addressed_as_created: the ids are those your create sent and Braze answered. Then a delete
+            resent after an unanswered attempt that finds the schedule gone (Braze answers 404 or 400)
+            returns as done: that attempt cancelled it. Without it, that case raises
+            :class:`~airflow_braze_schedule.core.errors.BrazeOutcomeUnknownError`, since ids given by hand
+            may name another campaign or kind, whose schedule would still be live.
+        """
+        request = build_delete_request(
+            ScheduleKind.CAMPAIGN,
+            schedule_id,
+            owner_id=campaign_id,
+            addressed_as_created=addressed_as_created,
         )
+        return self.client.send(request)
 
     @_failing_fast_where_retries_cannot_help(creates=True)
     def schedule_canvas(self, canvas_id: str, *, schedule: Any, **fields: Any) -> dict[str, Any]:
@@ -356,9 +378,18 @@ class BrazeHook(BaseHook):
         return self.client.send(request)
 
     @_failing_fast_where_retries_cannot_help(creates=False)
-    def delete_canvas_schedule(self, canvas_id: str, schedule_id: str) -> dict[str, Any]:
-        """``POST /canvas/trigger/schedule/delete``."""
-        return self.client.send(build_delete_request(ScheduleKind.CANVAS, schedule_id, owner_id=canvas_id))
+    def delete_canvas_schedule(
+        self, canvas_id: str, schedule_id: str, *, addressed_as_created: bool = False
+    ) -> dict[str, Any]:
+        """``POST /canvas/trigger/schedule/delete``.
+
+        :param addressed_as_created: the ids are those your create sent and Braze answered (see
+            :meth:`delete_campaign_schedule`).
+        """
+        request = build_delete_request(
+            ScheduleKind.CANVAS, schedule_id, owner_id=canvas_id, addressed_as_created=addressed_as_created
+        )
+        return self.client.send(request)
 
     @staticmethod
     def _broadcasts_request(end_time: str | date | datetime) -> BrazeRequest:

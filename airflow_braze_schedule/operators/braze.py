@@ -718,7 +718,12 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
 
         with _failing_fast_where_retries_cannot_help(creates=False):
             target = self._target()
-            request = build_delete_request(target.kind, target.schedule_id, owner_id=target.owner_id)
+            request = build_delete_request(
+                target.kind,
+                target.schedule_id,
+                owner_id=target.owner_id,
+                addressed_as_created=isinstance(self.schedule_id, dict),  # a create's handle, not by hand
+            )
             dry_run = target.dry_run or self._is_dry_run()
             outcome = self._late_change(target, "cancel")
             if outcome["outcome"] == "refused_too_late":  # nothing sent: the schedule stands as it was
@@ -761,9 +766,8 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
         try:
             self._send(request)
         except BrazeApiError as error:
-            as_created = isinstance(self.schedule_id, dict)
             if context["ti"].try_number <= 1 or not schedule_already_gone(
-                error, addressed_as_created=as_created
+                error, addressed_as_created=request.addressed_as_created
             ):
                 raise
             gone = (

@@ -551,7 +551,9 @@ def change_group(
         else:
 
             def build(schedule_id: str) -> Any:
-                return build_delete_request(group.kind, schedule_id, owner_id=group.owner_id)
+                return build_delete_request(
+                    group.kind, schedule_id, owner_id=group.owner_id, addressed_as_created=True
+                )
 
         # Every request is validated before the first goes out.
         requests = [(chunk, build(chunk.schedule_id)) for chunk in group.chunks]

@@ -320,7 +320,9 @@ class KeyedSteps:
 
     def cancel_request(self, entry: RegistryEntry) -> BrazeRequest:
         handle = handle_of(entry)
-        return build_delete_request(handle.kind, handle.schedule_id, owner_id=handle.owner_id)
+        return build_delete_request(
+            handle.kind, handle.schedule_id, owner_id=handle.owner_id, addressed_as_created=True
+        )
 
     def begin_cancel(
         self, entry: RegistryEntry, *, replacing: str | None = None

@@ -327,7 +327,9 @@ def test_a_delete_resent_after_a_lost_answer_is_done_when_braze_no_longer_knows_
     # Braze documents no answer for an already deleted schedule_id: servers answer 404 or 400. The first
     # attempt deleted it and its answer was lost, so the resent delete's refusal means it is done.
     schedule_id = client.send(campaign_create())["schedule_id"]
-    delete = build_delete_request(ScheduleKind.CAMPAIGN, schedule_id, owner_id="campaign-1")
+    delete = build_delete_request(
+        ScheduleKind.CAMPAIGN, schedule_id, owner_id="campaign-1", addressed_as_created=True
+    )
     fake_braze.inject(DropAfterProcessing(), path=delete.path)
     fake_braze.inject(Status(gone_status, body={"message": "Invalid schedule_id"}), path=delete.path)
 
@@ -335,6 +337,20 @@ def test_a_delete_resent_after_a_lost_answer_is_done_when_braze_no_longer_knows_
 
     assert [r.status for r in fake_braze.requests_to(delete.path)] == [None, gone_status]
     assert fake_braze.schedules[schedule_id].status == "cancelled"
+
+
+def test_a_delete_by_hand_refused_after_a_lost_answer_is_an_unknown_outcome(fake_braze, client):
+    # The wrong campaign: Braze refuses the delete every time and the schedule stays live. The first
+    # refusal was lost, so the client cannot tell this from "the first attempt cancelled it".
+    schedule_id = client.send(campaign_create())["schedule_id"]
+    delete = build_delete_request(ScheduleKind.CAMPAIGN, schedule_id, owner_id="another-campaign")
+    fake_braze.inject(DropAfterProcessing(), path=delete.path)
+
+    with pytest.raises(BrazeOutcomeUnknownError, match="or the ids name no schedule of this kind and owner"):
+        client.send(delete)
+
+    assert [r.status for r in fake_braze.requests_to(delete.path)] == [None, 404]
+    assert fake_braze.schedules[schedule_id].status == "scheduled"
 
 
 def test_a_first_delete_refused_with_400_is_still_an_error(fake_braze, client):

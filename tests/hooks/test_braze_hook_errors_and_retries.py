@@ -96,9 +96,9 @@ UPDATES = {
     "canvas": lambda hook, sid: hook.update_canvas_schedule("canvas-1", sid, schedule=LATER),
 }
 DELETES = {
-    "message": lambda hook, sid: hook.delete_scheduled_message(sid),
-    "campaign": lambda hook, sid: hook.delete_campaign_schedule("campaign-1", sid),
-    "canvas": lambda hook, sid: hook.delete_canvas_schedule("canvas-1", sid),
+    "message": lambda hook, sid, **more: hook.delete_scheduled_message(sid, **more),
+    "campaign": lambda hook, sid, **more: hook.delete_campaign_schedule("campaign-1", sid, **more),
+    "canvas": lambda hook, sid, **more: hook.delete_canvas_schedule("canvas-1", sid, **more),
 }
 PATHS = {
     ("message", "update"): "/messages/schedule/update",
@@ -494,13 +494,29 @@ def test_delete_dropped_after_processing_is_retried_and_succeeds(
     path = PATHS[(kind, "delete")]
     fake_braze.inject(DropAfterProcessing(), path=path)
 
-    answer = DELETES[kind](make_hook(), schedule_id)
+    answer = DELETES[kind](make_hook(), schedule_id, addressed_as_created=True)
 
     assert answer.get("message") == "success"
     # The first try cancelled it unanswered; the resent delete was told "not found", which here means done.
     assert [r.status for r in fake_braze.requests_to(path)] == [None, 404]
     assert len(recorded_sleeps) == 1
     assert fake_braze.schedules[schedule_id].status == "cancelled"
+
+
+@pytest.mark.parametrize("kind", ["message", "campaign", "canvas"])
+def test_a_delete_by_hand_found_gone_after_a_lost_answer_is_an_unknown_outcome(
+    fake_braze, make_hook, raised, recorded_sleeps, kind
+):
+    """Ids given by hand may name another campaign, Canvas or kind (Braze refuses those with 404 or 400
+    too, and the schedule stays live): "gone" proves nothing then."""
+    schedule_id = schedule_one(fake_braze, kind)
+    path = PATHS[(kind, "delete")]
+    fake_braze.inject(DropAfterProcessing(), path=path)
+
+    error = raised(BrazeOutcomeUnknownError, DELETES[kind], make_hook(), schedule_id)
+
+    assert "that attempt cancelled it, or the ids name no schedule of this kind and owner" in str(error)
+    assert [r.status for r in fake_braze.requests_to(path)] == [None, 404]
 
 
 def test_update_past_the_timeout_is_retried(fake_braze, monkeypatch, make_hook, recorded_sleeps):
@@ -537,7 +553,7 @@ def test_delete_past_the_timeout_is_retried_and_succeeds(fake_braze, monkeypatch
     recorded_sleeps.on_sleep = lambda _: wait_until_answered(fake_braze)
 
     try:
-        answer = make_hook("braze_slow").delete_scheduled_message(schedule_id)
+        answer = make_hook("braze_slow").delete_scheduled_message(schedule_id, addressed_as_created=True)
     finally:
         wait_until_answered(fake_braze)
 
