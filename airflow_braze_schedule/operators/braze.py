@@ -400,7 +400,7 @@ class BrazeCreateScheduleOperator(_BrazeScheduleOperator):
         from airflow_braze_schedule.core.payload import build_create_request
 
         if self.schedule_key is not None:
-            from airflow_braze_schedule.operators.keyed import create_by_key
+            from airflow_braze_schedule.operators.by_key import create_by_key
 
             return self._keyed_dry_run(context, create_by_key(self, context))
         with _failing_fast_where_retries_cannot_help(creates=True):
@@ -634,7 +634,7 @@ class BrazeUpdateScheduleOperator(_ExistingScheduleOperator):
         from airflow_braze_schedule.core.payload import build_update_request
 
         if self.schedule_key is not None:
-            from airflow_braze_schedule.operators.keyed import update_by_key
+            from airflow_braze_schedule.operators.by_key import update_by_key
 
             return self._keyed_dry_run(context, update_by_key(self, context))
         if (group_result := self._group_change(context, "update")) is not None:
@@ -710,7 +710,7 @@ class BrazeCancelScheduleOperator(_ExistingScheduleOperator):
         from airflow_braze_schedule.core.payload import build_delete_request
 
         if self.schedule_key is not None:
-            from airflow_braze_schedule.operators.keyed import cancel_by_key
+            from airflow_braze_schedule.operators.by_key import cancel_by_key
 
             return self._keyed_dry_run(context, cancel_by_key(self, context))
         if (group_result := self._group_change(context, "cancel")) is not None:

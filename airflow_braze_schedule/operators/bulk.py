@@ -211,7 +211,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             if plan.chunks == 0:
                 self.log.warning("The audience is empty: nothing to schedule.")
             if self.schedule_key is not None:
-                from airflow_braze_schedule.operators.keyed import bulk_create_by_key
+                from airflow_braze_schedule.operators.by_key import bulk_create_by_key
 
                 return bulk_create_by_key(
                     self,

@@ -25,11 +25,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_braze_schedule.events import emit_changes, group_change
 from airflow_braze_schedule.operators.braze import (
     DEFAULT_CONN_ID,
-    BrazeCreateScheduleOperator,
     _BrazeScheduleOperator,
     _failing_fast_where_retries_cannot_help,
 )
 from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperator
+from airflow_braze_schedule.operators.by_key import (
+    check_window,
+    keyed_steps_of,
+    open_registry_of,
+    upsert_group_by_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -70,27 +75,11 @@ class KeyedOperatorMixin:
         return arguments.get("registry_conn_id") is None
 
     def open_registry(self, context: Context) -> ScheduleRegistry:
-        from airflow_braze_schedule.registry import DEFAULT_TABLE, open_registry
-
-        return open_registry(
-            context,
-            braze_conn_id=self.braze_conn_id,
-            registry_conn_id=self.registry_conn_id,
-            registry_table=self.registry_table or DEFAULT_TABLE,
-        )
+        return open_registry_of(self, context)
 
     def keyed_steps(self, context: Context, registry: ScheduleRegistry) -> KeyedSteps:
-        from airflow_braze_schedule.operators.keyed_steps import KeyedSteps, actor_from_context
-
-        return KeyedSteps(
-            registry,
-            self.hook.send,  # type: ignore[attr-defined]
-            actor_from_context(context),
-            self.log,
-            on_unknown_outcome=getattr(self, "on_unknown_outcome", "fail"),
-            best_effort_window=self.best_effort_window,
-            freeze_window=self.freeze_window,
-        )
+        """The steps this task changes keys by (tests override it to stop a worker between two steps)."""
+        return keyed_steps_of(self, context, registry)
 
 
 def _earlier_change(entry: Any, actor: Any, reported_until: str | None) -> str | None:
@@ -163,16 +152,6 @@ def note_changes_reported(context: Any) -> None:
         store.set(REPORTED_UNTIL_KEY, utc_now().isoformat(), retention=RETENTION)
 
 
-def _check_window(name: str, value: Any) -> timedelta:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = timedelta(seconds=value)
-    if not isinstance(value, timedelta) or value < timedelta(0):
-        from airflow_braze_schedule.core.errors import BrazeValidationError
-
-        raise BrazeValidationError(name, f"{value!r} is not a duration", "a timedelta or seconds, 0 or more")
-    return value
-
-
 class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOperator):
     """Make the send under ``schedule_key`` be the one described, whatever was there before.
 
@@ -241,8 +220,8 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
         with _failing_fast_where_retries_cannot_help(creates=True):
             key = check_schedule_key(self.schedule_key)
             check_on_unknown_outcome(self.on_unknown_outcome)
-            self.freeze_window = _check_window("freeze_window", self.freeze_window)
-            self.best_effort_window = _check_window("best_effort_window", self.best_effort_window)
+            self.freeze_window = check_window("freeze_window", self.freeze_window)
+            self.best_effort_window = check_window("best_effort_window", self.best_effort_window)
             dry_run = self._is_dry_run()
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
@@ -497,8 +476,8 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
-            self.freeze_window = _check_window("freeze_window", self.freeze_window)
-            self.best_effort_window = _check_window("best_effort_window", self.best_effort_window)
+            self.freeze_window = check_window("freeze_window", self.freeze_window)
+            self.best_effort_window = check_window("best_effort_window", self.best_effort_window)
             desired_fields = self.desired_fields()
             scope = check_scope(self.scope, desired_fields)
             registry = self.open_registry(context)
@@ -601,277 +580,3 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         for item in plan.keys:
             if item.action == "frozen":
                 self.log.warning("  %s frozen: %s", item.schedule_key, item.reason)
-
-
-# --- create, update and cancel given a schedule_key (called from the operators in braze.py) ---------------
-
-
-def _result(op: Any, context: Context, entry: Any, action: str, reason: str | None = None) -> dict[str, Any]:
-    from airflow_braze_schedule.operators.keyed_steps import keyed_result
-
-    result = keyed_result(entry, action, reason=reason)
-    if entry.schedule_id:
-        context["ti"].xcom_push(key="schedule_id", value=entry.schedule_id)
-    op.log.info(
-        "schedule_key %r: %s; schedule_id=%s state=%s outcome=%s%s",
-        entry.schedule_key,
-        action,
-        entry.schedule_id,
-        result["state"],
-        result["outcome"],
-        f" ({reason})" if reason else "",
-    )
-    emit_changes(op, context, [result])
-    return result
-
-
-def _steps(op: Any, context: Context) -> tuple[ScheduleRegistry, KeyedSteps]:
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps, actor_from_context
-    from airflow_braze_schedule.registry import DEFAULT_TABLE, open_registry
-
-    registry = open_registry(
-        context,
-        braze_conn_id=op.braze_conn_id,
-        registry_conn_id=op.registry_conn_id,
-        registry_table=op.registry_table or DEFAULT_TABLE,
-    )
-    steps = KeyedSteps(
-        registry,
-        op.hook.send,
-        actor_from_context(context),
-        op.log,
-        on_unknown_outcome=getattr(op, "on_unknown_outcome", "fail"),
-        best_effort_window=_check_window(
-            "best_effort_window", getattr(op, "best_effort_window", None) or timedelta(hours=1)
-        ),
-    )
-    return registry, steps
-
-
-def create_by_key(op: BrazeCreateScheduleOperator, context: Context) -> dict[str, Any]:
-    """A create given a ``schedule_key``: create and record; the same request again returns the recorded
-    handle; a different request under a live key is refused (that is what upsert is for)."""
-    from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
-    from airflow_braze_schedule.core.plan import Action
-    from airflow_braze_schedule.core.registry_model import check_schedule_key
-    from airflow_braze_schedule.operators.keyed_steps import ScheduleKeyConflictError
-
-    with _failing_fast_where_retries_cannot_help(creates=True):
-        key = check_schedule_key(op.schedule_key)
-        check_on_unknown_outcome(op.on_unknown_outcome)
-        _, steps = _steps(op, context)
-        dry_run = op._is_dry_run()
-        plan = steps.plan(key, {name: getattr(op, name) for name in op.REQUEST_FIELDS}, dry_run=dry_run)
-        request = plan.request
-        assert request is not None
-        if dry_run:
-            op._log_request(request, dry_run=True)
-            return {"schedule_key": key, "action": plan.action.value, "reason": plan.reason, "dry_run": True}
-        if plan.action == Action.UNCHANGED:
-            assert plan.entry is not None
-            return _result(op, context, plan.entry, "unchanged", "the same request is already scheduled")
-        if plan.action != Action.CREATE:
-            assert plan.entry is not None
-            raise ScheduleKeyConflictError(
-                f"schedule_key {key!r} already has a live schedule (schedule_id {plan.entry.schedule_id}) made "
-                "from a different request. Not creating a second one: use BrazeUpsertScheduleOperator to "
-                "change it, or cancel it first (BrazeCancelScheduleOperator(schedule_key=...))"
-            )
-        op._log_request(request)
-        entry = steps.carry_out(plan)
-        return _result(op, context, entry, "create")
-
-
-def _existing_entry(op: Any, context: Context) -> tuple[Any, KeyedSteps, str]:
-    from airflow_braze_schedule.core.registry_model import check_schedule_key
-
-    key = check_schedule_key(op.schedule_key)
-    if op.schedule_id is not None:
-        from airflow_braze_schedule.core.errors import BrazeValidationError
-
-        raise BrazeValidationError("schedule_key", "is given with a schedule_id", "one of the two")
-    registry, steps = _steps(op, context)
-    entry = registry.require(key)
-    if entry.pending and not op._is_dry_run():
-        from airflow_braze_schedule.operators.keyed_groups import GroupSteps
-
-        entry = GroupSteps(steps, op, context).settle(entry)  # a single schedule's job: the single steps'
-    return entry, steps, key
-
-
-def update_by_key(op: Any, context: Context) -> dict[str, Any]:
-    """An update given a ``schedule_key``: found through the registry, from any DAG, and recorded."""
-    with _failing_fast_where_retries_cannot_help(creates=False):
-        entry, steps, key = _existing_entry(op, context)
-        if entry.handle is None or entry.state == "cancelled":
-            return _result(
-                op, context, entry, "none", f"schedule_key {key!r} is cancelled: nothing to update"
-            )
-        if "chunks" in entry.handle:  # a bulk create's group
-            return _change_group_by_key(op, context, entry, steps, "update")
-        request = steps.update_request(entry, op.schedule, op.messages)
-        dry_run = op._is_dry_run()
-        op._log_request(request, dry_run=dry_run)
-        if dry_run:
-            return {**(entry.handle or {}), "schedule_key": key, "action": "update", "dry_run": True}
-        entry = steps.update(entry, request)
-        reason = entry.history[-1].get("note") if entry.outcome == "refused_too_late" else None
-        return _result(op, context, entry, "update", reason)
-
-
-def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
-    """A cancel given a ``schedule_key``: a cancelled key is a no-op that says so."""
-    with _failing_fast_where_retries_cannot_help(creates=False):
-        entry, steps, key = _existing_entry(op, context)
-        if entry.handle is None or entry.state == "cancelled":
-            op.log.warning("schedule_key %r is already cancelled: nothing to do.", key)
-            result = _result(op, context, entry, "none", f"schedule_key {key!r} is already cancelled")
-            return {**result, "cancelled": True}
-        if "chunks" in entry.handle:  # a bulk create's group
-            return _change_group_by_key(op, context, entry, steps, "cancel")
-        request = steps.cancel_request(entry)
-        dry_run = op._is_dry_run()
-        op._log_request(request, dry_run=dry_run)
-        if dry_run:
-            return {
-                **(entry.handle or {}),
-                "schedule_key": key,
-                "action": "cancel",
-                "cancelled": False,
-                "dry_run": True,
-            }
-        entry = steps.cancel(entry)
-        reason = entry.history[-1].get("note") if entry.outcome == "refused_too_late" else None
-        result = _result(op, context, entry, "cancel", reason)
-        return {**result, "cancelled": entry.state == "cancelled"}
-
-
-# --- a bulk create's group of schedules under one key (the bulk operator and update/cancel by key) ------
-
-
-def _group_result(
-    op: Any, context: Context, entry: Any, action: str, reason: str | None = None
-) -> dict[str, Any]:
-    """What a keyed task on a group returns (the group handle, key, action, state, outcome) and emits; a
-    key still holding a single schedule (a change to a group frozen or refused) returns as one does."""
-    from airflow_braze_schedule.operators.keyed_steps import keyed_result
-
-    if "chunks" not in (entry.handle or {}):
-        return _result(op, context, entry, action, reason)
-    result = keyed_result(entry, action, reason=reason)
-    op.log.info(
-        "schedule_key %r: %s of a group of %s schedules; state=%s outcome=%s%s",
-        entry.schedule_key,
-        action,
-        len((entry.handle or {}).get("chunks") or []),
-        result["state"],
-        result["outcome"],
-        f" ({reason})" if reason else "",
-    )
-    change = group_change(entry.handle, entry.schedule_key, action, result["state"], result["outcome"])
-    emit_changes(op, context, [change])
-    return result
-
-
-def _refusal(entry: Any) -> str | None:
-    """The reason of a change just refused as too late (nothing sent), else None."""
-    last = entry.history[-1] if entry.history else {}
-    return last.get("note") if last.get("outcome") == "refused_too_late" else None
-
-
-def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -> dict[str, Any]:
-    """A bulk create given a ``schedule_key``: the group is recorded under the key once every chunk is
-    created. The same audience and request again under a live key sends nothing and returns the recorded
-    group; a different one is refused (cancel the key first). The bulk create's own ledger makes a retry
-    resume rather than resend, so the registry is written once, after the sends.
-
-    :param fingerprint: of the whole audience and request (the bulk plan's).
-    :param send: sends every chunk and returns the group handle (raises if some chunk failed).
-    """
-    from airflow_braze_schedule.core.registry_model import SCHEDULED, RegistryEntry, check_schedule_key
-    from airflow_braze_schedule.operators.keyed_steps import ScheduleKeyConflictError
-
-    key = check_schedule_key(op.schedule_key)
-    _, steps = _steps(op, context)
-    entry = steps.registry.get(key)
-    if entry is not None and entry.is_live():
-        if entry.fingerprint == fingerprint and "chunks" in (entry.handle or {}):
-            return _group_result(
-                op, context, entry, "unchanged", "the same audience and request is scheduled"
-            )
-        raise ScheduleKeyConflictError(
-            f"schedule_key {key!r} already has a live schedule made from a different request. Not creating "
-            "a second one: cancel it first (BrazeCancelScheduleOperator(schedule_key=...))"
-        )
-    handle = send()
-    entry = steps.record(
-        entry or RegistryEntry(key),
-        "create",
-        note=f"a group of {len(handle.get('chunks') or [])} schedules",
-        handle=handle,
-        fingerprint=fingerprint,
-        content_fingerprint=None,
-        state=SCHEDULED,
-        outcome=None,
-        pending=None,
-    )
-    return _group_result(op, context, entry, "create")
-
-
-def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, action: str) -> dict[str, Any]:
-    """Update or cancel every schedule of the group recorded under a key, each step recorded."""
-    from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.operators.bulk import change_group
-    from airflow_braze_schedule.operators.keyed_groups import GroupSteps
-
-    if op._is_dry_run():
-        changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), action)
-        return {**changed, "schedule_key": entry.schedule_key, "action": action, "dry_run": True}
-    groups = GroupSteps(steps, op, context)
-    entry = groups.update(entry, op, None) if action == "update" else groups.cancel(entry)
-    result = _group_result(op, context, entry, action, _refusal(entry))
-    return {**result, "cancelled": entry.state == "cancelled"} if action == "cancel" else result
-
-
-def upsert_group_by_key(
-    op: Any, context: Context, key: str, entry: Any, steps: Any, *, dry_run: bool
-) -> dict[str, Any]:
-    """An upsert whose send is (or was) a group of schedules; see :class:`BrazeUpsertScheduleOperator`.
-
-    Decided by :func:`~airflow_braze_schedule.core.plan.plan_group` (the rule reconcile uses too) and
-    carried out by :class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`: the registry says
-    what is under way before each step, so a retry, or another task, finishes it rather than sending
-    twice.
-    """
-    from airflow_braze_schedule.core.plan import Action, plan_group
-    from airflow_braze_schedule.operators.keyed_groups import GroupMember, GroupSteps
-
-    member = GroupMember.validated(op)
-    groups = GroupSteps(steps, op, context)
-    if entry is not None and entry.pending and not dry_run:
-        entry = groups.settle(entry)
-    plan = plan_group(key, entry, member.send(), freeze_window=steps.freeze_window)
-    op.log.info(
-        "schedule_key %r: %s of a group (%s); %s; %d requests to send.",
-        key,
-        plan.action.value,
-        plan.reason,
-        member.plan.describe(),
-        plan.requests(),
-    )
-    if dry_run:
-        op.log.info("Dry run: the plan above was NOT carried out: nothing sent to Braze.")
-        return op._keyed_dry_run(
-            context,
-            {
-                "schedule_key": key,
-                "action": plan.action.value,
-                "reason": plan.reason,
-                "requests_expected": plan.requests(),
-                "dry_run": True,
-            },
-        )
-    if not plan.sends or plan.action == Action.RESUME:
-        return _group_result(op, context, entry, plan.action.value, plan.reason)
-    entry = groups.carry_out(plan, member)
-    return _group_result(op, context, entry, plan.action.value, _refusal(entry))
