@@ -256,3 +256,25 @@ def logs_by_task(output: str, dag_id: str) -> dict[str, str]:
         elif current is not None:
             logs[current].append(line)
     return {task_id: "\n".join(lines) for task_id, lines in logs.items()}
+
+
+# --- the fake Braze's state, for one campaign (tests give each its own campaign_id) ------------------------
+
+CAMPAIGN_CREATE = "/campaigns/trigger/schedule/create"
+CAMPAIGN_UPDATE = "/campaigns/trigger/schedule/update"
+CAMPAIGN_DELETE = "/campaigns/trigger/schedule/delete"
+
+
+def campaign_requests(fake_braze: Any, path: str, campaign: str, *, answered: bool = False) -> int:
+    """How many requests on ``path`` named ``campaign``; ``answered``: only those Braze answered with success."""
+    return sum(
+        1
+        for r in fake_braze.requests_to(path)
+        if (r.json or {}).get("campaign_id") == campaign
+        and (not answered or (r.status is not None and r.status < 300))
+    )
+
+
+def campaign_live(fake_braze: Any, campaign: str) -> dict[str, Any]:
+    """The campaign's live schedules in the fake, by schedule_id."""
+    return {s.schedule_id: s for s in fake_braze.active_schedules() if s.body.get("campaign_id") == campaign}

@@ -17,22 +17,23 @@ import pytest
 from airflow_braze_schedule.assets import declares_schedules_asset, schedules_asset, schedules_asset_uri
 from airflow_braze_schedule.core.group import as_group_handle
 from airflow_braze_schedule.events import DRY_RUN_NOTE, handles_from_events
-from tests.helpers import AIRFLOW_VERSION, HAS_TASK_STATE_STORE, load_dag, task_states
+from tests.helpers import (
+    AIRFLOW_VERSION,
+    CAMPAIGN_DELETE,
+    CAMPAIGN_UPDATE,
+    HAS_TASK_STATE_STORE,
+    campaign_live,
+    campaign_requests,
+    load_dag,
+    task_states,
+)
+from tests.keyed.keyed_support import send_time
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 DAGS = "braze_e2e_asset_events.py"
 DECLARED_BY_DEFAULT = declares_schedules_asset(None)
 URI = schedules_asset_uri("braze_default")
-CREATE = "/campaigns/trigger/schedule/create"
-UPDATE = "/campaigns/trigger/schedule/update"
-DELETE = "/campaigns/trigger/schedule/delete"
-
-
-def _time(days: int, hour: int = 9) -> str:
-    return (
-        pendulum.now("UTC").add(days=days).start_of("day").add(hours=hour).format("YYYY-MM-DDTHH:mm:ss") + "Z"
-    )
 
 
 def _campaign() -> str:
@@ -66,25 +67,17 @@ def _events(dag_run: Any) -> list[dict[str, Any]]:
         return [{"extra": dict(row.extra or {}), "task_id": row.source_task_id} for row in rows]
 
 
-def _count(fake_braze, path: str, campaign: str) -> int:
-    return sum(1 for r in fake_braze.requests_to(path) if (r.json or {}).get("campaign_id") == campaign)
-
-
-def _live(fake_braze, campaign: str) -> dict[str, Any]:
-    return {s.schedule_id: s for s in fake_braze.active_schedules() if s.body.get("campaign_id") == campaign}
-
-
 def test_unkeyed_create_update_and_cancel_each_emit_a_handle_the_next_run_accepts(run_dag, fake_braze):
     campaign = _campaign()
     created = run_dag(
-        DAGS, "braze_e2e_events_create", run_conf={"campaign_id": campaign, "schedule": _time(3)}
+        DAGS, "braze_e2e_events_create", run_conf={"campaign_id": campaign, "schedule": send_time(3)}
     )
     assert task_states(created) == {"create": "success"}
     [event] = _events(created)
     assert (event["task_id"], event["extra"]["schedule_key"]) == ("create", None)
     assert "dry_run" not in event["extra"]
     [handle] = handles_from_events([event])
-    [schedule_id] = _live(fake_braze, campaign)
+    [schedule_id] = campaign_live(fake_braze, campaign)
     assert (handle["schedule_id"], handle["campaign_id"], handle["action"]) == (
         schedule_id,
         campaign,
@@ -93,11 +86,11 @@ def test_unkeyed_create_update_and_cancel_each_emit_a_handle_the_next_run_accept
     assert handle["schedule_key"] is None
 
     # The create's event, read back, is what the update is given: Braze is asked to move that schedule.
-    moved = _time(4)
+    moved = send_time(4)
     updated = run_dag(DAGS, "braze_e2e_events_update", run_conf={"handle": handle, "schedule": moved})
     assert task_states(updated) == {"update": "success"}
-    assert _count(fake_braze, UPDATE, campaign) == 1
-    assert _live(fake_braze, campaign)[schedule_id].schedule["time"] == moved
+    assert campaign_requests(fake_braze, CAMPAIGN_UPDATE, campaign) == 1
+    assert campaign_live(fake_braze, campaign)[schedule_id].schedule["time"] == moved
     [event] = _events(updated)
     [handle] = handles_from_events([event], actions=("update",))
     assert (handle["schedule_id"], handle["schedule"]["time"]) == (schedule_id, moved)
@@ -106,8 +99,8 @@ def test_unkeyed_create_update_and_cancel_each_emit_a_handle_the_next_run_accept
     # And the update's event is what the cancel in another run is given.
     cancelled = run_dag(DAGS, "braze_e2e_events_cancel", run_conf={"handle": handle})
     assert task_states(cancelled) == {"cancel": "success"}
-    assert _count(fake_braze, DELETE, campaign) == 1
-    assert _live(fake_braze, campaign) == {}
+    assert campaign_requests(fake_braze, CAMPAIGN_DELETE, campaign) == 1
+    assert campaign_live(fake_braze, campaign) == {}
     [event] = _events(cancelled)
     [handle] = handles_from_events([event], actions=("cancel",))
     assert handle["schedule_id"] == schedule_id
@@ -117,10 +110,10 @@ def test_unkeyed_create_update_and_cancel_each_emit_a_handle_the_next_run_accept
 def test_a_bulk_create_of_120_users_emits_its_group_compactly_and_the_group_cancels(run_dag, fake_braze):
     campaign = _campaign()
     recipients = [{"external_user_id": f"{campaign}/{n}"} for n in range(120)]
-    conf = {"campaign_id": campaign, "recipients": recipients, "schedule": _time(3)}
+    conf = {"campaign_id": campaign, "recipients": recipients, "schedule": send_time(3)}
     bulk = run_dag(DAGS, "braze_e2e_events_bulk", run_conf=conf)
     assert task_states(bulk) == {"bulk": "success"}
-    live = _live(fake_braze, campaign)
+    live = campaign_live(fake_braze, campaign)
     assert len(live) == 3  # 50 + 50 + 20
     [event] = _events(bulk)
     compact = event["extra"]["handle"]
@@ -134,7 +127,10 @@ def test_a_bulk_create_of_120_users_emits_its_group_compactly_and_the_group_canc
     assert (sorted(group.schedule_ids), group.campaign_id) == (sorted(live), campaign)
     cancelled = run_dag(DAGS, "braze_e2e_events_cancel", run_conf={"handle": handle})
     assert task_states(cancelled) == {"cancel": "success"}
-    assert (_count(fake_braze, DELETE, campaign), _live(fake_braze, campaign)) == (3, {})
+    assert (
+        campaign_requests(fake_braze, CAMPAIGN_DELETE, campaign),
+        campaign_live(fake_braze, campaign),
+    ) == (3, {})
     [event] = _events(cancelled)
     assert event["extra"]["handle"]["schedule_ids_count"] == 3
     assert [h["action"] for h in handles_from_events([event])] == ["cancel"]
@@ -144,7 +140,7 @@ def test_a_bulk_create_of_120_users_emits_its_group_compactly_and_the_group_canc
 def test_dry_runs_emit_events_marked_as_sending_nothing(run_dag, fake_braze):
     campaign = _campaign()
     dry = run_dag(
-        DAGS, "braze_e2e_events_create_dry_run", run_conf={"campaign_id": campaign, "schedule": _time(3)}
+        DAGS, "braze_e2e_events_create_dry_run", run_conf={"campaign_id": campaign, "schedule": send_time(3)}
     )
     assert task_states(dry) == {"create": "success"}
     assert fake_braze.received == []
@@ -168,7 +164,7 @@ def test_dry_runs_emit_events_marked_as_sending_nothing(run_dag, fake_braze):
 
     # A bulk dry run: the group, marked.
     recipients = [{"external_user_id": f"{campaign}/{n}"} for n in range(120)]
-    conf = {"campaign_id": campaign, "recipients": recipients, "schedule": _time(3)}
+    conf = {"campaign_id": campaign, "recipients": recipients, "schedule": send_time(3)}
     bulk = run_dag(DAGS, "braze_e2e_events_bulk_dry_run", run_conf=conf)
     assert task_states(bulk) == {"bulk": "success"}
     assert fake_braze.received == []
@@ -203,10 +199,10 @@ def test_emit_asset_event_false_declares_no_asset_and_emits_nothing(run_dag, fak
     assert load_dag(DAGS, "braze_e2e_events_create_no_event").get_task("create").outlets == []
     campaign = _campaign()
     run = run_dag(
-        DAGS, "braze_e2e_events_create_no_event", run_conf={"campaign_id": campaign, "schedule": _time(3)}
+        DAGS, "braze_e2e_events_create_no_event", run_conf={"campaign_id": campaign, "schedule": send_time(3)}
     )
     assert task_states(run) == {"create": "success"}
-    assert len(_live(fake_braze, campaign)) == 1
+    assert len(campaign_live(fake_braze, campaign)) == 1
     assert _events(run) == []
 
 
@@ -289,7 +285,7 @@ def test_the_asset_is_declared_by_default_from_airflow_3_3():
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the keyed create's default registry needs Airflow 3.3+")
 def test_a_keyed_dry_run_emits_a_marked_event_with_its_key(run_dag, fake_braze):
     key = f"events/{uuid.uuid4().hex[:8]}"
-    conf = {"campaign_id": _campaign(), "schedule": _time(3), "key": key}
+    conf = {"campaign_id": _campaign(), "schedule": send_time(3), "key": key}
     dry = run_dag(DAGS, "braze_e2e_events_keyed_dry_run", run_conf=conf)
     assert task_states(dry) == {"create": "success"}
     assert fake_braze.received == []
@@ -305,7 +301,7 @@ def test_a_keyed_dry_run_emits_a_marked_event_with_its_key(run_dag, fake_braze):
 def test_upsert_and_reconcile_dry_runs_emit_marked_events(run_dag, fake_braze):
     scope = f"events-{uuid.uuid4().hex[:8]}/"
     campaign = _campaign()
-    conf = {"campaign_id": campaign, "schedule": _time(3), "key": scope + "one"}
+    conf = {"campaign_id": campaign, "schedule": send_time(3), "key": scope + "one"}
     upsert = run_dag(DAGS, "braze_e2e_events_upsert_dry_run", run_conf=conf)
     assert task_states(upsert) == {"upsert": "success"}
     [event] = _events(upsert)
@@ -317,7 +313,7 @@ def test_upsert_and_reconcile_dry_runs_emit_marked_events(run_dag, fake_braze):
             "schedule_key": scope + str(n),
             "campaign_id": campaign,
             "recipients": [{"external_user_id": f"{campaign}/{n}"}],
-            "schedule": _time(3),
+            "schedule": send_time(3),
         }
         for n in range(2)
     ]

@@ -27,6 +27,12 @@ def send_time(days: int = 3, hour: int = 9) -> str:
     )
 
 
+def group_conf(key: str, campaign: str, users: int, time: str) -> dict[str, Any]:
+    """The run conf of a keyed bulk test DAG: ``users`` recipients of ``campaign`` (over 50 make a group)."""
+    recipients = [{"external_user_id": f"{campaign}/{n}"} for n in range(users)]
+    return {"key": key, "campaign_id": campaign, "recipients": recipients, "schedule": time}
+
+
 def unique_prefix() -> str:
     """Keys unique to one test: the asset registry lives in the session's Airflow database."""
     return f"t-{uuid.uuid4().hex[:8]}/"

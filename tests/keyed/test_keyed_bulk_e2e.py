@@ -8,27 +8,25 @@ import pytest
 
 from airflow_braze_schedule.core.group import as_group_handle
 from airflow_braze_schedule.events import handles_from_events
-from tests.helpers import HAS_TASK_STATE_STORE, task_states
-from tests.keyed.keyed_support import HAS_ASSET_STATE_STORE, read_registry, send_time, unique_prefix
+from tests.helpers import (
+    CAMPAIGN_CREATE,
+    CAMPAIGN_DELETE,
+    CAMPAIGN_UPDATE,
+    HAS_TASK_STATE_STORE,
+    campaign_live,
+    campaign_requests,
+    task_states,
+)
+from tests.keyed.keyed_support import (
+    HAS_ASSET_STATE_STORE,
+    group_conf,
+    read_registry,
+    send_time,
+    unique_prefix,
+)
 
 DAGS = "braze_e2e_keyed_bulk.py"
 KEYED = "braze_e2e_keyed.py"
-CREATE = "/campaigns/trigger/schedule/create"
-UPDATE = "/campaigns/trigger/schedule/update"
-DELETE = "/campaigns/trigger/schedule/delete"
-
-
-def _conf(key, campaign, users, time):
-    recipients = [{"external_user_id": f"{campaign}/{n}"} for n in range(users)]
-    return {"key": key, "campaign_id": campaign, "recipients": recipients, "schedule": time}
-
-
-def _count(fake_braze, path, campaign):
-    return sum(1 for r in fake_braze.requests_to(path) if (r.json or {}).get("campaign_id") == campaign)
-
-
-def _live(fake_braze, campaign):
-    return {s.schedule_id: s for s in fake_braze.active_schedules() if s.body.get("campaign_id") == campaign}
 
 
 def _asset_events(uri="braze://braze_default/schedules"):
@@ -53,10 +51,10 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     time = send_time(days=4)
     create = f"braze_e2e_keyed_bulk_create_{registry_kind}"
 
-    first = run_dag_logged(DAGS, create, run_conf=_conf(key, campaign, 120, time))
+    first = run_dag_logged(DAGS, create, run_conf=group_conf(key, campaign, 120, time))
     assert task_states(first.dag_run) == {"bulk": "success"}
-    assert _count(fake_braze, CREATE, campaign) == 3  # 50 + 50 + 20
-    live = _live(fake_braze, campaign)
+    assert campaign_requests(fake_braze, CAMPAIGN_CREATE, campaign) == 3  # 50 + 50 + 20
+    live = campaign_live(fake_braze, campaign)
     assert len(live) == 3
     entry = read_registry(registry_kind).require(key)
     assert entry.state == "scheduled"
@@ -64,13 +62,13 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
 
     # The same audience and request again: nothing sent, the recorded group returned.
     before = len(fake_braze.received)
-    second = run_dag_logged(DAGS, create, run_conf=_conf(key, campaign, 120, time))
+    second = run_dag_logged(DAGS, create, run_conf=group_conf(key, campaign, 120, time))
     assert task_states(second.dag_run) == {"bulk": "success"}
     assert len(fake_braze.received) == before
     result = second.dag_run.get_task_instance("bulk").xcom_pull(task_ids="bulk")
     assert (result["action"], len(result["chunks"])) == ("unchanged", 3)
     # Another audience under the live key: refused, nothing sent.
-    other = run_dag_logged(DAGS, create, run_conf=_conf(key, campaign, 121, time))
+    other = run_dag_logged(DAGS, create, run_conf=group_conf(key, campaign, 121, time))
     assert task_states(other.dag_run) == {"bulk": "failed"}
     assert "already has a live schedule" in other.logs["bulk"]
     assert len(fake_braze.received) == before
@@ -96,8 +94,8 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
         },
     )
     assert task_states(by_handle.dag_run) == {"update": "success"}
-    assert _count(fake_braze, UPDATE, campaign) == 3
-    assert {s.schedule["time"] for s in _live(fake_braze, campaign).values()} == {moved}
+    assert campaign_requests(fake_braze, CAMPAIGN_UPDATE, campaign) == 3
+    assert {s.schedule["time"] for s in campaign_live(fake_braze, campaign).values()} == {moved}
     if HAS_ASSET_STATE_STORE:
         [updated_event] = handles_from_events(_asset_events()[-1:], actions=("update",))
         assert sorted(as_group_handle(updated_event).schedule_ids) == sorted(live)
@@ -108,8 +106,8 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
         KEYED, f"braze_e2e_keyed_update_{registry_kind}", run_conf={"key": key, "schedule": later}
     )
     assert task_states(updated.dag_run) == {"update": "success"}
-    assert _count(fake_braze, UPDATE, campaign) == 6
-    assert {s.schedule["time"] for s in _live(fake_braze, campaign).values()} == {later}
+    assert campaign_requests(fake_braze, CAMPAIGN_UPDATE, campaign) == 6
+    assert {s.schedule["time"] for s in campaign_live(fake_braze, campaign).values()} == {later}
     entry = read_registry(registry_kind).require(key)
     assert (entry.state, entry.outcome) == ("updated", "applied")
     assert entry.handle["schedule"]["time"] == later
@@ -117,8 +115,8 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     # Cancel by key: every chunk cancelled, recorded, and the event says so with the key.
     cancelled = run_dag_logged(KEYED, f"braze_e2e_keyed_cancel_{registry_kind}", run_conf={"key": key})
     assert task_states(cancelled.dag_run) == {"cancel": "success"}
-    assert _count(fake_braze, DELETE, campaign) == 3
-    assert _live(fake_braze, campaign) == {}
+    assert campaign_requests(fake_braze, CAMPAIGN_DELETE, campaign) == 3
+    assert campaign_live(fake_braze, campaign) == {}
     assert read_registry(registry_kind).require(key).state == "cancelled"
     if HAS_ASSET_STATE_STORE:
         [cancel_event] = [
@@ -139,10 +137,10 @@ def test_upsert_of_a_group_creates_leaves_moves_and_replaces_it(run_dag_logged, 
     upsert = f"braze_e2e_keyed_bulk_upsert_{registry_kind}"
 
     # More users than one request takes: a bulk create, recorded as a group.
-    first = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, time))
+    first = run_dag_logged(DAGS, upsert, run_conf=group_conf(key, campaign, 120, time))
     assert task_states(first.dag_run) == {"upsert": "success"}
-    assert _count(fake_braze, CREATE, campaign) == 3
-    live = _live(fake_braze, campaign)
+    assert campaign_requests(fake_braze, CAMPAIGN_CREATE, campaign) == 3
+    live = campaign_live(fake_braze, campaign)
     assert len(live) == 3
     entry = read_registry(registry_kind).require(key)
     assert (entry.state, entry.pending) == ("scheduled", None)
@@ -151,7 +149,7 @@ def test_upsert_of_a_group_creates_leaves_moves_and_replaces_it(run_dag_logged, 
 
     # The same again: nothing sent, the recorded group returned.
     before = len(fake_braze.received)
-    same = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, time))
+    same = run_dag_logged(DAGS, upsert, run_conf=group_conf(key, campaign, 120, time))
     assert task_states(same.dag_run) == {"upsert": "success"}
     assert len(fake_braze.received) == before
     result = same.dag_run.get_task_instance("upsert").xcom_pull(task_ids="upsert")
@@ -159,26 +157,29 @@ def test_upsert_of_a_group_creates_leaves_moves_and_replaces_it(run_dag_logged, 
 
     # Only the time moved: one update per schedule, no create or delete.
     moved = send_time(days=5)
-    update = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, moved))
+    update = run_dag_logged(DAGS, upsert, run_conf=group_conf(key, campaign, 120, moved))
     assert task_states(update.dag_run) == {"upsert": "success"}
-    assert _count(fake_braze, UPDATE, campaign) == 3
-    assert (_count(fake_braze, CREATE, campaign), _count(fake_braze, DELETE, campaign)) == (3, 0)
-    assert _live(fake_braze, campaign).keys() == live.keys()
-    assert {s.schedule["time"] for s in _live(fake_braze, campaign).values()} == {moved}
+    assert campaign_requests(fake_braze, CAMPAIGN_UPDATE, campaign) == 3
+    assert (
+        campaign_requests(fake_braze, CAMPAIGN_CREATE, campaign),
+        campaign_requests(fake_braze, CAMPAIGN_DELETE, campaign),
+    ) == (3, 0)
+    assert campaign_live(fake_braze, campaign).keys() == live.keys()
+    assert {s.schedule["time"] for s in campaign_live(fake_braze, campaign).values()} == {moved}
     entry = read_registry(registry_kind).require(key)
     assert (entry.state, entry.handle["schedule"]["time"]) == ("updated", moved)
     # ... and the moved group, upserted again as it now is, is left alone.
     before = len(fake_braze.received)
-    again = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 120, moved))
+    again = run_dag_logged(DAGS, upsert, run_conf=group_conf(key, campaign, 120, moved))
     assert again.dag_run.get_task_instance("upsert").xcom_pull(task_ids="upsert")["action"] == "unchanged"
     assert len(fake_braze.received) == before
 
     # Another audience: the old group cancelled (3 deletes), then the new one created (3 creates).
-    replaced = run_dag_logged(DAGS, upsert, run_conf=_conf(key, campaign, 121, moved))
+    replaced = run_dag_logged(DAGS, upsert, run_conf=group_conf(key, campaign, 121, moved))
     assert task_states(replaced.dag_run) == {"upsert": "success"}
-    assert _count(fake_braze, DELETE, campaign) == 3
-    assert _count(fake_braze, CREATE, campaign) == 6
-    now_live = _live(fake_braze, campaign)
+    assert campaign_requests(fake_braze, CAMPAIGN_DELETE, campaign) == 3
+    assert campaign_requests(fake_braze, CAMPAIGN_CREATE, campaign) == 6
+    now_live = campaign_live(fake_braze, campaign)
     assert len(now_live) == 3
     assert not (now_live.keys() & live.keys())
     assert sum(len(s.body["recipients"]) for s in now_live.values()) == 121
@@ -195,13 +196,13 @@ def test_a_crash_between_the_cancel_and_the_create_of_a_group_is_finished_by_the
     campaign = f"campaign-{uuid.uuid4().hex[:8]}"
     time = send_time(days=4)
     run_dag_logged(
-        DAGS, f"braze_e2e_keyed_bulk_upsert_{registry_kind}", run_conf=_conf(key, campaign, 120, time)
+        DAGS, f"braze_e2e_keyed_bulk_upsert_{registry_kind}", run_conf=group_conf(key, campaign, 120, time)
     )
-    old = _live(fake_braze, campaign)
+    old = campaign_live(fake_braze, campaign)
     assert len(old) == 3
 
     run = run_dag_logged(
-        DAGS, f"braze_e2e_keyed_bulk_crash_{registry_kind}", run_conf=_conf(key, campaign, 121, time)
+        DAGS, f"braze_e2e_keyed_bulk_crash_{registry_kind}", run_conf=group_conf(key, campaign, 121, time)
     )
     assert "worker lost between the cancel and the create of a group" in run.output
     if not HAS_TASK_STATE_STORE:
@@ -209,15 +210,15 @@ def test_a_crash_between_the_cancel_and_the_create_of_a_group_is_finished_by_the
         # refuses to send (the documented degraded behaviour): the old group cancelled once, no new one.
         assert task_states(run.dag_run) == {"upsert": "failed"}
         assert "has no task_state_store (Airflow 3.3+)" in run.output
-        assert _count(fake_braze, DELETE, campaign) == 3
-        assert _count(fake_braze, CREATE, campaign) == 3
+        assert campaign_requests(fake_braze, CAMPAIGN_DELETE, campaign) == 3
+        assert campaign_requests(fake_braze, CAMPAIGN_CREATE, campaign) == 3
         return
     assert task_states(run.dag_run) == {"upsert": "success"}
     assert "left 'group_replace' (creating) under way; settling it first" in run.logs["upsert"]
     # Each old schedule cancelled once, the new group created once: nothing twice, nothing missing.
-    assert _count(fake_braze, DELETE, campaign) == 3
-    assert _count(fake_braze, CREATE, campaign) == 6
-    now_live = _live(fake_braze, campaign)
+    assert campaign_requests(fake_braze, CAMPAIGN_DELETE, campaign) == 3
+    assert campaign_requests(fake_braze, CAMPAIGN_CREATE, campaign) == 6
+    now_live = campaign_live(fake_braze, campaign)
     assert len(now_live) == 3
     assert not (now_live.keys() & old.keys())
     entry = read_registry(registry_kind).require(key)
