@@ -157,15 +157,15 @@ def emit_changes(
     ``braze_conn_id``). A dry run's extra says so (``dry_run``, ``sent``, ``note``), and so does each
     handle it carries. ``more`` goes into the extra as it is (a reconcile's ``scope``).
     """
-    extra = event_extra(operator.braze_conn_id, changes, **more)
-    if dry_run:
-        extra.update(dry_run=True, sent=False, note=DRY_RUN_NOTE)
-        if isinstance(extra.get("handle"), dict):
-            extra["handle"] = {**extra["handle"], "dry_run": True}
     braze_conn_id = operator.braze_conn_id
     events = context.get("outlet_events")
     if events is None or "{{" in braze_conn_id:
         return
+    extra = event_extra(braze_conn_id, changes, **more)
+    if dry_run:
+        extra.update(dry_run=True, sent=False, note=DRY_RUN_NOTE)
+        if isinstance(extra.get("handle"), dict):
+            extra["handle"] = {**extra["handle"], "dry_run": True}
     from airflow_braze_schedule.assets import schedules_asset
 
     try:

@@ -391,17 +391,13 @@ class BrazeHook(BaseHook):
         )
         return self.client.send(request)
 
-    @staticmethod
-    def _broadcasts_request(end_time: str | date | datetime) -> BrazeRequest:
-        return build_scheduled_broadcasts_request(end_time)
-
     @_failing_fast_where_retries_cannot_help(creates=False)
     def get_scheduled_broadcasts(self, end_time: str | date | datetime) -> list[dict[str, Any]]:
         """``GET /messages/scheduled_broadcasts``: dashboard-scheduled campaigns and Canvases up to ``end_time``.
 
         Braze lists only sends scheduled in its dashboard here, never API-made schedules.
         """
-        body = self.client.send(self._broadcasts_request(end_time))
+        body = self.client.send(build_scheduled_broadcasts_request(end_time))
         broadcasts = body.get("scheduled_broadcasts")
         return broadcasts if isinstance(broadcasts, list) else []
 
@@ -436,7 +432,7 @@ class BrazeHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """One harmless read (the scheduled-broadcasts list up to now), without retries."""
         try:
-            request = self._broadcasts_request(pendulum.now("UTC"))
+            request = build_scheduled_broadcasts_request(pendulum.now("UTC"))
             self.client.send(request, retry_policy=RetryPolicy.never())
         except BrazeAuthenticationError as exc:
             return False, f"Braze rejected the REST API key (401): {exc.message}. {exc.hint()}."

@@ -62,10 +62,11 @@ _PAUSE_CAP = 1.0
 def index_bucket(schedule_key: str) -> str:
     """The name of the index value that lists ``schedule_key``: the same in every process, forever."""
     digest = hashlib.blake2b(schedule_key.encode("utf-8"), digest_size=4).digest()
-    return f"index:{int.from_bytes(digest, 'big') % INDEX_BUCKETS:02d}"
+    return bucket_names()[int.from_bytes(digest, "big") % INDEX_BUCKETS]
 
 
 def bucket_names() -> list[str]:
+    """Every index value, ``index:00`` to ``index:31``."""
     return [f"index:{n:02d}" for n in range(INDEX_BUCKETS)]
 
 
