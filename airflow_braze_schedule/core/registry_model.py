@@ -214,6 +214,13 @@ class RegistryEntry:
         window = delivery_window(self.schedule)
         return window[0] if window else None
 
+    def refusal_reason(self) -> str | None:
+        """Why the key's last change was refused as too late (nothing was sent), or None if it was not."""
+        last = self.history[-1] if self.history else {}
+        if last.get("outcome") != REFUSED_TOO_LATE:
+            return None
+        return str(last.get("note") or "refused: too late for Braze to apply")
+
     # --- changing -----------------------------------------------------------------------------------
 
     def record(

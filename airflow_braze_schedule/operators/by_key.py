@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_braze_schedule.events import emit_changes, group_change
+from airflow_braze_schedule.events import emit_changes
 from airflow_braze_schedule.operators.braze import _failing_fast_where_retries_cannot_help
 
 if TYPE_CHECKING:
@@ -73,7 +73,18 @@ def keyed_steps_of(op: Any, context: Context, registry: ScheduleRegistry) -> Key
 # --- create, update and cancel given a schedule_key (called from the operators in braze.py) ---------------
 
 
-def _result(op: Any, context: Context, entry: Any, action: str, reason: str | None = None) -> dict[str, Any]:
+def keyed_task_result(
+    op: Any,
+    context: Context,
+    entry: Any,
+    action: str,
+    reason: str | None = None,
+    *,
+    report: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What a keyed task on one schedule returns (the handle with key, action, state and outcome), having
+    pushed its ``schedule_id``, logged it and put it on the task's event (or ``report`` instead, when
+    other changes are to be reported: an earlier try's)."""
     from airflow_braze_schedule.operators.keyed_steps import keyed_result
 
     result = keyed_result(entry, action, reason=reason)
@@ -88,7 +99,7 @@ def _result(op: Any, context: Context, entry: Any, action: str, reason: str | No
         result["outcome"],
         f" ({reason})" if reason else "",
     )
-    emit_changes(op, context, [result])
+    emit_changes(op, context, report or [result])
     return result
 
 
@@ -118,7 +129,9 @@ def create_by_key(op: BrazeCreateScheduleOperator, context: Context) -> dict[str
             return {"schedule_key": key, "action": plan.action.value, "reason": plan.reason, "dry_run": True}
         if plan.action == Action.UNCHANGED:
             assert plan.entry is not None
-            return _result(op, context, plan.entry, "unchanged", "the same request is already scheduled")
+            return keyed_task_result(
+                op, context, plan.entry, "unchanged", "the same request is already scheduled"
+            )
         if plan.action != Action.CREATE:
             assert plan.entry is not None
             raise ScheduleKeyConflictError(
@@ -128,7 +141,7 @@ def create_by_key(op: BrazeCreateScheduleOperator, context: Context) -> dict[str
             )
         op._log_request(request)
         entry = steps.carry_out(plan)
-        return _result(op, context, entry, "create")
+        return keyed_task_result(op, context, entry, "create")
 
 
 def _existing_entry(op: Any, context: Context) -> tuple[Any, KeyedSteps, str]:
@@ -153,7 +166,7 @@ def update_by_key(op: Any, context: Context) -> dict[str, Any]:
     with _failing_fast_where_retries_cannot_help(creates=False):
         entry, steps, key = _existing_entry(op, context)
         if entry.handle is None or entry.state == "cancelled":
-            return _result(
+            return keyed_task_result(
                 op, context, entry, "none", f"schedule_key {key!r} is cancelled: nothing to update"
             )
         if "chunks" in entry.handle:  # a bulk create's group
@@ -164,8 +177,8 @@ def update_by_key(op: Any, context: Context) -> dict[str, Any]:
         if dry_run:
             return {**(entry.handle or {}), "schedule_key": key, "action": "update", "dry_run": True}
         entry = steps.update(entry, request)
-        reason = entry.history[-1].get("note") if entry.outcome == "refused_too_late" else None
-        return _result(op, context, entry, "update", reason)
+        reason = entry.refusal_reason()
+        return keyed_task_result(op, context, entry, "update", reason)
 
 
 def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
@@ -174,7 +187,9 @@ def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
         entry, steps, key = _existing_entry(op, context)
         if entry.handle is None or entry.state == "cancelled":
             op.log.warning("schedule_key %r is already cancelled: nothing to do.", key)
-            result = _result(op, context, entry, "none", f"schedule_key {key!r} is already cancelled")
+            result = keyed_task_result(
+                op, context, entry, "none", f"schedule_key {key!r} is already cancelled"
+            )
             return {**result, "cancelled": True}
         if "chunks" in entry.handle:  # a bulk create's group
             return _change_group_by_key(op, context, entry, steps, "cancel")
@@ -190,8 +205,8 @@ def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
                 "dry_run": True,
             }
         entry = steps.cancel(entry)
-        reason = entry.history[-1].get("note") if entry.outcome == "refused_too_late" else None
-        result = _result(op, context, entry, "cancel", reason)
+        reason = entry.refusal_reason()
+        result = keyed_task_result(op, context, entry, "cancel", reason)
         return {**result, "cancelled": entry.state == "cancelled"}
 
 
@@ -203,10 +218,10 @@ def _group_result(
 ) -> dict[str, Any]:
     """What a keyed task on a group returns (the group handle, key, action, state, outcome) and emits; a
     key still holding a single schedule (a change to a group frozen or refused) returns as one does."""
-    from airflow_braze_schedule.operators.keyed_steps import keyed_result
+    from airflow_braze_schedule.operators.keyed_steps import change_of, keyed_result
 
     if "chunks" not in (entry.handle or {}):
-        return _result(op, context, entry, action, reason)
+        return keyed_task_result(op, context, entry, action, reason)
     result = keyed_result(entry, action, reason=reason)
     op.log.info(
         "schedule_key %r: %s of a group of %s schedules; state=%s outcome=%s%s",
@@ -217,15 +232,8 @@ def _group_result(
         result["outcome"],
         f" ({reason})" if reason else "",
     )
-    change = group_change(entry.handle, entry.schedule_key, action, result["state"], result["outcome"])
-    emit_changes(op, context, [change])
+    emit_changes(op, context, [change_of(entry, action)])
     return result
-
-
-def _refusal(entry: Any) -> str | None:
-    """The reason of a change just refused as too late (nothing sent), else None."""
-    last = entry.history[-1] if entry.history else {}
-    return last.get("note") if last.get("outcome") == "refused_too_late" else None
 
 
 def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -> dict[str, Any]:
@@ -278,7 +286,7 @@ def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, acti
         return {**changed, "schedule_key": entry.schedule_key, "action": action, "dry_run": True}
     groups = GroupSteps(steps, op, context)
     entry = groups.update(entry, op, None) if action == "update" else groups.cancel(entry)
-    result = _group_result(op, context, entry, action, _refusal(entry))
+    result = _group_result(op, context, entry, action, entry.refusal_reason())
     return {**result, "cancelled": entry.state == "cancelled"} if action == "cancel" else result
 
 
@@ -323,4 +331,4 @@ def upsert_group_by_key(
     if not plan.sends or plan.action == Action.RESUME:
         return _group_result(op, context, entry, plan.action.value, plan.reason)
     entry = groups.carry_out(plan, member)
-    return _group_result(op, context, entry, plan.action.value, _refusal(entry))
+    return _group_result(op, context, entry, plan.action.value, entry.refusal_reason())

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_braze_schedule.events import emit_changes, group_change
+from airflow_braze_schedule.events import emit_changes
 from airflow_braze_schedule.operators.braze import (
     DEFAULT_CONN_ID,
     _BrazeScheduleOperator,
@@ -32,6 +32,7 @@ from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperato
 from airflow_braze_schedule.operators.by_key import (
     check_window,
     keyed_steps_of,
+    keyed_task_result,
     open_registry_of,
     upsert_group_by_key,
 )
@@ -119,7 +120,7 @@ def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -
     :param entries: the registry entries this try considered (after settling).
     :param reported: the keys this try's event already carries.
     """
-    from airflow_braze_schedule.operators.keyed_steps import actor_from_context, keyed_result
+    from airflow_braze_schedule.operators.keyed_steps import actor_from_context, change_of
 
     actor = actor_from_context(context)
     if actor.task_id is None:
@@ -133,12 +134,7 @@ def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -
         action = _earlier_change(entry, actor, reported_until)
         if action is None:
             continue
-        if "chunks" in (entry.handle or {}):
-            outcome = entry.outcome if action in ("update", "cancel", "replace") else None
-            change = group_change(entry.handle, entry.schedule_key, action, entry.effective_state(), outcome)
-        else:
-            change = keyed_result(entry, action)
-        late.append({**change, "reported_late": True})
+        late.append({**change_of(entry, action), "reported_late": True})
     return late
 
 
@@ -215,7 +211,6 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
         from airflow_braze_schedule.core.plan import Action
         from airflow_braze_schedule.core.registry_model import check_schedule_key
-        from airflow_braze_schedule.operators.keyed_steps import keyed_result
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             key = check_schedule_key(self.schedule_key)
@@ -250,24 +245,13 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
             if entry is None:  # only for a plan that sends nothing and has no entry: cannot happen here
                 raise AssertionError(f"no registry entry for {key!r} after {plan.action}")
             reason = plan.reason if plan.action in (Action.FROZEN, Action.UNCHANGED) else None
-            if plan.action == Action.UPDATE and entry.outcome == "refused_too_late" and entry.history:
-                reason = entry.history[-1].get("note")
-            result = keyed_result(entry, plan.action.value, reason=reason)
-            if entry.schedule_id:
-                context["ti"].xcom_push(key="schedule_id", value=entry.schedule_id)
-            self.log.info(
-                "schedule_key %r: %s; schedule_id=%s state=%s outcome=%s",
-                key,
-                plan.action.value,
-                entry.schedule_id,
-                result["state"],
-                result["outcome"],
-            )
+            if plan.action == Action.UPDATE:
+                reason = entry.refusal_reason()
             # A change an earlier, failed try made (its event never registered) is reported now.
             late = [] if plan.sends else changes_left_unreported(context, [entry], reported=set())
             if late:
                 self.log.info("schedule_key %r: reporting an earlier try's %s.", key, late[0]["action"])
-            emit_changes(self, context, late or [result])
+            result = keyed_task_result(self, context, entry, plan.action.value, reason, report=late or None)
             note_changes_reported(context)
             return result
 

@@ -140,6 +140,17 @@ def keyed_result(entry: RegistryEntry, action: str, *, reason: str | None = None
     return result
 
 
+def change_of(entry: RegistryEntry, action: str) -> dict[str, Any]:
+    """The change a key's entry reports on the task's event: a group's in its compact form (see
+    :func:`~airflow_braze_schedule.events.group_change`), a single schedule's as :func:`keyed_result`."""
+    if "chunks" not in (entry.handle or {}):
+        return keyed_result(entry, action)
+    from airflow_braze_schedule.events import group_change
+
+    result = keyed_result(entry, action)
+    return group_change(entry.handle or {}, entry.schedule_key, action, result["state"], result["outcome"])
+
+
 class KeyedSteps:
     """Creates, updates, cancels and replaces under schedule keys, recording each step.
 

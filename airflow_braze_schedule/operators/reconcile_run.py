@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.core.errors import BrazeError
 from airflow_braze_schedule.core.plan import Action
-from airflow_braze_schedule.core.registry_model import BEST_EFFORT, REFUSED_TOO_LATE, request_fingerprints
-from airflow_braze_schedule.operators.keyed_steps import keyed_result
+from airflow_braze_schedule.core.registry_model import BEST_EFFORT, request_fingerprints
+from airflow_braze_schedule.operators.keyed_steps import change_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -142,14 +142,7 @@ def carry_out_plan(
     def finished(key: str, entry: RegistryEntry) -> None:
         noted(key, entry)
         done.append(key)
-        if "chunks" in (entry.handle or {}):
-            from airflow_braze_schedule.events import group_change
-
-            action = actions[key].value
-            outcome = entry.outcome if action in ("update", "cancel", "replace") else None
-            changes.append(group_change(entry.handle or {}, key, action, entry.effective_state(), outcome))
-        else:
-            changes.append(keyed_result(entry, actions[key].value))
+        changes.append(change_of(entry, actions[key].value))
         progress.step()
 
     def refuse(key: str, entry: RegistryEntry) -> None:
@@ -250,8 +243,7 @@ def carry_out_plan(
             on_error(key, None, error)
             continue
         assert entry is not None
-        last = entry.history[-1] if entry.history else {}
-        if last.get("outcome") == REFUSED_TOO_LATE and entry.pending is None:
+        if entry.refusal_reason() is not None and entry.pending is None:
             refuse(key, entry)
         else:
             finished(key, entry)
