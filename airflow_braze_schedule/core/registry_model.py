@@ -162,6 +162,15 @@ def late_change_outcome(
     return APPLIED, None
 
 
+def check_window(name: str, value: Any) -> timedelta:
+    """A window (``freeze_window``, ``best_effort_window``) as a timedelta: given as one or in seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = timedelta(seconds=value)
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise BrazeValidationError(name, f"{value!r} is not a duration", "a timedelta or seconds, 0 or more")
+    return value
+
+
 @dataclass
 class RegistryEntry:
     """What the registry holds for one schedule key (JSON-serialisable through :meth:`to_json`).

@@ -244,21 +244,33 @@ class _BrazeScheduleOperator(BaseOperator):
         return ``result`` unchanged."""
         from airflow_braze_schedule.events import emit_changes, handle_change
 
-        change = handle_change(
-            result, action, state=state, schedule_key=getattr(self, "schedule_key", None), outcome=outcome
-        )
+        change = handle_change(result, action, state=state, schedule_key=self.schedule_key, outcome=outcome)
         emit_changes(self, context, [change], dry_run=dry_run)
         return result
+
+    def _emit_group(
+        self,
+        context: Context,
+        group: dict[str, Any],
+        action: str,
+        state: str | None,
+        *,
+        dry_run: bool = False,
+    ) -> None:
+        """Put a bulk create's group change (its compact form) on this task's asset event."""
+        from airflow_braze_schedule.events import emit_changes, group_change
+
+        change = group_change(group, self.schedule_key, action, state)
+        if dry_run:  # nothing was applied
+            change["outcome"] = None
+        emit_changes(self, context, [change], dry_run=dry_run)
 
     def _keyed_dry_run(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
         """A keyed task's result, its event marked where it was a dry run (the keyed code emits the rest)."""
         if result.get("dry_run") is not True:
             return result
         if "chunks" in result:  # a group under a key
-            from airflow_braze_schedule.events import emit_changes, group_change
-
-            change = group_change(result, result.get("schedule_key"), str(result.get("action")), None)
-            emit_changes(self, context, [{**change, "outcome": None}], dry_run=True)
+            self._emit_group(context, result, str(result.get("action")), None, dry_run=True)
             return result
         return self._emit(context, result, str(result.get("action")), state=None, dry_run=True)
 
@@ -538,19 +550,18 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
     def _late_change(self, target: ScheduleHandle, action: str) -> dict[str, Any]:
         """How this change will land, said plainly: ``outcome`` (``applied``, ``best_effort``,
         ``refused_too_late``: nothing is sent) and ``reason``, logged unless applied."""
-        from datetime import timedelta
-
+        from airflow_braze_schedule.core.registry_model import DEFAULT_BEST_EFFORT_WINDOW, check_window
         from airflow_braze_schedule.operators.keyed_steps import judge_late_change
 
         window = self.best_effort_window
-        if isinstance(window, int | float):
-            window = timedelta(seconds=window)
         outcome, reason = judge_late_change(
             f"schedule {target.schedule_id}",
             target.schedule,
             target.kind,
             action,
-            best_effort_window=window or timedelta(hours=1),
+            best_effort_window=DEFAULT_BEST_EFFORT_WINDOW
+            if window is None
+            else check_window("best_effort_window", window),
             log=self.log,
         )
         return {"outcome": outcome, "reason": reason} if reason else {"outcome": outcome}

@@ -240,7 +240,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         )
         handle = self._group(plan, chunks, dry_run=True)
         context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
-        _emit_group_change(self, context, handle.to_xcom(), "create", None, dry_run=True)
+        self._emit_group(context, handle.to_xcom(), "create", None, dry_run=True)
         return handle.to_xcom()
 
     def _group(self, plan: BulkPlan, chunks: tuple[Any, ...], **flags: Any) -> GroupHandle:
@@ -474,7 +474,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                 f"{len(handle.chunks):,}",
             )
             if emit:  # a keyed create emits its own event, with the key
-                _emit_group_change(self, context, handle.to_xcom(), "create", "scheduled")
+                self._emit_group(context, handle.to_xcom(), "create", "scheduled")
             return handle.to_xcom()
         from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
 
@@ -631,27 +631,8 @@ def change_group(
             updated = replace(updated, cancelled=True)
         context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
         state = None if dry_run else "cancelled" if action == "cancel" else "updated"
-        _emit_group_change(operator, context, updated.to_xcom(), action, state, dry_run=dry_run)
+        operator._emit_group(context, updated.to_xcom(), action, state, dry_run=dry_run)
         return updated.to_xcom()
-
-
-def _emit_group_change(
-    operator: Any,
-    context: Context,
-    group: dict[str, Any],
-    action: str,
-    state: str | None,
-    *,
-    dry_run: bool = False,
-) -> None:
-    """Put the group's change (its compact form) on the task's schedules asset event, where the task
-    declares that outlet (by default; see :mod:`airflow_braze_schedule.events`)."""
-    from airflow_braze_schedule.events import emit_changes, group_change
-
-    change = group_change(group, getattr(operator, "schedule_key", None), action, state)
-    if dry_run:  # nothing was applied
-        change["outcome"] = None
-    emit_changes(operator, context, [change], dry_run=dry_run)
 
 
 class BrazeGroupChangeError(Exception):

@@ -8,7 +8,6 @@ what a schedule key is.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.events import emit_changes
@@ -20,17 +19,6 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.operators.braze import BrazeCreateScheduleOperator
     from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
     from airflow_braze_schedule.registry.store import ScheduleRegistry
-
-
-def check_window(name: str, value: Any) -> timedelta:
-    """A window (``freeze_window``, ``best_effort_window``) as a timedelta: given as one or in seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = timedelta(seconds=value)
-    if not isinstance(value, timedelta) or value < timedelta(0):
-        from airflow_braze_schedule.core.errors import BrazeValidationError
-
-        raise BrazeValidationError(name, f"{value!r} is not a duration", "a timedelta or seconds, 0 or more")
-    return value
 
 
 # --- what every keyed task opens --------------------------------------------------------------------------
@@ -52,7 +40,11 @@ def open_registry_of(op: Any, context: Context) -> ScheduleRegistry:
 def keyed_steps_of(op: Any, context: Context, registry: ScheduleRegistry) -> KeyedSteps:
     """The steps that change the task's keys, with its ``on_unknown_outcome``, ``best_effort_window`` and
     ``freeze_window`` where it has them (the defaults where not)."""
-    from airflow_braze_schedule.core.registry_model import DEFAULT_BEST_EFFORT_WINDOW, DEFAULT_FREEZE_WINDOW
+    from airflow_braze_schedule.core.registry_model import (
+        DEFAULT_BEST_EFFORT_WINDOW,
+        DEFAULT_FREEZE_WINDOW,
+        check_window,
+    )
     from airflow_braze_schedule.operators.keyed_steps import KeyedSteps, actor_from_context
 
     best_effort = getattr(op, "best_effort_window", None)

@@ -30,7 +30,6 @@ from airflow_braze_schedule.operators.braze import (
 )
 from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperator
 from airflow_braze_schedule.operators.by_key import (
-    check_window,
     keyed_steps_of,
     keyed_task_result,
     open_registry_of,
@@ -210,7 +209,7 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
         from airflow_braze_schedule.core.plan import Action
-        from airflow_braze_schedule.core.registry_model import check_schedule_key
+        from airflow_braze_schedule.core.registry_model import check_schedule_key, check_window
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             key = check_schedule_key(self.schedule_key)
@@ -455,6 +454,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         from airflow_braze_schedule.core.errors import BrazeError
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
         from airflow_braze_schedule.core.plan import GroupSend, check_scope, plan_scope, sends_as_group
+        from airflow_braze_schedule.core.registry_model import check_window
         from airflow_braze_schedule.operators.bulk import BrazeGroupChangeError
         from airflow_braze_schedule.operators.keyed_groups import GroupSteps, quiet_context
 

@@ -40,3 +40,21 @@ def test_a_window_given_in_seconds_is_checked():
     )
     with pytest.raises(BrazeValidationError, match="best_effort_window"):
         keyed_steps_of(_operator(best_effort_window="soon"), {}, None)
+
+
+@pytest.mark.parametrize("zero", [0, timedelta(0)])
+def test_a_cancel_by_handle_keeps_a_zero_best_effort_window(zero):
+    """The unkeyed update and cancel read the window through the same check (0 once became an hour)."""
+    from datetime import UTC, datetime
+
+    from airflow_braze_schedule.core.endpoints import ScheduleKind
+    from airflow_braze_schedule.core.handle import ScheduleHandle
+    from airflow_braze_schedule.operators import BrazeCancelScheduleOperator
+
+    soon = (datetime.now(tz=UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    target = ScheduleHandle("s-1", ScheduleKind.CAMPAIGN, campaign_id="c", schedule={"time": soon})
+    cancel = BrazeCancelScheduleOperator(task_id="cancel", schedule_id="s-1", best_effort_window=zero)
+    default = BrazeCancelScheduleOperator(task_id="cancel_default", schedule_id="s-1")
+
+    assert cancel._late_change(target, "cancel")["outcome"] == "applied"
+    assert default._late_change(target, "cancel")["outcome"] == "best_effort"  # within the default hour
