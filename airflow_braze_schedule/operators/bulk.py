@@ -550,7 +550,7 @@ def change_group(
                 )
         else:
 
-            def build(schedule_id: str) -> Any:
+            def build(schedule_id: str) -> Any:  # the group's ids are its bulk create's, as Braze took them
                 return build_delete_request(
                     group.kind, schedule_id, owner_id=group.owner_id, addressed_as_created=True
                 )
@@ -581,17 +581,16 @@ def change_group(
             failures: list[str] = []
 
             def on_done(item: Any, _: Any, error: BaseException | None) -> None:
-                chunk, _request = item
+                chunk, request = item
                 progress.done += 1
                 progress.requests += 1
                 if error is None:
                     progress.recipients += chunk.recipients
                     return
-                # The group's ids are its bulk create's, as Braze accepted them.
                 if (
                     action == "cancel"
                     and (try_number > 1 or not_found_is_cancelled)
-                    and schedule_already_gone(error, addressed_as_created=True)
+                    and schedule_already_gone(error, addressed_as_created=request.addressed_as_created)
                 ):
                     operator.log.warning(
                         "Braze no longer holds schedule %s (it answered %s: %s): an earlier try cancelled "

@@ -330,6 +330,7 @@ class KeyedSteps:
     # --- cancel --------------------------------------------------------------------------------------
 
     def cancel_request(self, entry: RegistryEntry) -> BrazeRequest:
+        """The delete of the key's schedule, named by the ids the registry recorded from its create."""
         handle = handle_of(entry)
         return build_delete_request(
             handle.kind, handle.schedule_id, owner_id=handle.owner_id, addressed_as_created=True
@@ -354,8 +355,7 @@ class KeyedSteps:
         try:
             return self.send(request), None
         except BrazeApiError as error:
-            # The ids are the registry's: Braze's answer to the create and the owner id the create sent.
-            if not schedule_already_gone(error, addressed_as_created=True):
+            if not schedule_already_gone(error, addressed_as_created=request.addressed_as_created):
                 raise
             self.log.warning(
                 "%s: Braze no longer holds schedule %s (it answered %s: %s); counted as cancelled.",
