@@ -19,6 +19,7 @@ Only ``BaseOperator`` and the schedule operators' module are imported at parse t
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,7 +38,7 @@ from airflow_braze_schedule.operators.by_key import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
@@ -85,6 +86,8 @@ class KeyedOperatorMixin:
 def _earlier_change(entry: Any, actor: Any, reported_until: str | None) -> str | None:
     """The change this task (its DAG run and task id) last recorded for a key and did not report: the
     trailing history lines written by it, after ``reported_until``, read as one action."""
+    from airflow_braze_schedule.core.registry_model import REFUSED_TOO_LATE
+
     own: list[str] = []
     for line in reversed(entry.history):
         if (line.get("dag_id"), line.get("run_id"), line.get("task_id")) != (
@@ -95,7 +98,7 @@ def _earlier_change(entry: Any, actor: Any, reported_until: str | None) -> str |
             break
         if reported_until is not None and str(line.get("at") or "") <= reported_until:
             break
-        if line.get("action") in _CHANGE_LINES and line.get("outcome") != "refused_too_late":
+        if line.get("action") in _CHANGE_LINES and line.get("outcome") != REFUSED_TOO_LATE:
             own.append(line["action"])
     if not own:
         return None
@@ -262,6 +265,17 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
         return sends_as_group(fields, recorded)
 
 
+@contextmanager
+def _naming_desired_item(key: str) -> Iterator[None]:
+    """A validation error about one desired send names it: ``desired['<key>'].<field>``."""
+    from airflow_braze_schedule.core.errors import BrazeValidationError
+
+    try:
+        yield
+    except BrazeValidationError as error:
+        raise BrazeValidationError(f"desired[{key!r}].{error.field}", error.problem, error.expected) from None
+
+
 class ReconcileIncompleteError(RuntimeError):
     """Some keys of a reconcile failed in a way a retry may fix; everything that succeeded is recorded."""
 
@@ -406,17 +420,12 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         desired: dict[str, dict[str, Any]], registered: dict[str, Any]
     ) -> dict[str, BrazeRequest]:
         """Every desired send validated (nothing is sent if one breaks a rule), as its key's request."""
-        from airflow_braze_schedule.core.errors import BrazeValidationError
         from airflow_braze_schedule.operators.keyed_steps import keyed_request
 
         requests: dict[str, BrazeRequest] = {}
         for key, fields in desired.items():
-            try:
+            with _naming_desired_item(key):
                 requests[key] = keyed_request(fields, registered.get(key))
-            except BrazeValidationError as error:
-                raise BrazeValidationError(
-                    f"desired[{key!r}].{error.field}", error.problem, error.expected
-                ) from None
         return requests
 
     def _group_member(self, key: str, fields: dict[str, Any]) -> GroupMember:
@@ -443,12 +452,8 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             **fields,
         )
         member.hook = self.hook  # one client: one rate-limit state for every request of the task
-        try:
+        with _naming_desired_item(key):
             return GroupMember.validated(member)
-        except BrazeValidationError as error:
-            raise BrazeValidationError(
-                f"desired[{key!r}].{error.field}", error.problem, error.expected
-            ) from None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.errors import BrazeError
