@@ -64,6 +64,17 @@ def when(hours: float = 24, *, utc: bool = True) -> str:
     return text + "Z" if utc else text
 
 
+def past_on_a_day_not_over_everywhere() -> str:
+    """Midnight (no designator) of the date of 12 hours ago: a wall time already passed in UTC-12, the
+    last zone (so a local time is over), on a date not yet over there (so an optimal time is not).
+
+    A fixed offset such as "20 hours ago" is not: its date ends in UTC-12 at noon UTC the next day, so
+    from noon to 20:00 UTC it is over everywhere.
+    """
+    day = (datetime.now(UTC) - timedelta(hours=12)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.replace(tzinfo=None).isoformat()
+
+
 def post(
     braze: FakeBraze, path: str, body: Any = None, *, key: str | None = None, **kwargs: Any
 ) -> requests.Response:
@@ -504,7 +515,7 @@ def test_named_braze_errors_are_the_message(fake_braze: FakeBraze) -> None:
         ),
         pytest.param(
             CANVAS_CREATE,
-            canvas_body(schedule={"time": when(-20, utc=False), "at_optimal_time": True}),
+            canvas_body(schedule={"time": past_on_a_day_not_over_everywhere(), "at_optimal_time": True}),
             id="optimal-time-on-a-day-not-over-everywhere",
         ),
         pytest.param(
@@ -536,7 +547,11 @@ def test_named_braze_errors_are_the_message(fake_braze: FakeBraze) -> None:
         pytest.param(
             CANVAS_CREATE,
             canvas_body(
-                schedule={"time": when(-20, utc=False), "in_local_time": True, "at_optimal_time": True}
+                schedule={
+                    "time": past_on_a_day_not_over_everywhere(),
+                    "in_local_time": True,
+                    "at_optimal_time": True,
+                }
             ),
             id="both-flags-take-the-optimal-window",
         ),
