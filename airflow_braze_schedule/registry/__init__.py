@@ -35,10 +35,17 @@ from airflow_braze_schedule.registry.asset_store import (
     schedules_asset_uri,
 )
 from airflow_braze_schedule.registry.sql import DEFAULT_TABLE, SqlBackend
-from airflow_braze_schedule.registry.store import ScheduleRegistry, UnknownScheduleKeyError
+from airflow_braze_schedule.registry.store import (
+    RegistryPage,
+    RegistryQuery,
+    ScheduleRegistry,
+    UnknownScheduleKeyError,
+)
 
 __all__ = [
     "DEFAULT_TABLE",
+    "RegistryPage",
+    "RegistryQuery",
     "RegistryUnavailableError",
     "ScheduleRegistry",
     "UnknownScheduleKeyError",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_braze_schedule.core.errors import BrazeError
@@ -34,6 +35,49 @@ class RegistryBackend(Protocol):
     def save(self, entry: dict[str, Any]) -> None: ...
 
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class RegistryQuery:
+    """A filter over one workspace's entries, answered a page at a time.
+
+    :param prefix: keys starting with this (a scope).
+    :param state: the effective state (``scheduled``, ``updated``, ``cancelled``, ``presumed_sent``).
+    :param send_after: entries whose send begins at or after this instant (UTC-aware).
+    :param send_before: entries whose send begins before this instant.
+    :param limit: at most this many entries in the page.
+    :param offset: skip this many entries (in key order) first.
+    """
+
+    prefix: str = ""
+    state: str | None = None
+    send_after: datetime | None = None
+    send_before: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+    def matches(self, entry: RegistryEntry, now: datetime | None = None) -> bool:
+        if not entry.schedule_key.startswith(self.prefix):
+            return False
+        if self.state is not None and entry.effective_state(now) != self.state:
+            return False
+        if self.send_after is not None or self.send_before is not None:
+            starts = entry.send_starts()
+            if starts is None:
+                return False
+            if self.send_after is not None and starts < self.send_after:
+                return False
+            if self.send_before is not None and starts >= self.send_before:
+                return False
+        return True
+
+
+@dataclass
+class RegistryPage:
+    """One page of a :class:`RegistryQuery`'s answer: ``total`` entries matched, ``entries`` in key order."""
+
+    total: int
+    entries: list[RegistryEntry] = field(default_factory=list)
 
 
 class UnknownScheduleKeyError(BrazeError, LookupError):
@@ -68,6 +112,43 @@ class ScheduleRegistry:
                 "braze_conn_id (keys are per connection), or create it first (BrazeUpsertScheduleOperator)"
             )
         return entry
+
+    def get_many(self, schedule_keys: Iterable[str]) -> dict[str, RegistryEntry]:
+        """The entries of those keys that exist, by key (a backend may read them in one batch)."""
+        keys = [check_schedule_key(key) for key in schedule_keys]
+        with self._lock:
+            load_many = getattr(self.backend, "load_many", None)
+            if load_many is not None:
+                values = load_many(keys)
+            else:
+                values = {key: value for key in keys if (value := self.backend.load(key)) is not None}
+        return {key: RegistryEntry.from_json(value) for key, value in values.items()}
+
+    def put_many(self, entries: Iterable[RegistryEntry]) -> None:
+        """Write many entries (a backend may write them in one batch)."""
+        values = []
+        for entry in entries:
+            check_schedule_key(entry.schedule_key)
+            if len(entry.history) > MAX_HISTORY:
+                entry.history = entry.history[-MAX_HISTORY:]
+            values.append(entry.to_json())
+        with self._lock:
+            save_many = getattr(self.backend, "save_many", None)
+            if save_many is not None:
+                save_many(values)
+            else:
+                for value in values:
+                    self.backend.save(value)
+
+    def query(self, query: RegistryQuery, *, now: datetime | None = None) -> RegistryPage:
+        """One page of the entries matching ``query``, in key order, with the total that matched."""
+        with self._lock:
+            backend_query = getattr(self.backend, "query", None)
+            if backend_query is not None:
+                total, values = backend_query(query, now)
+                return RegistryPage(total, [RegistryEntry.from_json(value) for value in values])
+            matched = [entry for entry in self.scope(query.prefix).values() if query.matches(entry, now)]
+        return RegistryPage(len(matched), matched[query.offset : query.offset + query.limit])
 
     def put(self, entry: RegistryEntry) -> RegistryEntry:
         """Write an entry (replacing what was there)."""
