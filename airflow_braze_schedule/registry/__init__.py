@@ -59,10 +59,40 @@ class RegistryUnavailableError(BrazeConfigurationError):
     """No registry can be reached from here; the message says which one to set up."""
 
 
+#: The provider package that registers each common SQL connection type, named in the error that asks
+#: for it; other types get the general advice.
+SQL_PROVIDER_PACKAGES = {
+    "jdbc": "apache-airflow-providers-jdbc",
+    "mssql": "apache-airflow-providers-microsoft-mssql",
+    "mysql": "apache-airflow-providers-mysql",
+    "odbc": "apache-airflow-providers-odbc",
+    "oracle": "apache-airflow-providers-oracle",
+    "postgres": "apache-airflow-providers-postgres",
+    "redshift": "apache-airflow-providers-amazon",
+    "snowflake": "apache-airflow-providers-snowflake",
+    "sqlite": "apache-airflow-providers-sqlite",
+    "trino": "apache-airflow-providers-trino",
+}
+
+
 def _sql_hook(registry_conn_id: str) -> Any:
     from airflow.providers.common.compat.sdk import BaseHook
 
-    hook = BaseHook.get_connection(registry_conn_id).get_hook()
+    connection = BaseHook.get_connection(registry_conn_id)
+    try:
+        hook = connection.get_hook()
+    except Exception as error:
+        # Airflow says only 'Unknown hook type' (2.11: nothing at all) when the connection type's
+        # provider is not installed; the user needs the connection, its type and the package.
+        conn_type = connection.conn_type
+        package = SQL_PROVIDER_PACKAGES.get(
+            str(conn_type), f"the provider package that registers connection type {conn_type!r}"
+        )
+        raise RegistryUnavailableError(
+            f"registry_conn_id={registry_conn_id!r} is a connection of type {conn_type!r}, and Airflow "
+            f"could not build its hook here ({type(error).__name__}): install {package} next to Airflow "
+            "wherever the task runs, or name a connection of a SQL database whose provider is installed"
+        ) from error
     if not (hasattr(hook, "get_conn") and hasattr(hook, "placeholder")):
         raise RegistryUnavailableError(
             f"registry_conn_id={registry_conn_id!r} gives a {type(hook).__name__}, not a SQL hook "
