@@ -21,7 +21,9 @@ with DAG(
         task_id="schedule_campaign",
         campaign_id="install-check-campaign",
         recipients=[{"external_user_id": "install-check-user"}],
-        schedule={"time": "{{ macros.ds_add(ds, 2) }}T09:00:00", "in_local_time": True},
+        # Three days on: a local-time send's earliest zone (UTC+14) is then over 24 hours ahead at any
+        # hour of the run, so Braze's 24-hour advice logs no warning (two days warned after 19:00 UTC).
+        schedule={"time": "{{ macros.ds_add(ds, 3) }}T09:00:00", "in_local_time": True},
     )
     cancel = BrazeCancelScheduleOperator(task_id="cancel", schedule_id=schedule_campaign.output)
 
