@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-slow test-matrix matrix-lock bench lint typecheck clean dist test-install airflow test-deployment screenshots
+.PHONY: help install demo test test-slow test-matrix matrix-lock install-constraints bench lint typecheck clean dist test-install airflow test-deployment screenshots
 
 help:
 	@echo "make demo   - run the example lifecycle DAG against a local fake Braze and tell what happened"
@@ -77,6 +77,16 @@ test-matrix: install $(foreach v,$(MATRIX),.matrix/$(v)/.synced)
 matrix-lock: | $(UV)
 	$(UV) pip compile --quiet --python-version 3.11 requirements/airflow-2.11.in -o requirements/airflow-2.11.txt
 	$(UV) pip compile --quiet --python-version 3.11 $(EXCLUDE_NEWER_3.0) requirements/airflow-3.0.in -o requirements/airflow-3.0.txt
+
+# The stand-in for Airflow 2.11.2's constraint file that `make test-install` installs with (these
+# machines cannot fetch Airflow's own): the versions of 2.11.2's release day, for Python 3.11.
+CONSTRAINTS_2.11 := tests/install/constraints/constraints-2.11.2-python3.11.txt
+install-constraints: | $(UV)
+	@echo "# Stand-in for Airflow's constraints-2.11.2/constraints-3.11.txt: the same kind of pins (the" > $(CONSTRAINTS_2.11)
+	@echo "# highest versions released by Airflow 2.11.2's release day, 2026-03-14), for what a plain install" >> $(CONSTRAINTS_2.11)
+	@echo "# of Airflow and this provider resolves. Made by \`make install-constraints\` from airflow-2.11.2.in." >> $(CONSTRAINTS_2.11)
+	$(UV) pip compile --quiet --python-version 3.11 --exclude-newer 2026-03-15 --no-header --no-annotate \
+		tests/install/constraints/airflow-2.11.2.in >> $(CONSTRAINTS_2.11)
 
 bench: install
 	$(PY) bench/run.py

@@ -1,11 +1,17 @@
-"""The built wheel, installed the way a user adds a provider to the Airflow they already run.
+"""The built wheel, installed the way the README tells a user to add the provider to their Airflow.
 
-For the oldest and the newest supported Airflow line, a fresh ``python3 -m venv`` gets a stock
-``apache-airflow`` from PyPI and the wheel ``make dist`` builds, both by plain ``pip`` (not from uv.lock,
-so whatever PyPI resolves today is what is tested). Then, from that virtualenv only: Airflow's CLI lists
-the provider without a warning and registers the ``braze`` connection type, and ``airflow dags test``
-runs a DAG that schedules and cancels a send against the fake Braze, started there with
-``python -m airflow_braze_schedule.testing``.
+For the oldest and the newest supported Airflow line, a fresh ``python3 -m venv`` runs the README's own
+install block for that line, read from README.md and run by bash as written, with two changes only: the
+wheel gets ``[testing]`` (for the fake Braze), and the 2.11 block's ``curl`` of Airflow's constraint file
+becomes ``cat`` of a checked-in stand-in (``constraints/``; these machines cannot reach the host of
+Airflow's constraint files), holding the highest versions released by Airflow 2.11.2's release day. The
+newest line installs with no constraints at all, whatever the package index resolves today: the
+configuration that meets a moving dependency first. Each case prints the versions it resolved of the
+packages whose releases have moved under us before (:data:`DRIFT_PACKAGES`), so a failure names them.
+
+Then, from that virtualenv only: Airflow's CLI lists the provider without a warning and registers the
+``braze`` connection type, and ``airflow dags test`` runs a DAG that schedules and cancels a send against
+the fake Braze, started there with ``python -m airflow_braze_schedule.testing``.
 
 Each line takes a minute or more (pip installs about 150 packages; pip's cache makes reruns faster), so
 these tests carry the ``install`` marker, which ``make test`` deselects; ``make test-install`` runs them
@@ -39,12 +45,79 @@ pytestmark = pytest.mark.install
 ROOT = Path(__file__).resolve().parents[2]
 WHEEL_NAME = f"airflow_braze_schedule-{airflow_braze_schedule.__version__}-py3-none-any.whl"
 DAG_FILE = Path(__file__).with_name("braze_install_check.py")
+#: Stands in for constraints-2.11.2/constraints-3.11.txt (``make install-constraints``).
+CONSTRAINTS_STAND_IN = Path(__file__).with_name("constraints") / "constraints-2.11.2-python3.11.txt"
 PIP_TIMEOUT = 20 * 60
 HEARTBEAT = 15.0
+#: Printed for every case: the releases that broke or may break an install.
+DRIFT_PACKAGES = (
+    "apache-airflow",
+    "cryptography",
+    "apache-airflow-providers-common-compat",
+    "requests",
+    "pendulum",
+    "werkzeug",
+)
 
 
-AIRFLOW_VERSIONS = [oldest_airflow(), newest_airflow()]
+@dataclass(frozen=True)
+class InstallCase:
+    """One Airflow line, installed by the README block marked ``<!-- install: <block> ...``."""
+
+    version: str
+    block: str
+    how: str
+
+
+CASES = [
+    InstallCase(oldest_airflow(), "airflow-2.11", "with its constraints"),
+    InstallCase(newest_airflow(), "airflow-3", "with no constraints"),
+]
 INSTALL_SECONDS: dict[str, float] = {}
+RESOLVED: dict[str, dict[str, str]] = {}
+
+
+def readme_install_block(block: str) -> str:
+    """The bash block the README marks ``<!-- install: <block> ...``, as written there."""
+    readme = (ROOT / "README.md").read_text()
+    marker = f"<!-- install: {block} "
+    assert marker in readme, f"README.md has no install block marked {marker!r}"
+    match = re.search(r"```bash\n(.*?)```", readme.split(marker, 1)[1], re.DOTALL)
+    assert match, f"no bash block follows {marker!r} in README.md"
+    return match.group(1)
+
+
+def runnable_install_block(case: InstallCase) -> str:
+    """The README's block for ``case``, with the wheel's ``[testing]`` extra and the stand-in constraints."""
+    block = readme_install_block(case.block)
+    # The README and the pins must name the same Airflow and the same wheel, or the test runs neither.
+    assert re.search(rf"(AIRFLOW_VERSION=|apache-airflow==){re.escape(case.version)}\b", block), (
+        f"README.md's {case.block} block does not install Airflow {case.version}:\n{block}"
+    )
+    assert f"dist/{WHEEL_NAME}" in block, f"README.md's {case.block} block does not name {WHEEL_NAME}"
+    block = block.replace(f"dist/{WHEEL_NAME}", f'"dist/{WHEEL_NAME}[testing]"')
+    block, fetched = re.subn(
+        r'^curl -sSL "[^"]+"', f'cat "{CONSTRAINTS_STAND_IN}"', block, flags=re.MULTILINE
+    )
+    assert fetched <= 1, block
+    return block
+
+
+def resolved_versions(python: Path) -> dict[str, str]:
+    """The installed version of each of :data:`DRIFT_PACKAGES` in a virtualenv ('-' if absent)."""
+    script = (
+        "import importlib.metadata as m, json, sys\n"
+        "def version(name):\n"
+        "    try:\n"
+        "        return m.version(name)\n"
+        "    except m.PackageNotFoundError:\n"
+        "        return '-'\n"
+        "print(json.dumps({name: version(name) for name in sys.argv[1:]}))\n"
+    )
+    result = subprocess.run(
+        [str(python), "-c", script, *DRIFT_PACKAGES], capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(result.stdout)
 
 
 def _say(label: str, started: float, message: str) -> None:
@@ -87,16 +160,18 @@ def wheel() -> Path:
 class InstalledAirflow:
     """A virtualenv holding a stock Airflow and the provider's wheel, with its own AIRFLOW_HOME."""
 
-    version: str
+    case: InstallCase
     venv: Path
     home: Path
     started: float
 
     @property
+    def version(self) -> str:
+        return self.case.version
+
+    @property
     def label(self) -> str:
-        return (
-            f"Airflow {self.version}, {AIRFLOW_VERSIONS.index(self.version) + 1} of {len(AIRFLOW_VERSIONS)}"
-        )
+        return f"Airflow {self.version} {self.case.how}, {CASES.index(self.case) + 1} of {len(CASES)}"
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a user's shell in this virtualenv: none of the project's settings leak in."""
@@ -130,30 +205,33 @@ class InstalledAirflow:
         )
 
 
-@pytest.fixture(scope="module", params=AIRFLOW_VERSIONS, ids=lambda version: f"airflow-{version}")
+@pytest.fixture(scope="module", params=CASES, ids=lambda case: f"airflow-{case.version}")
 def installed(request, wheel, tmp_path_factory) -> Iterator[InstalledAirflow]:
-    version = request.param
-    root = tmp_path_factory.mktemp(f"airflow-{version}")
-    target = InstalledAirflow(
-        version=version, venv=root / "venv", home=root / "home", started=time.monotonic()
-    )
+    case = request.param
+    root = tmp_path_factory.mktemp(f"airflow-{case.version}")
+    target = InstalledAirflow(case=case, venv=root / "venv", home=root / "home", started=time.monotonic())
     (target.home / "dags").mkdir(parents=True)
+    (target.home / "dist").mkdir()
+    shutil.copy(wheel, target.home / "dist" / WHEEL_NAME)  # where the README's commands find it
     _say(target.label, target.started, f"python3 -m venv {target.venv}")
     subprocess.run(["python3", "-m", "venv", str(target.venv)], check=True, timeout=120)
 
-    requirements = [f"apache-airflow=={version}", f"{wheel}[testing]"]
-    _say(target.label, target.started, f"pip install {shlex.join(requirements)} (a minute or more)")
+    block = runnable_install_block(case)
+    _say(target.label, target.started, f"README.md's {case.block} block (a minute or more):\n{block}")
     install_started = time.monotonic()
     returncode, output = _run_with_heartbeat(
-        [str(target.venv / "bin" / "pip"), "install", "--progress-bar", "off", *requirements],
+        ["bash", "-euo", "pipefail", "-c", block],
         target.label,
         target.started,
         env=target.env(),
         cwd=target.home,
     )
-    INSTALL_SECONDS[version] = time.monotonic() - install_started
+    INSTALL_SECONDS[case.version] = time.monotonic() - install_started
+    # Before any assertion: when an install or a later step fails, these say which release moved.
+    RESOLVED[f"{case.version} {case.how}"] = versions = resolved_versions(target.venv / "bin" / "python")
+    _say(target.label, target.started, "resolved: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     assert returncode == 0, f"pip install failed:\n{output[-5000:]}"
-    _say(target.label, target.started, f"installed in {INSTALL_SECONDS[version]:.1f} s")
+    _say(target.label, target.started, f"installed in {INSTALL_SECONDS[case.version]:.1f} s")
     yield target
     shutil.rmtree(root)  # half a gigabyte per virtualenv
     _say(target.label, target.started, "done")
@@ -163,7 +241,15 @@ def installed(request, wheel, tmp_path_factory) -> Iterator[InstalledAirflow]:
 def _report_install_times() -> Iterator[None]:
     yield
     for version, seconds in INSTALL_SECONDS.items():
-        print(f"pip install apache-airflow=={version} + wheel[testing]: {seconds:.1f} s", file=sys.stderr)
+        print(
+            f"README install of apache-airflow=={version} + wheel[testing]: {seconds:.1f} s", file=sys.stderr
+        )
+    print("Versions resolved (the drift report):", file=sys.stderr)
+    width = max(map(len, DRIFT_PACKAGES))
+    for line, versions in RESOLVED.items():
+        print(f"  Airflow {line}:", file=sys.stderr)
+        for name, version in versions.items():
+            print(f"    {name:<{width}}  {version}", file=sys.stderr)
 
 
 def _provider_complaints(result: subprocess.CompletedProcess[str]) -> list[str]:
