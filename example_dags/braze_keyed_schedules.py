@@ -3,9 +3,11 @@
 Four DAGs on one Braze connection (``braze_default``), sharing its schedule registry (Airflow 3.3+:
 nothing to set up; older lines: add ``registry_conn_id="<a SQL connection>"`` to every Braze task):
 
-* ``braze_keyed_daily_digest`` runs daily and upserts one send, ``digest/next-monday``: the first run
-  creates it, later runs send nothing while the digest stays the same, and a run after the send time
-  changed (the Variable ``braze_example_digest_hour``) updates it, keeping its local-time flag.
+* ``braze_keyed_daily_digest`` runs daily and upserts the next Monday's send, keyed by its date
+  (``digest/2027-03-01``): the first run creates it, later runs send nothing while the digest stays the
+  same, and a run after the send time changed (the Variable ``braze_example_digest_hour``) updates it,
+  keeping its local-time flag. Once that Monday is less than a day ahead in the earliest time zone, runs
+  turn to the Monday after, under its own key, and leave the week's send as it is.
 * ``braze_keyed_order_reminders`` runs daily and reconciles the reminders of every open order (the
   Variable ``braze_example_orders``, a JSON list of ``{"order_id", "user", "remind_on"}``): new orders
   get a reminder, changed ones are updated or replaced, orders gone from the list are cancelled.
@@ -48,16 +50,29 @@ with DAG(
     doc_md=__doc__,
 ) as digest_dag:
 
-    @task
+    @task(multiple_outputs=True)
     def next_monday() -> dict[str, Any]:
-        """Next Monday at the digest hour, each user's local time: the same all week long."""
+        """The next Monday's digest at the digest hour, each user's local time, and its key.
+
+        A local-time send begins in the earliest time zone (UTC+14) 14 hours before that hour in UTC,
+        and Braze advises setting it 24 hours ahead of that; from then on the Monday after is the one to
+        set. A key per Monday leaves the week's send, already set, to go out as it is.
+        """
         hour = int(Variable.get("braze_example_digest_hour", 9))
-        monday = pendulum.now("UTC").next(pendulum.MONDAY).at(hour)
-        return {"time": monday.format("YYYY-MM-DDTHH:mm:ss"), "in_local_time": True}
+        now = pendulum.now("UTC")
+        monday = now.next(pendulum.MONDAY).at(hour)
+        if monday.subtract(hours=14 + 24) < now:
+            monday = monday.add(weeks=1)
+        return {
+            "schedule_key": f"digest/{monday.to_date_string()}",
+            "schedule": {"time": monday.format("YYYY-MM-DDTHH:mm:ss"), "in_local_time": True},
+        }
+
+    digest = next_monday()
 
     BrazeUpsertScheduleOperator(
         task_id="upsert_digest",
-        schedule_key="digest/next-monday",
+        schedule_key=digest["schedule_key"],
         messages={
             "email": {
                 "app_id": "digest-app",
@@ -67,7 +82,7 @@ with DAG(
         },
         segment_id="weekly-digest-readers",
         broadcast=True,
-        schedule=next_monday(),
+        schedule=digest["schedule"],
     )
 
 with DAG(
