@@ -1,0 +1,131 @@
+"""The read-only registry the page and the CLI use, and the ``airflow-braze-schedule`` command."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pendulum
+import pytest
+
+from airflow_braze_schedule.cli import main
+from airflow_braze_schedule.core.registry_model import Actor, RegistryEntry
+from airflow_braze_schedule.plugins._reader import open_registry_reader
+from airflow_braze_schedule.registry import RegistryQuery, ScheduleRegistry, open_registry
+from tests.helpers import env_vars
+
+CONN = "braze_cli_registry"
+NOW = pendulum.datetime(2030, 1, 10, 12, tz="UTC")
+
+
+def keyed(key: str, day: int, state: str = "scheduled", local: bool = False) -> RegistryEntry:
+    schedule: dict[str, Any] = {
+        "time": pendulum.datetime(2030, 1, day, 9, tz="UTC").isoformat().replace("+00:00", "Z")
+    }
+    if local:
+        schedule = {"time": f"2030-01-{day:02d}T09:00:00", "in_local_time": True}
+    entry = RegistryEntry(key, handle={"schedule_id": f"s-{key}", "kind": "message", "schedule": schedule})
+    entry.record("create", Actor("orders", "run-1", "create"), state="scheduled")
+    if state != "scheduled":
+        entry.record("cancel", Actor("braze_schedule_admin", "run-2", "cancel_by_key"), state=state)
+    return entry
+
+
+@pytest.fixture
+def sql_registry(tmp_path):
+    with env_vars(
+        **{
+            f"AIRFLOW_CONN_{CONN.upper()}": json.dumps(
+                {"conn_type": "sqlite", "host": str(tmp_path / "r.db")}
+            )
+        }
+    ):
+        writer = open_registry(braze_conn_id="braze_default", registry_conn_id=CONN)
+        writer.put_many(
+            [keyed(f"shop-{n % 3}/{n:02d}", 1 + n % 20, local=n % 4 == 0) for n in range(40)]
+            + [keyed("shop-0/cancelled", 15, state="cancelled")]
+        )
+        writer.backend.close()  # type: ignore[attr-defined]
+        yield CONN
+
+
+QUERIES = [
+    RegistryQuery(),
+    RegistryQuery(prefix="shop-1/", limit=5, offset=3),
+    RegistryQuery(state="scheduled"),
+    RegistryQuery(state="presumed_sent"),
+    RegistryQuery(state="cancelled"),
+    RegistryQuery(send_after=NOW, send_before=NOW.add(days=4)),
+    RegistryQuery(prefix="shop-2/", state="scheduled", send_after=NOW.subtract(days=3), limit=2, offset=1),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=range(len(QUERIES)))
+def test_the_sql_readers_paged_query_answers_as_the_registrys_own_filter_does(sql_registry, query):
+    reader = open_registry_reader(registry_conn_id=sql_registry)
+    generic = ScheduleRegistry(
+        open_registry(registry_conn_id=sql_registry).backend, workspace="braze_default"
+    )
+    assert not hasattr(generic.backend, "query")  # the generic answer: every entry read and filtered here
+
+    fast, slow = reader.query(query, now=NOW), generic.query(query, now=NOW)
+
+    assert fast.total == slow.total
+    assert [e.schedule_key for e in fast.entries] == [e.schedule_key for e in slow.entries]
+
+
+def test_the_sql_reader_never_creates_the_registry_table(tmp_path):
+    from airflow_braze_schedule.registry import RegistryUnavailableError
+
+    with env_vars(
+        **{
+            f"AIRFLOW_CONN_{CONN.upper()}": json.dumps(
+                {"conn_type": "sqlite", "host": str(tmp_path / "e.db")}
+            )
+        }
+    ):
+        reader = open_registry_reader(registry_conn_id=CONN)
+        with pytest.raises(RegistryUnavailableError, match="cannot be read"):
+            reader.query(RegistryQuery())
+        reader.backend.close()  # type: ignore[attr-defined]
+        import sqlite3
+
+        tables = sqlite3.connect(tmp_path / "e.db").execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == []
+
+
+def test_cli_list_prints_a_table_with_the_page_and_its_total(sql_registry, capsys):
+    code = main(["list", "--registry-conn-id", sql_registry, "--scope", "shop-1/", "--limit", "3"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0].split()[:3] == ["KEY", "STATE", "KIND"]
+    assert [line.split()[0] for line in out.splitlines()[1:4]] == ["shop-1/01", "shop-1/04", "shop-1/07"]
+    assert "1-3 of 13 schedules" in out
+
+
+def test_cli_list_json_filters_by_state(sql_registry, capsys):
+    code = main(["list", "--registry-conn-id", sql_registry, "--state", "cancelled", "--json"])
+
+    page = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert page["total"] == 1
+    assert page["entries"][0]["schedule_key"] == "shop-0/cancelled"
+    assert page["entries"][0]["last_change"]["dag_id"] == "braze_schedule_admin"
+
+
+def test_cli_show_prints_the_history_and_an_unknown_key_fails(sql_registry, capsys):
+    assert main(["show", "--registry-conn-id", sql_registry, "shop-0/cancelled"]) == 0
+    out = capsys.readouterr().out
+    assert "HISTORY" in out
+    assert "braze_schedule_admin/run-2/cancel_by_key" in out
+
+    assert main(["show", "--registry-conn-id", sql_registry, "shop-0/nothing"]) == 1
+    assert "No schedule is recorded under 'shop-0/nothing'" in capsys.readouterr().err
+
+
+def test_the_console_script_is_declared():
+    from importlib.metadata import entry_points
+
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
+    assert scripts["airflow-braze-schedule"] == "airflow_braze_schedule.cli:main"
