@@ -107,6 +107,7 @@ class MetadataAssetStoreBackend:
 
         return (
             select(*columns)
+            .select_from(AssetStateStoreModel)
             .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
             .where(AssetModel.uri == self.uri)
         )

@@ -129,3 +129,73 @@ def test_the_console_script_is_declared():
 
     scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
     assert scripts["airflow-braze-schedule"] == "airflow_braze_schedule.cli:main"
+
+
+# --- the asset store (Airflow 3.3+), read from the metadata database -----------------------------------
+
+ASSET_CONN = "braze_reader_test"
+
+
+class _Entries:
+    description = "a dict"
+
+    def __init__(self, values: dict[str, dict[str, Any]]) -> None:
+        self.values = values
+
+    def load(self, schedule_key: str) -> dict[str, Any] | None:
+        return self.values.get(schedule_key)
+
+    def save(self, entry: dict[str, Any]) -> None:
+        raise AssertionError("read only")
+
+    def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.values.items() if k.startswith(prefix)}
+
+
+@pytest.fixture(scope="module")
+def asset_registry(airflow_db) -> dict[str, dict[str, Any]]:
+    pytest.importorskip("airflow.models.asset_state_store", reason="the asset store came in Airflow 3.3")
+    from airflow.models.asset import AssetModel
+    from airflow.models.asset_state_store import AssetStateStoreModel
+    from airflow.utils.session import create_session
+
+    from airflow_braze_schedule.assets import schedules_asset_uri
+
+    values = {
+        e.schedule_key: e.to_json()
+        for e in [keyed(f"shop-{n % 3}/{n:02d}", 1 + n % 20, local=n % 4 == 0) for n in range(40)]
+        + [keyed("shop-0/cancelled", 15, state="cancelled"), keyed("shop_0/underscore", 12)]
+    }
+    uri = schedules_asset_uri(ASSET_CONN)
+    with create_session() as session:
+        asset = AssetModel(uri=uri, name=uri)
+        session.add(asset)
+        session.flush()
+        for key, value in values.items():
+            session.add(AssetStateStoreModel(asset_id=asset.id, key="entry:" + key, value=json.dumps(value)))
+        # The store's key index is not an entry: the reader lists entry rows only.
+        session.add(AssetStateStoreModel(asset_id=asset.id, key="index:00", value=json.dumps(sorted(values))))
+    return values
+
+
+ASSET_QUERIES = [*QUERIES, RegistryQuery(prefix="shop_"), RegistryQuery(prefix="shop-0/", offset=10)]
+
+
+@pytest.mark.parametrize("query", ASSET_QUERIES, ids=range(len(ASSET_QUERIES)))
+def test_the_asset_store_reader_answers_as_the_registrys_own_filter_does(asset_registry, query):
+    reader = open_registry_reader(ASSET_CONN)
+    generic = ScheduleRegistry(_Entries(asset_registry), workspace=ASSET_CONN)
+
+    fast, slow = reader.query(query, now=NOW), generic.query(query, now=NOW)
+
+    assert fast.total == slow.total
+    assert [e.schedule_key for e in fast.entries] == [e.schedule_key for e in slow.entries]
+    assert reader.get("shop-0/cancelled").state == "cancelled"  # type: ignore[union-attr]
+    assert reader.get("shop-0/none") is None
+
+
+def test_cli_lists_the_asset_store_without_a_registry_connection(asset_registry, capsys):
+    code = main(["list", "--conn-id", ASSET_CONN, "--scope", "shop-0/", "--state", "cancelled", "--json"])
+
+    assert code == 0
+    assert [e["schedule_key"] for e in json.loads(capsys.readouterr().out)["entries"]] == ["shop-0/cancelled"]
