@@ -68,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _reader(args: argparse.Namespace) -> Any:
     from airflow_braze_schedule.plugins._reader import open_registry_reader
-    from airflow_braze_schedule.plugins.app import registry_location
+    from airflow_braze_schedule.plugins.reading import registry_location
 
     configured_conn, configured_table = registry_location()
     return open_registry_reader(
@@ -79,7 +79,7 @@ def _reader(args: argparse.Namespace) -> Any:
 
 
 def _dashboard(conn_id: str, handle: dict[str, Any] | None) -> str | None:
-    from airflow_braze_schedule.plugins.app import dashboard_link, dashboard_of
+    from airflow_braze_schedule.plugins.reading import dashboard_link, dashboard_of
 
     return dashboard_link(dashboard_of(conn_id), handle)
 

@@ -199,3 +199,20 @@ def test_cli_lists_the_asset_store_without_a_registry_connection(asset_registry,
 
     assert code == 0
     assert [e["schedule_key"] for e in json.loads(capsys.readouterr().out)["entries"]] == ["shop-0/cancelled"]
+
+
+def test_the_plugin_module_and_the_cli_import_without_fastapi():
+    """As on Airflow 2, whose webserver has no FastAPI: the plugin loads (with no app) and the CLI runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['fastapi'] = None\n"
+        "import airflow_braze_schedule.plugins, airflow_braze_schedule.cli\n"
+        "assert 'airflow_braze_schedule.plugins.app' not in sys.modules\n"
+        "raise SystemExit(airflow_braze_schedule.cli.main(['list', '--help']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--send-before" in done.stdout
