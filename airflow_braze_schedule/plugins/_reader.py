@@ -100,16 +100,18 @@ class MetadataAssetStoreBackend:
         self.uri = uri
         self.description = f"the asset_state_store of {uri}"
 
-    def _select(self, *columns: Any) -> Any:
+    def _select(self, session: Any, *columns: Any) -> Any:
+        """A select of ``columns`` of this asset's store rows (the asset's id looked up first, so that
+        every query runs on the store's primary key, ``(asset_id, key)``, alone)."""
         from airflow.models.asset import AssetModel
         from airflow.models.asset_state_store import AssetStateStoreModel
         from sqlalchemy import select
 
+        asset_id = session.scalar(select(AssetModel.id).where(AssetModel.uri == self.uri).limit(1))
         return (
             select(*columns)
             .select_from(AssetStateStoreModel)
-            .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
-            .where(AssetModel.uri == self.uri)
+            .where(AssetStateStoreModel.asset_id == asset_id)
         )
 
     def _in_scope(self, prefix: str) -> Any:
@@ -126,7 +128,7 @@ class MetadataAssetStoreBackend:
 
         with create_session() as session:
             value = session.scalar(
-                self._select(AssetStateStoreModel.value).where(
+                self._select(session, AssetStateStoreModel.value).where(
                     AssetStateStoreModel.key == _ENTRY + schedule_key
                 )
             )
@@ -142,7 +144,7 @@ class MetadataAssetStoreBackend:
 
         with create_session() as session:
             rows = session.execute(
-                self._select(AssetStateStoreModel.key, AssetStateStoreModel.value).where(
+                self._select(session, AssetStateStoreModel.key, AssetStateStoreModel.value).where(
                     self._in_scope(prefix)
                 )
             ).all()
@@ -157,15 +159,21 @@ class MetadataAssetStoreBackend:
 
         if query.state is None and query.send_after is None and query.send_before is None:
             with create_session() as session:
-                total = session.scalar(self._select(func.count()).where(self._in_scope(query.prefix))) or 0
-                values = session.scalars(
-                    self._select(AssetStateStoreModel.value)
-                    .where(self._in_scope(query.prefix))
-                    .order_by(AssetStateStoreModel.key)
-                    .limit(query.limit)
-                    .offset(query.offset)
+                in_scope = self._select(session, AssetStateStoreModel.key).where(self._in_scope(query.prefix))
+                total = session.scalar(in_scope.with_only_columns(func.count())) or 0
+                # The page's keys first (the primary key's index alone), then only their values: an
+                # offset deep in the store then skips keys, not whole entries.
+                keys = session.scalars(
+                    in_scope.order_by(AssetStateStoreModel.key).limit(query.limit).offset(query.offset)
                 ).all()
-            return int(total), [json.loads(value) for value in values]
+                values = dict(
+                    session.execute(
+                        self._select(session, AssetStateStoreModel.key, AssetStateStoreModel.value).where(
+                            AssetStateStoreModel.key.in_(keys)
+                        )
+                    ).all()
+                )
+            return int(total), [json.loads(values[key]) for key in keys if key in values]
         scope = self.load_scope(query.prefix)
         matched = [
             scope[key] for key in sorted(scope) if query.matches(RegistryEntry.from_json(scope[key]), now)
