@@ -115,7 +115,10 @@ function cancelRefusal() {
 function row(entry) {
   const flagged = entry.flags.length > 0;
   return el("tr", { class: flagged ? "flagged" : null, "data-key": entry.schedule_key },
-    el("td", {}, el("a", { class: "key", onclick: () => showDetail(entry.schedule_key) }, entry.schedule_key)),
+    el("td", {}, el("a", {
+      class: "key", href: `#${encodeURIComponent(entry.schedule_key)}`,
+      onclick: (event) => { event.preventDefault(); showDetail(entry.schedule_key); },
+    }, entry.schedule_key)),
     el("td", {}, el("span", { class: `state state-${entry.state}` }, entry.state || "pending")),
     el("td", {}, entry.outcome || ""),
     el("td", {}, entry.kind || ""),
