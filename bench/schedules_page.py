@@ -219,7 +219,7 @@ def main() -> int:
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "bench:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": "bench-only-secret",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "bench-only-secret-" + "x" * 64,
         f"AIRFLOW_CONN_{REGISTRY_CONN.upper()}": json.dumps(
             {"conn_type": "sqlite", "host": str(home / "registry.db")}
         ),

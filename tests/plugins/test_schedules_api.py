@@ -79,7 +79,7 @@ def client(airflow_db, tmp_path_factory) -> Iterator[Any]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "olga:op,vera:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(folder / "passwords.json"),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "test-secret-of-the-schedules-page",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "test-secret-of-the-schedules-page-" + "x" * 64,
     }
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
@@ -166,8 +166,11 @@ def test_the_session_cookie_of_airflows_ui_is_accepted(client):
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
     jwt = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="vera", role="viewer"))
-    answer = client.get("/braze/api/schedules", cookies={"_token": jwt})
-    client.cookies.clear()
+    client.cookies.set("_token", jwt)
+    try:
+        answer = client.get("/braze/api/schedules")
+    finally:
+        client.cookies.clear()
 
     assert answer.status_code == 200
 
