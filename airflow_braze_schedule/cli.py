@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--registry-conn-id", help="the Airflow SQL connection the registry is kept in")
     common.add_argument("--registry-table", help="the registry's table (default braze_schedule_registry)")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common.add_argument("--verbose", action="store_true", help="show Airflow's own log lines too")
 
     listing = commands.add_parser("list", parents=[common], help="one page of schedules, in key order")
     listing.add_argument("--scope", default="", help="keys starting with this")
@@ -143,6 +145,10 @@ def list_schedules(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if not args.verbose:
+        # Airflow logs connection look-ups and the like to stdout on some lines: the table or the JSON
+        # must be all a pipe gets. Errors of this command are printed, not logged.
+        logging.disable(logging.ERROR)
     from airflow_braze_schedule.core.errors import BrazeError
     from airflow_braze_schedule.plugins.entries import entry_detail
 

@@ -5,7 +5,8 @@ Airflow line gets:
 
 * 3.1 and newer: the FastAPI app at ``/braze`` (page and JSON API) and a "Braze schedules" entry in the
   UI's Browse menu (``external_views``), which shows the page inside Airflow's UI;
-* 3.0: the app at ``/braze`` (open ``<airflow>/braze/``), no menu entry (3.0 has no UI extension point);
+* 3.0: the JSON API at ``/braze/api`` with a bearer token (as Airflow's REST API); no page, since 3.0's
+  API server authenticates no browser session (``/braze/`` says so), and no menu entry;
 * 2.x: nothing in the webserver (it runs no FastAPI apps); the command line
   ``airflow-braze-schedule list / show`` reads the same registry.
 

@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 
 from airflow_braze_schedule.core.errors import BrazeError, BrazeValidationError
 from airflow_braze_schedule.core.registry_model import STATES, check_schedule_key, utc_now
+from airflow_braze_schedule.plugins import _airflow_line
 from airflow_braze_schedule.plugins.entries import ADMIN_DAG_ID, entry_detail, entry_view
 from airflow_braze_schedule.plugins.reading import (
     dashboard_link,
@@ -37,6 +38,12 @@ STATIC = Path(__file__).parent / "static"
 #: The files the page is made of; nothing else under static/ is served.
 STATIC_FILES = {"schedules.js": "text/javascript", "schedules.css": "text/css"}
 MAX_LIMIT = 500
+#: Airflow 3.1+ authenticates a request by its session cookie too (3.0: bearer tokens only).
+BROWSER_SESSIONS = _airflow_line() >= (3, 1)
+PAGE_NEEDS_3_1 = (
+    "The Braze schedules page needs Airflow 3.1 or newer (this API server accepts no browser session). "
+    "Use GET /braze/api/schedules with a token from /auth/token, or the command airflow-braze-schedule."
+)
 
 
 def _instant(name: str, value: str | None) -> datetime | None:
@@ -84,6 +91,10 @@ def create_app() -> FastAPI:
     async def to_login(request: Request, error: HTTPException) -> Response:
         # A person opening the page unauthenticated goes to Airflow's login and back; API callers get 401.
         if error.status_code == 401 and request.url.path.rstrip("/").endswith("/braze"):
+            if not BROWSER_SESSIONS:
+                # Airflow 3.0 takes only bearer tokens, which a browser does not send when it opens a
+                # page: the login would lead straight back here. Say so instead of looping.
+                return JSONResponse({"detail": PAGE_NEEDS_3_1}, status_code=401)
             next_url = str(request.url)
             return RedirectResponse(get_auth_manager().get_url_login(next_url=next_url), status_code=302)
         return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)

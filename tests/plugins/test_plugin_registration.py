@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -27,7 +28,10 @@ def test_airflow_loads_the_plugin_once_with_its_app_and_menu_entry(lazy):
     )
 
     assert done.returncode == 0, done.stderr[-2000:]
-    ours = [p for p in json.loads(done.stdout) if p["name"] == "braze_schedules"]
+    # Airflow 3.0 logs its own INFO lines to stdout before the JSON with eager discovery.
+    listing = re.search(r"^\[\s*\{", done.stdout, re.MULTILINE)
+    assert listing is not None, done.stdout[-2000:]
+    ours = [p for p in json.loads(done.stdout[listing.start() :]) if p["name"] == "braze_schedules"]
     assert len(ours) == 1
     # What each line gets: the app from 3.0, the menu entry from 3.1, neither on 2 (the CLI only).
     apps = [(a["name"], a["url_prefix"]) for a in ours[0].get("fastapi_apps") or []]
