@@ -69,14 +69,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _reader(args: argparse.Namespace) -> Any:
-    from airflow_braze_schedule.plugins._reader import open_registry_reader
-    from airflow_braze_schedule.plugins.reading import registry_location
+    from airflow_braze_schedule.plugins.reading import open_reader
 
-    configured_conn, configured_table = registry_location()
-    return open_registry_reader(
-        args.conn_id,
-        registry_conn_id=args.registry_conn_id or configured_conn,
-        registry_table=args.registry_table or configured_table,
+    return open_reader(
+        args.conn_id, registry_conn_id=args.registry_conn_id, registry_table=args.registry_table
     )
 
 

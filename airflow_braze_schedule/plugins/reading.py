@@ -25,12 +25,19 @@ def registry_location() -> tuple[str | None, str]:
     return conn_id, table
 
 
-def open_reader(conn_id: str) -> ScheduleRegistry:
+def open_reader(
+    conn_id: str, *, registry_conn_id: str | None = None, registry_table: str | None = None
+) -> ScheduleRegistry:
+    """A read-only registry of ``conn_id``: where the settings say (or where the CLI's options say)."""
     # The one line to change when the registry package's open_registry_reader lands.
     from airflow_braze_schedule.plugins._reader import open_registry_reader
 
-    registry_conn_id, registry_table = registry_location()
-    return open_registry_reader(conn_id, registry_conn_id=registry_conn_id, registry_table=registry_table)
+    configured_conn, configured_table = registry_location()
+    return open_registry_reader(
+        conn_id,
+        registry_conn_id=registry_conn_id or configured_conn,
+        registry_table=registry_table or configured_table,
+    )
 
 
 def dashboard_of(conn_id: str) -> str | None:
