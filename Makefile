@@ -22,7 +22,8 @@ help:
 	@echo "make test-install - install the built wheel with pip next to a stock Airflow, as a user would"
 	@echo "make airflow - a local Airflow (UI on 127.0.0.1:8080, admin/admin) with the example DAGs and a fake Braze"
 	@echo "make test-deployment - the provider in real deployments: PostgreSQL + LocalExecutor, Redis + Celery (minutes)"
-	@echo "make screenshots - run the lifecycle DAG in a local Airflow and screenshot its graph and XCom into docs/"
+	@echo "make screenshots - run the lifecycle DAG in a local Airflow and screenshot its graph and XCom into docs/,"
+	@echo "                   and the Braze schedules page"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -114,6 +115,7 @@ test-deployment: $(VENV)/.synced-deployment
 
 screenshots: install
 	$(PY) scripts/screenshot_lifecycle.py
+	$(PY) scripts/screenshot_schedules.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .matrix .airflow .pytest_cache .mypy_cache .ruff_cache

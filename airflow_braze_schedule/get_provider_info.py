@@ -73,6 +73,10 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Braze", "python-modules": ["airflow_braze_schedule.triggers.braze"]}
         ],
         "extra-links": ["airflow_braze_schedule.links.BrazeDashboardLink"],
+        # The "Braze schedules" page and API at /braze (Airflow 3); see airflow_braze_schedule/plugins.
+        "plugins": [
+            {"name": "braze_schedules", "plugin-class": "airflow_braze_schedule.plugins.BrazeSchedulesPlugin"}
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_braze_schedule.hooks.braze.BrazeHook",

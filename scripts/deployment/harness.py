@@ -375,6 +375,8 @@ class Deployment:
         instead of giving it as ``AIRFLOW_CONN_BRAZE_DEFAULT``.
     :param parallelism: ``[core] parallelism``: how many task instances run at once (the LocalExecutor
         starts up to as many worker processes).
+    :param users: more users of the simple auth manager beside ``admin``, name -> role (``viewer``,
+        ``user``, ``op``, ``admin``); their passwords are in :attr:`passwords`.
     """
 
     name: str
@@ -387,6 +389,7 @@ class Deployment:
     port: int | None = None
     connection_in_db: bool = False
     parallelism: int = 8
+    users: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folder = ROOT / ".airflow" / self.name
@@ -397,6 +400,7 @@ class Deployment:
             self.password = None
         elif self.password is None:
             self.password = secrets.token_urlsafe(12)
+        self.passwords = {name: secrets.token_urlsafe(12) for name in self.users}
         self.components: dict[str, Process] = {}
         self.services: list[Any] = []
         self.fake: FakeBrazeProcess | None = None
@@ -502,7 +506,9 @@ class Deployment:
             "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{name}:{role}" for name, role in {ADMIN_USER: "admin", **self.users}.items()
+            ),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(self.all_admins),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn,
@@ -536,7 +542,7 @@ class Deployment:
         return env | settings
 
     def _write_password(self) -> None:
-        passwords = {ADMIN_USER: self.password or secrets.token_urlsafe(12)}
+        passwords = {ADMIN_USER: self.password or secrets.token_urlsafe(12), **self.passwords}
         (self.home / "passwords.json").write_text(json.dumps(passwords))
 
     def _airflow(self, *args: str) -> None:

@@ -28,8 +28,15 @@ from scripts.deployment.harness import ROOT, Deployment
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+#: Beside ``admin``, a user who may read but not trigger DAGs (the schedules page's cancel is refused).
+VIEWER = "vera"
 CONFIGURATIONS = {
-    "local-postgres": {"executor": "LocalExecutor", "database": "postgres", "parallelism": 16},
+    "local-postgres": {
+        "executor": "LocalExecutor",
+        "database": "postgres",
+        "parallelism": 16,
+        "users": {VIEWER: "viewer"},
+    },
     "celery-redis": {"executor": "CeleryExecutor", "database": "postgres", "celery_workers": 2},
 }
 _started: dict[str, float] = {}

@@ -54,6 +54,18 @@ def test_wheel_holds_the_package_and_its_metadata_only(built):
     assert b"[apache_airflow_provider]" in entry_points
 
 
+def test_wheel_holds_the_schedules_page_and_declares_its_plugin_and_command(built):
+    """The page's files are data, not modules: the wheel must carry them for the plugin to serve them."""
+    wheel, _ = built
+    version = airflow_braze_schedule.__version__
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("schedules.html", "schedules.js", "schedules.css"):
+        assert f"airflow_braze_schedule/plugins/static/{name}" in names
+    entry_points = zipfile.ZipFile(wheel).read(f"airflow_braze_schedule-{version}.dist-info/entry_points.txt")
+    assert b"braze_schedules = airflow_braze_schedule.plugins:ENTRY_POINT_PLUGIN" in entry_points
+    assert b"airflow-braze-schedule = airflow_braze_schedule.cli:main" in entry_points
+
+
 def test_sdist_holds_the_package_readme_changelog_and_licence(built):
     _, sdist = built
     with tarfile.open(sdist) as archive:

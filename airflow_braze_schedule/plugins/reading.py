@@ -1,0 +1,68 @@
+"""Where the page, its API and the CLI read: the registry's location, a reader over it, the dashboard.
+
+Free of FastAPI, so the CLI runs on Airflow 2 too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_braze_schedule.registry import DEFAULT_TABLE, ScheduleRegistry
+
+CONFIG_SECTION = "braze_schedule"
+
+
+def registry_location() -> tuple[str | None, str]:
+    """Where the registry is kept: ``[braze_schedule] registry_conn_id`` and ``registry_table``.
+
+    A deployment setting, not a query parameter: a parameter would let anyone who may read DAGs point
+    the API server at any Airflow connection. Unset: the asset store (Airflow 3.3+).
+    """
+    from airflow.configuration import conf
+
+    conn_id = conf.get(CONFIG_SECTION, "registry_conn_id", fallback=None) or None
+    table = conf.get(CONFIG_SECTION, "registry_table", fallback=None) or DEFAULT_TABLE
+    return conn_id, table
+
+
+def open_reader(
+    conn_id: str, *, registry_conn_id: str | None = None, registry_table: str | None = None
+) -> ScheduleRegistry:
+    """A read-only registry of ``conn_id``: where the settings say (or where the CLI's options say)."""
+    # The one line to change when the registry package's open_registry_reader lands.
+    from airflow_braze_schedule.plugins._reader import open_registry_reader
+
+    configured_conn, configured_table = registry_location()
+    return open_registry_reader(
+        conn_id,
+        registry_conn_id=registry_conn_id or configured_conn,
+        registry_table=registry_table or configured_table,
+    )
+
+
+def dashboard_of(conn_id: str) -> str | None:
+    """The Braze dashboard of the connection's instance, where one is known (never the connection's key)."""
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    from airflow_braze_schedule.core.endpoints import resolve_rest_endpoint
+    from airflow_braze_schedule.links import dashboard_for
+
+    try:
+        return dashboard_for(resolve_rest_endpoint(BaseHook.get_connection(conn_id).host))
+    except Exception:  # an unknown connection or host: no link, and no detail of the connection shown
+        return None
+
+
+def dashboard_link(dashboard: str | None, handle: dict[str, Any] | None) -> str | None:
+    from airflow_braze_schedule.links import CAMPAIGN_PAGE, CANVAS_PAGE
+
+    if dashboard is None or not handle or handle.get("dry_run"):
+        return None
+    from urllib.parse import quote
+
+    kind, campaign_id, canvas_id = handle.get("kind"), handle.get("campaign_id"), handle.get("canvas_id")
+    if kind == "canvas" and isinstance(canvas_id, str) and canvas_id:
+        return dashboard + CANVAS_PAGE.format(id=quote(canvas_id, safe=""))
+    if kind in ("campaign", "message") and isinstance(campaign_id, str) and campaign_id:
+        return dashboard + CAMPAIGN_PAGE.format(id=quote(campaign_id, safe=""))
+    return None
