@@ -189,13 +189,10 @@ class AssetStateStoreBackend:
         newest: dict[str, dict[str, Any]] = {}
         for page in self._pages(_ENTRY_PAGES):
             for key, value in page.items():
-                if key.startswith(prefix) and (
-                    key not in newest or entry_version(value) > entry_version(newest[key])
-                ):
+                if key not in newest or entry_version(value) > entry_version(newest[key]):
                     newest[key] = value
-        legacy = self._adopt_legacy(newest)
-        newest.update((key, value) for key, value in legacy.items() if key.startswith(prefix))
-        return newest
+        newest.update(self._adopt_legacy(newest))
+        return {key: value for key, value in newest.items() if key.startswith(prefix)}
 
     def _adopt_legacy(self, listed: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The entries of old-layout keys that no page holds, copied into this writer's pages if it may."""
@@ -209,16 +206,11 @@ class AssetStateStoreBackend:
         newest: dict[str, list[Any]] = {}
         for page in self._pages(_SUMMARY_PAGES):
             for key, item in page.items():
-                if key.startswith(query.prefix) and (key not in newest or item[3:] > newest[key][3:]):
+                if key not in newest or item[3:] > newest[key][3:]:
                     newest[key] = item
-        for key, value in self._adopt_legacy(newest).items():
-            if key.startswith(query.prefix):
-                newest[key] = _summary_item(value)
-        matched = sorted(
-            key
-            for key, item in newest.items()
-            if query.matches_summary(EntrySummary.from_json(key, item[:3]), now)
-        )
+        newest.update((key, _summary_item(value)) for key, value in self._adopt_legacy(newest).items())
+        selects = query.summary_filter(now)
+        matched = sorted(key for key, item in newest.items() if selects(EntrySummary(key, *item[:3])))
         keys = matched[query.offset : query.offset + query.limit]
         entries = self.load_many(keys)
         return len(matched), [entries[key] for key in keys if key in entries]

@@ -13,7 +13,7 @@ import builtins
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airflow_braze_schedule.core.errors import BrazeError
 from airflow_braze_schedule.core.registry_model import (
@@ -27,7 +27,7 @@ from airflow_braze_schedule.core.registry_model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 #: History lines kept per key; older ones are dropped (the SQL backend's history table keeps them all).
 MAX_HISTORY = 100
@@ -69,19 +69,31 @@ class RegistryQuery:
         return self.matches_summary(entry_summary(fields), now)
 
     def matches_summary(self, summary: EntrySummary, now: datetime | None = None) -> bool:
-        """The one rule of what a query selects, on the columns both stores keep per key."""
-        if not summary.schedule_key.startswith(self.prefix):
-            return False
-        if self.state is not None and summary.effective_state(now) != self.state:
-            return False
-        if self.send_after is not None or self.send_before is not None:
-            if summary.send_first is None:
+        return self.summary_filter(now)(summary)
+
+    def summary_filter(self, now: datetime | None = None) -> Callable[[EntrySummary], bool]:
+        """The one rule of what a query selects, on what both stores keep per key (the SQL store's WHERE
+        clause says the same); instants turned into text once, for filtering many summaries."""
+        now_text = instant_text(now or utc_now())
+        after = instant_text(self.send_after) if self.send_after is not None else None
+        before = instant_text(self.send_before) if self.send_before is not None else None
+
+        def selects(summary: EntrySummary) -> bool:
+            if not summary.schedule_key.startswith(self.prefix):
                 return False
-            if self.send_after is not None and summary.send_first < instant_text(self.send_after):
+            if self.state is not None and summary.effective_state_at(now_text) != self.state:
                 return False
-            if self.send_before is not None and summary.send_first >= instant_text(self.send_before):
-                return False
-        return True
+            if after is not None or before is not None:
+                first = summary.send_first
+                if (
+                    first is None
+                    or (after is not None and first < after)
+                    or (before is not None and first >= before)
+                ):
+                    return False
+            return True
+
+        return selects
 
 
 def instant_text(moment: datetime) -> str:
@@ -93,8 +105,7 @@ def instant_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-@dataclass(frozen=True)
-class EntrySummary:
+class EntrySummary(NamedTuple):
     """What a query filters on, per key: kept beside the entry by both stores (SQL columns, asset pages)."""
 
     schedule_key: str
@@ -104,18 +115,15 @@ class EntrySummary:
 
     def effective_state(self, now: datetime | None = None) -> str | None:
         """As :meth:`RegistryEntry.effective_state`, from the stored text of the send's last instant."""
-        passed = self.send_last is not None and self.send_last <= instant_text(now or utc_now())
-        if self.state in (SCHEDULED, UPDATED) and passed:
+        return self.effective_state_at(instant_text(now or utc_now()))
+
+    def effective_state_at(self, now_text: str) -> str | None:
+        if self.state in (SCHEDULED, UPDATED) and self.send_last is not None and self.send_last <= now_text:
             return PRESUMED_SENT
         return self.state
 
     def to_json(self) -> list[str | None]:
         return [self.state, self.send_first, self.send_last]
-
-    @classmethod
-    def from_json(cls, schedule_key: str, value: list[str | None]) -> EntrySummary:
-        state, send_first, send_last = value
-        return cls(schedule_key, state, send_first, send_last)
 
 
 def entry_summary(entry: dict[str, Any]) -> EntrySummary:
