@@ -230,3 +230,21 @@ def test_a_reader_refuses_to_write() -> None:
     with pytest.raises(RegistryReadOnlyError, match="reading only"):
         registry(store, read_only=True).put(created("k"))
     assert store.values == {}
+
+
+def test_a_hundred_writers_starting_at_once_each_win_a_slot_of_their_own() -> None:
+    """All arrive at the same slot at the same moment: the splitter still gives each a slot alone."""
+    store = SharedStore(delay=0.001, seed=3)
+    start = threading.Barrier(100)
+
+    def write(n: int) -> None:
+        own = registry(store)
+        start.wait(timeout=60)
+        own.put_many([created(f"burst/{n:03d}")])
+
+    run_threads(100, write)
+
+    assert sorted(registry(store).scope("burst/")) == [f"burst/{n:03d}" for n in range(100)]
+    pages = [name for name in store.values if name.startswith("entries:")]
+    assert len(pages) == 100
+    assert all(len(store.writers_of[name]) == 1 for name in pages)
