@@ -19,7 +19,7 @@ Layout
 
 Listing reads every slot's door and pages, up to a run of doors never opened (a few calls per writer and
 one per page, never one per key); a key changed by several writers is in several pages and the newest
-version wins (the seq of its last history line, then ``updated_at``). A query reads only the summary
+version wins (the seq of its last history line). A query reads only the summary
 pages, then the page of entries it answers.
 
 Why no key is lost when writers race
@@ -58,7 +58,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.assets import schedules_asset, schedules_asset_uri
 from airflow_braze_schedule.registry.store import (
-    EntrySummary,
     RegistryQuery,
     RegistryReadOnlyError,
     entry_summary,
@@ -109,10 +108,22 @@ def _page(kind: str, slot: int, page: int) -> str:
     return f"{kind}{slot}:{page}"
 
 
-def entry_version(entry: dict[str, Any]) -> tuple[int, str]:
-    """Which of two copies of a key's entry is newer: every change adds a history line with a higher seq."""
+def entry_version(entry: dict[str, Any]) -> int:
+    """Which of two copies of a key's entry is newer: every change adds a history line with a higher seq
+    (and one task changes a key at a time, so two copies with one seq are the same)."""
     history = entry.get("history") or []
-    return int(history[-1].get("seq", -1)) if history else -1, str(entry.get("updated_at") or "")
+    return int(history[-1].get("seq", -1)) if history else -1
+
+
+def _newest(pages: list[dict[str, Any]], version: Callable[[Any], int]) -> dict[str, Any]:
+    """Every key of the pages at its newest copy; most pages share no key, and those merge whole."""
+    newest: dict[str, Any] = {}
+    for page in pages:
+        shared = newest.keys() & page.keys()
+        kept = {key: newest[key] for key in shared if version(newest[key]) >= version(page[key])}
+        newest.update(page)
+        newest.update(kept)
+    return newest
 
 
 class AssetStateStoreBackend:
@@ -186,11 +197,7 @@ class AssetStateStoreBackend:
         return sorted(keys.difference(listed))
 
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
-        newest: dict[str, dict[str, Any]] = {}
-        for page in self._pages(_ENTRY_PAGES):
-            for key, value in page.items():
-                if key not in newest or entry_version(value) > entry_version(newest[key]):
-                    newest[key] = value
+        newest = _newest(self._pages(_ENTRY_PAGES), entry_version)
         newest.update(self._adopt_legacy(newest))
         return {key: value for key, value in newest.items() if key.startswith(prefix)}
 
@@ -203,14 +210,10 @@ class AssetStateStoreBackend:
 
     def query(self, query: RegistryQuery, now: datetime | None) -> tuple[int, list[dict[str, Any]]]:
         """A page of a query from the summary pages; then only that page's entries are read."""
-        newest: dict[str, list[Any]] = {}
-        for page in self._pages(_SUMMARY_PAGES):
-            for key, item in page.items():
-                if key not in newest or item[3:] > newest[key][3:]:
-                    newest[key] = item
+        newest = _newest(self._pages(_SUMMARY_PAGES), _summary_version)
         newest.update((key, _summary_item(value)) for key, value in self._adopt_legacy(newest).items())
         selects = query.summary_filter(now)
-        matched = sorted(key for key, item in newest.items() if selects(EntrySummary(key, *item[:3])))
+        matched = sorted(key for key, item in newest.items() if selects(key, item[0], item[1], item[2]))
         keys = matched[query.offset : query.offset + query.limit]
         entries = self.load_many(keys)
         return len(matched), [entries[key] for key in keys if key in entries]
@@ -274,8 +277,13 @@ class AssetStateStoreBackend:
 
 
 def _summary_item(entry: dict[str, Any]) -> list[Any]:
-    """A summary page's item: state, send_first, send_last, then the version (seq, updated_at)."""
-    return [*entry_summary(entry).to_json(), *entry_version(entry)]
+    """A summary page's item: state, send_first, send_last, then the version."""
+    _, state, first, last = entry_summary(entry)
+    return [state, first, last, entry_version(entry)]
+
+
+def _summary_version(item: list[Any]) -> int:
+    return int(item[3])
 
 
 def _among(keys: list[str], column: Any) -> Any:

@@ -69,29 +69,29 @@ class RegistryQuery:
         return self.matches_summary(entry_summary(fields), now)
 
     def matches_summary(self, summary: EntrySummary, now: datetime | None = None) -> bool:
-        return self.summary_filter(now)(summary)
+        return self.summary_filter(now)(*summary)
 
-    def summary_filter(self, now: datetime | None = None) -> Callable[[EntrySummary], bool]:
+    def summary_filter(
+        self, now: datetime | None = None
+    ) -> Callable[[str, str | None, str | None, str | None], bool]:
         """The one rule of what a query selects, on what both stores keep per key (the SQL store's WHERE
         clause says the same); instants turned into text once, for filtering many summaries."""
         now_text = instant_text(now or utc_now())
         after = instant_text(self.send_after) if self.send_after is not None else None
         before = instant_text(self.send_before) if self.send_before is not None else None
 
-        def selects(summary: EntrySummary) -> bool:
-            if not summary.schedule_key.startswith(self.prefix):
+        def selects(key: str, state: str | None, first: str | None, last: str | None) -> bool:
+            """Whether the summary ``(key, state, first, last)`` is selected (its fields, not a tuple:
+            called for every key of a registry)."""
+            if not key.startswith(self.prefix):
                 return False
-            if self.state is not None and summary.effective_state_at(now_text) != self.state:
+            if self.state is not None and effective_state_at(state, last, now_text) != self.state:
                 return False
-            if after is not None or before is not None:
-                first = summary.send_first
-                if (
-                    first is None
-                    or (after is not None and first < after)
-                    or (before is not None and first >= before)
-                ):
-                    return False
-            return True
+            if after is None and before is None:
+                return True
+            return (
+                first is not None and (after is None or first >= after) and (before is None or first < before)
+            )
 
         return selects
 
@@ -103,6 +103,13 @@ def instant_text(moment: datetime) -> str:
     stores compare send times as text: SQL in its WHERE clause, the asset store in Python.
     """
     return moment.astimezone(UTC).isoformat()
+
+
+def effective_state_at(state: str | None, send_last: str | None, now_text: str) -> str | None:
+    """As :meth:`RegistryEntry.effective_state`, from the stored text of the send's last instant."""
+    if state in (SCHEDULED, UPDATED) and send_last is not None and send_last <= now_text:
+        return PRESUMED_SENT
+    return state
 
 
 class EntrySummary(NamedTuple):
@@ -118,9 +125,7 @@ class EntrySummary(NamedTuple):
         return self.effective_state_at(instant_text(now or utc_now()))
 
     def effective_state_at(self, now_text: str) -> str | None:
-        if self.state in (SCHEDULED, UPDATED) and self.send_last is not None and self.send_last <= now_text:
-            return PRESUMED_SENT
-        return self.state
+        return effective_state_at(self.state, self.send_last, now_text)
 
     def to_json(self) -> list[str | None]:
         return [self.state, self.send_first, self.send_last]
