@@ -25,21 +25,27 @@ pages, then the page of entries it answers.
 Why no key is lost when writers race
 -------------------------------------
 
-No value is ever written by two writers, so no write can undo another's: a page belongs to the one
-writer that won its slot, and ``entry:<key>`` to the one task changing that key. A slot is won through
-a *splitter* (Moir and Anderson, 1995), which needs nothing but atomic reads and writes of single
-values (each ``get``/``set`` is one statement in Airflow's database) and no timing at all: a writer sets
-``race`` to its own random token; if ``door`` is already open it moves on to the next slot; else it
-opens ``door`` and reads ``race`` back: its own token means the slot is its own, anything else means
-move on, to one of the next :data:`SLOT_SPREAD` slots at random (losers racing on together would keep
-colliding). Two writers cannot both win a slot: of the two, the one that set ``race`` last read ``door``
-after the other had set ``race``; if that read found ``door`` open it moved on, and if it found it shut,
-the first one's read of ``race`` came after that set and found a token not its own. A writer alone at a
-slot wins it, so every writer finds one. A writer only moves on from a slot whose door is open, and by
-fewer than :data:`SLOT_SPREAD` slots, so a reader that stops after that many shut doors in a row has
-seen every slot that holds a page.
+No page is ever written by two writers, so no write can undo another's: a page belongs to the one
+writer that won its slot, and ``entry:<key>`` to the one task changing that key (only the slot values
+and the ``writers`` hint are shared, and they are made for it). A slot is won through a *splitter*
+(Moir and Anderson, 1995), which needs nothing but atomic reads and writes of single values (each
+``get``/``set`` is one statement in Airflow's database) and no timing at all: a writer sets ``race`` to
+its own random token; if ``door`` is already open it moves on; else it opens ``door`` and reads
+``race`` back: its own token means the slot is its own, anything else means move on, to one of the next
+:data:`SLOT_SPREAD` slots at random (losers racing on together would keep colliding).
+
+Two writers cannot both win a slot: say B set ``race`` after A did. A won only if it read its own token
+back, so before B's set; A had opened ``door`` before that read, so B, reading ``door`` after its set,
+found it open and moved on. A writer alone at a fresh slot wins it, so every writer finds one. A writer
+only moves on from a slot whose door is open, and by fewer than :data:`SLOT_SPREAD` slots, so a reader
+that stops after that many shut doors in a row has seen every slot that holds a page. A crash leaves at
+most one batch half written, its entries without their pages. A new key's page copy is then missing,
+but its intent's request was never sent (the engine sends after ``put_many`` returns). A known key's
+page copy is older than its entry; listing reads the entry of every key whose page copy has an intent
+pending (few: a crash's batch at most), so an answer recorded just before a crash is never hidden.
 ``tests/keyed/test_asset_store_layout.py`` races dozens of writers on a store that delays every call
-at random, and checks that every key is listed and that no page has two writers.
+at random, and a hundred starting at one slot at once, and checks that every key is listed and that
+no page has two writers.
 
 Registries written before (one ``entry:<key>`` per key, listed in ``index:00`` .. ``index:31``, or in
 the single ``index`` before that) are still read: listing reads those 33 index values too and loads the
@@ -198,6 +204,11 @@ class AssetStateStoreBackend:
 
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
         newest = _newest(self._pages(_ENTRY_PAGES), entry_version)
+        # A crash between a batch's entries and its pages leaves the pages older: only intents matter.
+        pending = [key for key, value in newest.items() if value.get("pending")]
+        for key, value in self.load_many(pending).items():
+            if entry_version(value) > entry_version(newest[key]):
+                newest[key] = value
         newest.update(self._adopt_legacy(newest))
         return {key: value for key, value in newest.items() if key.startswith(prefix)}
 

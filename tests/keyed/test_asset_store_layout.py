@@ -248,3 +248,28 @@ def test_a_hundred_writers_starting_at_once_each_win_a_slot_of_their_own() -> No
     pages = [name for name in store.values if name.startswith("entries:")]
     assert len(pages) == 100
     assert all(len(store.writers_of[name]) == 1 for name in pages)
+
+
+class CrashAfterEntries(SharedStore):
+    """A task killed after writing a batch's entries, before its pages."""
+
+    def set(self, key: str, value: Any) -> None:
+        if key.startswith(("entries:", "summaries:")) and self.values.get("crash"):
+            raise SystemExit("killed")
+        super().set(key, value)
+
+
+def test_an_answer_written_just_before_a_crash_is_listed_not_its_intent() -> None:
+    store = CrashAfterEntries()
+    writer = registry(store)
+    intents = [RegistryEntry(f"c/{n}").intend({"op": "create"}, ACTOR) for n in range(3)]
+    writer.put_many(intents)
+    store.values["crash"] = True
+    with pytest.raises(SystemExit):
+        writer.put_many([created(f"c/{n}") for n in range(3)])
+
+    listed = registry(store, read_only=True).scope("c/")
+    assert {key: entry.state for key, entry in listed.items()} == dict.fromkeys(
+        ["c/0", "c/1", "c/2"], "scheduled"
+    )
+    assert all(entry.pending is None for entry in listed.values())
