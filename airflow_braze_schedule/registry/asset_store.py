@@ -223,8 +223,7 @@ class AssetStateStoreBackend:
         """A page of a query from the summary pages; then only that page's entries are read."""
         newest = _newest(self._pages(_SUMMARY_PAGES), _summary_version)
         newest.update((key, _summary_item(value)) for key, value in self._adopt_legacy(newest).items())
-        selects = query.summary_filter(now)
-        matched = sorted(key for key, item in newest.items() if selects(key, item[0], item[1], item[2]))
+        matched = sorted(query.select(newest.items(), now))
         keys = matched[query.offset : query.offset + query.limit]
         entries = self.load_many(keys)
         return len(matched), [entries[key] for key in keys if key in entries]

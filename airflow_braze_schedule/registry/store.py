@@ -27,7 +27,7 @@ from airflow_braze_schedule.core.registry_model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable, Sequence
 
 #: History lines kept per key; older ones are dropped (the SQL backend's history table keeps them all).
 MAX_HISTORY = 100
@@ -69,31 +69,26 @@ class RegistryQuery:
         return self.matches_summary(entry_summary(fields), now)
 
     def matches_summary(self, summary: EntrySummary, now: datetime | None = None) -> bool:
-        return self.summary_filter(now)(*summary)
+        return bool(self.select([(summary.schedule_key, summary[1:])], now))
 
-    def summary_filter(
-        self, now: datetime | None = None
-    ) -> Callable[[str, str | None, str | None, str | None], bool]:
-        """The one rule of what a query selects, on what both stores keep per key (the SQL store's WHERE
-        clause says the same); instants turned into text once, for filtering many summaries."""
+    def select(
+        self, summaries: Iterable[tuple[str, Sequence[Any]]], now: datetime | None = None
+    ) -> list[str]:
+        """The keys this query selects among ``(key, (state, send_first, send_last, ...))`` pairs: the one
+        rule of a query (the SQL store's WHERE clause says the same), as one comprehension, since it
+        runs over every key of a registry; instants are turned into text once."""
         now_text = instant_text(now or utc_now())
         after = instant_text(self.send_after) if self.send_after is not None else None
         before = instant_text(self.send_before) if self.send_before is not None else None
-
-        def selects(key: str, state: str | None, first: str | None, last: str | None) -> bool:
-            """Whether the summary ``(key, state, first, last)`` is selected (its fields, not a tuple:
-            called for every key of a registry)."""
-            if not key.startswith(self.prefix):
-                return False
-            if self.state is not None and effective_state_at(state, last, now_text) != self.state:
-                return False
-            if after is None and before is None:
-                return True
-            return (
-                first is not None and (after is None or first >= after) and (before is None or first < before)
-            )
-
-        return selects
+        prefix, wanted = self.prefix, self.state
+        return [
+            key
+            for key, item in summaries
+            if key.startswith(prefix)
+            and (wanted is None or effective_state_at(item[0], item[2], now_text) == wanted)
+            and (after is None or (item[1] is not None and item[1] >= after))
+            and (before is None or (item[1] is not None and item[1] < before))
+        ]
 
 
 def instant_text(moment: datetime) -> str:
@@ -119,16 +114,6 @@ class EntrySummary(NamedTuple):
     state: str | None
     send_first: str | None
     send_last: str | None
-
-    def effective_state(self, now: datetime | None = None) -> str | None:
-        """As :meth:`RegistryEntry.effective_state`, from the stored text of the send's last instant."""
-        return self.effective_state_at(instant_text(now or utc_now()))
-
-    def effective_state_at(self, now_text: str) -> str | None:
-        return effective_state_at(self.state, self.send_last, now_text)
-
-    def to_json(self) -> list[str | None]:
-        return [self.state, self.send_first, self.send_last]
 
 
 def entry_summary(entry: dict[str, Any]) -> EntrySummary:
