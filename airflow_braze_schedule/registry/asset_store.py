@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -300,29 +301,39 @@ def _among(keys: list[str], column: Any) -> Any:
     return column.in_(keys)
 
 
+#: Summary pages parsed by this process, by (asset uri, value key): (the row's updated_at, the value).
+#: A schedules page is asked again and again (page 2, 3, ...): only pages written since are parsed again.
+_SUMMARY_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
+_SUMMARY_CACHE_LOCK = threading.Lock()
+
+
 class MetadataDbAssetStore:
     """An asset's state store read straight from Airflow's metadata database: for readers outside tasks
     (the API server's schedules page, the console command), where no Task SDK accessor exists.
 
-    Reads only; it can also list values by prefix, so a reader needs no slot walk.
+    Reads only; it can also list values by prefix, so a reader needs no slot walk. Summary pages are
+    kept parsed between readers of one process and read again only once their row has changed (its
+    ``updated_at``); nothing else is kept, since entries handed out may be changed by their caller.
     """
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
 
-    def _select(self, condition: Callable[[Any], Any]) -> dict[str, Any]:
+    def _select(self, condition: Callable[[Any], Any], *, with_values: bool = True) -> dict[str, Any]:
+        """``{key: value}`` (parsed) of the rows that meet ``condition``, or ``{key: updated_at}``."""
         from airflow.models.asset import AssetModel
         from airflow.models.asset_state_store import AssetStateStoreModel
         from airflow.utils.session import create_session
         from sqlalchemy import select
 
+        column: Any = AssetStateStoreModel.value if with_values else AssetStateStoreModel.updated_at
         with create_session() as session:
             rows = session.execute(
-                select(AssetStateStoreModel.key, AssetStateStoreModel.value)
+                select(AssetStateStoreModel.key, column)
                 .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
                 .where(AssetModel.uri == self.uri, condition(AssetStateStoreModel.key))
             ).all()
-        return {key: json.loads(value) for key, value in rows}
+        return {key: json.loads(value) if with_values else value for key, value in rows}
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._select(lambda column: column == key).get(key, default)
@@ -334,4 +345,21 @@ class MetadataDbAssetStore:
         return found
 
     def values_with_prefix(self, prefix: str) -> dict[str, Any]:
-        return self._select(lambda column: column.startswith(prefix, autoescape=True))
+        def under_prefix(column: Any) -> Any:
+            return column.startswith(prefix, autoescape=True)
+
+        if prefix != _SUMMARY_PAGES:
+            return self._select(under_prefix)
+        stamps = self._select(under_prefix, with_values=False)
+        with _SUMMARY_CACHE_LOCK:
+            known = {key: _SUMMARY_CACHE.get((self.uri, key)) for key in stamps}
+        changed = [key for key, stamp in stamps.items() if (known[key] or (None,))[0] != stamp]
+        # The value read may be newer than the stamp read before it: kept under the older stamp, it is
+        # only read again next time.
+        fresh = self.get_many(changed)
+        with _SUMMARY_CACHE_LOCK:
+            for key, value in fresh.items():
+                _SUMMARY_CACHE[(self.uri, key)] = (stamps[key], value)
+            return {
+                key: _SUMMARY_CACHE[(self.uri, key)][1] for key in stamps if (self.uri, key) in _SUMMARY_CACHE
+            }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -49,8 +50,10 @@ class _DbWriter:
         from airflow.models.asset_state_store import AssetStateStoreModel
         from airflow.utils.session import create_session
 
-        with create_session() as session:
-            session.merge(AssetStateStoreModel(asset_id=self.asset_id, key=key, value=json.dumps(value)))
+        with create_session() as session:  # every write stamps updated_at, as Airflow's own upsert does
+            row = AssetStateStoreModel(asset_id=self.asset_id, key=key, value=json.dumps(value))
+            row.updated_at = datetime.now(UTC)
+            session.merge(row)
 
 
 def _created(key: str, day: int, state: str = "scheduled") -> RegistryEntry:
@@ -79,3 +82,9 @@ def test_the_reader_lists_queries_and_reads_both_layouts_and_refuses_to_write(ai
     with pytest.raises(RegistryReadOnlyError, match="reading only"):
         reader.put(_created("new/9", day=1))
     assert reader.get("new/9") is None
+
+    # Summary pages are kept parsed between queries: a page written since is read again.
+    writer.put(writer.require("new/2").record("cancel", ACTOR, state="cancelled", outcome="applied"))
+    page = open_registry_reader(conn_id).query(RegistryQuery(state="scheduled", limit=3, offset=1))
+    assert page.total == 5
+    assert [entry.schedule_key for entry in page.entries] == ["new/1", "new/3", "new/5"]
