@@ -124,7 +124,7 @@ class SqlBackend:
     :param hook: a ``DbApiHook`` (``SqliteHook``, ``PostgresHook``, ...).
     :param workspace: the Braze connection id: keys are unique per workspace.
     :param table: the table's name (letters, digits, underscores); the history table adds ``_history``.
-    :param read_only: refuse to write (a reader outside a task).
+    :param read_only: refuse to write, and create no table (a reader outside a task).
     """
 
     def __init__(
@@ -144,10 +144,11 @@ class SqlBackend:
     def conn(self) -> Any:
         if self._conn is None:
             self._conn = self.hook.get_conn()
-            cursor = self._conn.cursor()
-            for statement in ddl(self.table):
-                cursor.execute(statement)
-            self._conn.commit()
+            if not self.read_only:  # a reader creates nothing, not even the tables
+                cursor = self._conn.cursor()
+                for statement in ddl(self.table):
+                    cursor.execute(statement)
+                self._conn.commit()
         return self._conn
 
     def close(self) -> None:

@@ -132,6 +132,10 @@ def test_batches_are_read_and_written_whole_and_queried_by_the_same_rule(sql_reg
 def test_a_reader_refuses_to_write(sql_registry_conn):
     from airflow_braze_schedule.registry import RegistryReadOnlyError, open_registry_reader
 
+    early = open_registry_reader("braze_default", registry_conn_id=sql_registry_conn)
+    with pytest.raises(Exception, match="braze_schedule_registry"):  # no table: the reader made none
+        early.find("k")
+    early.backend.conn.rollback()
     open_registry(braze_conn_id="braze_default", registry_conn_id=sql_registry_conn).put(_entry("k", "s1"))
     reader = open_registry_reader("braze_default", registry_conn_id=sql_registry_conn)
 
