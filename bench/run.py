@@ -20,6 +20,7 @@ import dag_e2e
 import import_cost
 import per_call
 import rate_limit
+import registry
 from common import BENCH, LIFECYCLE_FILE, PYTHON, Workspace, airflow_env, run_child
 from twins import http_twin, noop_twin
 
@@ -81,6 +82,7 @@ BENCHMARKS = {
     "rate_limit": rate_limit.run,
     "dag_e2e": dag_e2e.run,
     "bulk": bulk.run,
+    "registry": registry.run,
 }
 
 

@@ -20,8 +20,10 @@ From a task of your own::
         registry.list("order-4711/")               # every key under a prefix
         registry.history("order-4711/reminder")   # every change, with its dag_id, run_id, task_id
 
-Outside Airflow tasks (a script, a notebook), only the SQL registry can be read:
-``open_registry(braze_conn_id="braze_default", registry_conn_id="my_postgres")``.
+Outside Airflow tasks (a script, a notebook, Airflow's API server), :func:`open_registry_reader` opens
+either registry for reading: the SQL table with ``registry_conn_id=``, else (Airflow 3.3+) the
+``asset_state_store`` straight from Airflow's metadata database. ``registry.query(RegistryQuery(...))``
+answers a page at a time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from airflow_braze_schedule.core.errors import BrazeConfigurationError
 from airflow_braze_schedule.registry.asset_store import (
     AssetStateStoreBackend,
+    MetadataDbAssetStore,
     schedules_asset,
     schedules_asset_uri,
 )
@@ -38,6 +41,7 @@ from airflow_braze_schedule.registry.sql import DEFAULT_TABLE, SqlBackend
 from airflow_braze_schedule.registry.store import (
     RegistryPage,
     RegistryQuery,
+    RegistryReadOnlyError,
     ScheduleRegistry,
     UnknownScheduleKeyError,
 )
@@ -46,10 +50,12 @@ __all__ = [
     "DEFAULT_TABLE",
     "RegistryPage",
     "RegistryQuery",
+    "RegistryReadOnlyError",
     "RegistryUnavailableError",
     "ScheduleRegistry",
     "UnknownScheduleKeyError",
     "open_registry",
+    "open_registry_reader",
     "schedules_asset",
     "schedules_asset_uri",
 ]
@@ -99,6 +105,44 @@ def _sql_hook(registry_conn_id: str) -> Any:
             "(DbApiHook): use a connection of a SQL database (postgres, mysql, sqlite, ...)"
         )
     return hook
+
+
+def _has_asset_state_store() -> bool:
+    try:
+        from airflow.models.asset_state_store import AssetStateStoreModel  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_registry_reader(
+    braze_conn_id: str = "braze_default",
+    *,
+    registry_conn_id: str | None = None,
+    registry_table: str = DEFAULT_TABLE,
+) -> ScheduleRegistry:
+    """The registry of ``braze_conn_id``'s keyed schedules, for reading outside a task.
+
+    With ``registry_conn_id``, the SQL table (as :func:`open_registry`); without it, on Airflow 3.3+, the
+    ``asset_state_store`` of ``braze://<conn_id>/schedules`` read from Airflow's metadata database (in a
+    process that has it configured: the API server, ``airflow`` commands). Writing raises
+    :class:`RegistryReadOnlyError`.
+
+    :raises RegistryUnavailableError: on Airflow before 3.3 without ``registry_conn_id``.
+    """
+    if registry_conn_id:
+        backend = SqlBackend(
+            _sql_hook(registry_conn_id), workspace=braze_conn_id, table=registry_table, read_only=True
+        )
+        return ScheduleRegistry(backend, workspace=braze_conn_id)
+    if not _has_asset_state_store():
+        raise RegistryUnavailableError(
+            "No asset_state_store in this Airflow (it came in 3.3): set registry_conn_id to the Airflow SQL "
+            "connection the keyed operators keep their registry in"
+        )
+    uri = schedules_asset_uri(braze_conn_id)
+    reader = AssetStateStoreBackend(MetadataDbAssetStore(uri), uri=uri, read_only=True)
+    return ScheduleRegistry(reader, workspace=braze_conn_id)
 
 
 def open_registry(

@@ -1,80 +1,145 @@
 """The registry in Airflow 3.3+'s ``asset_state_store``: no set-up at all.
 
 Each Braze connection has an asset, ``braze://<conn_id>/schedules`` (:func:`schedules_asset`), which the
-keyed operators declare as an outlet. Its state store holds one value per key (``entry:<schedule_key>``)
-and, since the store cannot list its keys, an index of them split into :data:`INDEX_BUCKETS` values
-(``index:00`` .. ``index:31``): a key belongs to the bucket a stable hash of it names. Listing reads every
-bucket, and also the single ``index`` value registries kept before the index was split, so entries
-recorded then are still listed (nothing is moved; that value is only read).
+keyed operators declare as an outlet. Its state store is a map of JSON values with ``get``, ``set`` and
+``delete`` only: it cannot list its keys and has no compare-and-set. Inside a task every call is a
+request to Airflow's API server, so the layout is made for few calls.
 
-The store has no compare-and-set, so a bucket is read, extended and written back when a key is first
-used, and two tasks adding new keys to the same bucket at the same moment can overwrite each other. Two
-things keep that from losing a key:
+Layout
+------
 
-* the buckets: two new keys race only if they hash to the same bucket;
-* checking after writing: the writer waits a little (a few times what its own read and write took, with
-  jitter, so racing writers do not check in step), reads its bucket back and, if its key is missing,
-  merges it in again; up to :data:`INDEX_ATTEMPTS` times. Every later save of a key (a create records its
-  answer after its request, for one) checks its bucket again too.
+* ``entry:<schedule_key>``: the whole entry of one key, as always; what :meth:`load` reads.
+* Writer slots ``writer:<n>:door`` / ``writer:<n>:race`` (``n`` = 0, 1, 2, ...): each registry object
+  that writes claims one slot for itself (below), once, and then alone writes its **pages**:
+  ``entries:<n>:<p>`` (up to :data:`ENTRIES_PER_PAGE` whole entries) and ``summaries:<n>:<p>`` (up to
+  :data:`SUMMARIES_PER_PAGE` summaries: state, the send's first and last instants, the entry's version).
+  A key keeps its place in its writer's pages; a batch rewrites only the pages it touched, so its cost
+  does not grow with the registry. Pages of a slot are written in order, so they are contiguous.
+* ``writers``: a hint, the slot after the newest claimed one, so a new writer does not walk them all.
 
-What remains: a writer stalled between its read and its write for longer than the other's wait (seconds,
-on an overloaded machine) can still drop a key after it was checked; the key's entry is kept, but it is
-not listed (a reconcile does not see it) until that key is saved again. The SQL registry
-(``registry_conn_id``) has no index and no such window.
+Listing reads every slot's door and pages, up to a run of doors never opened (a few calls per writer and
+one per page, never one per key); a key changed by several writers is in several pages and the newest
+version wins (the seq of its last history line). A query reads only the summary
+pages, then the page of entries it answers.
+
+Why no key is lost when writers race
+-------------------------------------
+
+No page is ever written by two writers, so no write can undo another's: a page belongs to the one
+writer that won its slot, and ``entry:<key>`` to the one task changing that key (only the slot values
+and the ``writers`` hint are shared, and they are made for it). A slot is won through a *splitter*
+(Moir and Anderson, 1995), which needs nothing but atomic reads and writes of single values (each
+``get``/``set`` is one statement in Airflow's database) and no timing at all: a writer sets ``race`` to
+its own random token; if ``door`` is already open it moves on; else it opens ``door`` and reads
+``race`` back: its own token means the slot is its own, anything else means move on, to one of the next
+:data:`SLOT_SPREAD` slots at random (losers racing on together would keep colliding).
+
+Two writers cannot both win a slot: say B set ``race`` after A did. A won only if it read its own token
+back, so before B's set; A had opened ``door`` before that read, so B, reading ``door`` after its set,
+found it open and moved on. A writer alone at a fresh slot wins it, so every writer finds one. A writer
+only moves on from a slot whose door is open, and by fewer than :data:`SLOT_SPREAD` slots, so a reader
+that stops after that many shut doors in a row has seen every slot that holds a page. A crash leaves at
+most one batch half written, its entries without their pages. A new key's page copy is then missing,
+but its intent's request was never sent (the engine sends after ``put_many`` returns). A known key's
+page copy is older than its entry; listing reads the entry of every key whose page copy has an intent
+pending (few: a crash's batch at most), so an answer recorded just before a crash is never hidden.
+``tests/keyed/test_asset_store_layout.py`` races dozens of writers on a store that delays every call
+at random, and a hundred starting at one slot at once, and checks that every key is listed and that
+no page has two writers.
+
+Registries written before (one ``entry:<key>`` per key, listed in ``index:00`` .. ``index:31``, or in
+the single ``index`` before that) are still read: listing reads those 33 index values too and loads the
+entries of the keys no page holds yet, and a registry that may write copies them into its own pages,
+so the next listing does not load them one by one. Nothing old is changed or deleted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
+import json
 import random
-import time
-from collections.abc import Callable
-from typing import Any
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.assets import schedules_asset, schedules_asset_uri
-from airflow_braze_schedule.registry.store import merge_index
+from airflow_braze_schedule.registry.store import (
+    RegistryQuery,
+    RegistryReadOnlyError,
+    entry_summary,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
-    "INDEX_ATTEMPTS",
-    "INDEX_BUCKETS",
+    "ENTRIES_PER_PAGE",
+    "SUMMARIES_PER_PAGE",
     "AssetStateStoreBackend",
+    "MetadataDbAssetStore",
     "schedules_asset",
     "schedules_asset_uri",
 ]
 
-log = logging.getLogger(__name__)
-
 _ENTRY = "entry:"
-#: The single index of registries written before the index was split; read, never written.
+#: The single index of the first registries, and the 32 buckets that followed it: read, never written.
 _LEGACY_INDEX = "index"
-#: Fixed for good: a key's bucket must stay where earlier writers put it.
-INDEX_BUCKETS = 32
-#: How many times a writer writes its key into its bucket before giving up (and logging a warning).
-INDEX_ATTEMPTS = 5
-#: The wait before reading a bucket back: this many times the writer's own read and write, at least
-#: the floor, at most the cap (seconds), then stretched by a random factor between 1 and 2.
-_PAUSE_FACTOR = 3.0
-_PAUSE_FLOOR = 0.02
-_PAUSE_CAP = 1.0
+LEGACY_BUCKETS = 32
+#: Whole entries per page (with a short history a page stays near Airflow's 64 KB advice per value).
+ENTRIES_PER_PAGE = 50
+#: Summaries per page: about 100 bytes each.
+SUMMARIES_PER_PAGE = 500
+_HINT = "writers"
+#: A writer that loses a slot tries one of the next this many; so never more than this many - 1 shut
+#: doors lie between two open ones, and a reader stops after this many shut doors in a row.
+SLOT_SPREAD = 8
+_ENTRY_PAGES = "entries:"
+_SUMMARY_PAGES = "summaries:"
 
 
-def index_bucket(schedule_key: str) -> str:
-    """The name of the index value that lists ``schedule_key``: the same in every process, forever."""
-    digest = hashlib.blake2b(schedule_key.encode("utf-8"), digest_size=4).digest()
-    return bucket_names()[int.from_bytes(digest, "big") % INDEX_BUCKETS]
+def legacy_index_names() -> list[str]:
+    """The index values registries wrote before writer pages: ``index`` and ``index:00`` .. ``index:31``."""
+    return [_LEGACY_INDEX, *(f"index:{n:02d}" for n in range(LEGACY_BUCKETS))]
 
 
-def bucket_names() -> list[str]:
-    """Every index value, ``index:00`` to ``index:31``."""
-    return [f"index:{n:02d}" for n in range(INDEX_BUCKETS)]
+def _door(slot: int) -> str:
+    return f"writer:{slot}:door"
+
+
+def _race(slot: int) -> str:
+    return f"writer:{slot}:race"
+
+
+def _page(kind: str, slot: int, page: int) -> str:
+    return f"{kind}{slot}:{page}"
+
+
+def entry_version(entry: dict[str, Any]) -> int:
+    """Which of two copies of a key's entry is newer: every change adds a history line with a higher seq
+    (and one task changes a key at a time, so two copies with one seq are the same)."""
+    history = entry.get("history") or []
+    return int(history[-1].get("seq", -1)) if history else -1
+
+
+def _newest(pages: list[dict[str, Any]], version: Callable[[Any], int]) -> dict[str, Any]:
+    """Every key of the pages at its newest copy; most pages share no key, and those merge whole."""
+    newest: dict[str, Any] = {}
+    for page in pages:
+        shared = newest.keys() & page.keys()
+        kept = {key: newest[key] for key in shared if version(newest[key]) >= version(page[key])}
+        newest.update(page)
+        newest.update(kept)
+    return newest
 
 
 class AssetStateStoreBackend:
-    """Registry entries as values of an asset's state store (a task's ``asset_state_store[asset]``).
+    """Registry entries in an asset's state store (a task's ``asset_state_store[asset]``), see above.
 
-    :param sleep: how to wait before reading a bucket back (tests pass their own).
-    :param jitter: a random factor in [1, 2) for that wait.
+    :param accessor: ``get(key, default)`` and ``set(key, value)``; if it also has ``get_many(names)`` and
+        ``values_with_prefix(prefix)`` (:class:`MetadataDbAssetStore`), reads use them.
+    :param read_only: refuse to write (a reader outside a task).
+    :param token: this writer's token in the slot race (unique per registry object).
     """
 
     def __init__(
@@ -82,63 +147,219 @@ class AssetStateStoreBackend:
         accessor: Any,
         *,
         uri: str,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = lambda: 1.0 + random.random(),
+        read_only: bool = False,
+        token: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.accessor = accessor
         self.description = f"the asset_state_store of {uri}"
-        self._sleep = sleep
-        self._jitter = jitter
+        self.read_only = read_only
+        self._token = token()
+        self._slot: int | None = None
+        # What this writer wrote, by page, so that a batch rewrites its pages without reading them.
+        self._position: dict[str, int] = {}
+        self._entry_pages: list[dict[str, dict[str, Any]]] = []
+        self._summary_pages: list[dict[str, list[Any]]] = []
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    def _get_many(self, names: Iterable[str]) -> dict[str, Any]:
+        get_many = getattr(self.accessor, "get_many", None)
+        if get_many is not None:
+            return dict(get_many(list(names)))
+        return {name: value for name in names if (value := self.accessor.get(name, None)) is not None}
 
     def load(self, schedule_key: str) -> dict[str, Any] | None:
         value = self.accessor.get(_ENTRY + schedule_key, None)
         return value if isinstance(value, dict) else None
 
-    def save(self, entry: dict[str, Any]) -> None:
-        key = entry["schedule_key"]
-        # The entry first: an entry missing from the index is only unlisted, an index naming a key
-        # with no entry would be wrong.
-        self.accessor.set(_ENTRY + key, entry)
-        bucket = index_bucket(key)
-        if key in self._keys(bucket) or key in self._keys(_LEGACY_INDEX):
-            return
-        self._add(key, bucket)
+    def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
+        values = self._get_many(_ENTRY + key for key in schedule_keys)
+        return {name[len(_ENTRY) :]: value for name, value in values.items() if isinstance(value, dict)}
 
-    def _add(self, key: str, bucket: str) -> None:
-        """Write ``key`` into its bucket, then read the bucket back until it stays there (bounded)."""
-        for _attempt in range(INDEX_ATTEMPTS):
-            started = time.monotonic()
-            self.accessor.set(bucket, merge_index(self._keys(bucket), key))
-            round_trip = time.monotonic() - started
-            # A writer that read the bucket before our write writes within about its own round trip.
-            pause = min(max(_PAUSE_FACTOR * round_trip, _PAUSE_FLOOR), _PAUSE_CAP)
-            self._sleep(pause * self._jitter())
-            if key in self._keys(bucket):
-                return
-        log.warning(
-            "schedule_key %r: its index bucket %r of %s was overwritten by other writers %d times; the "
-            "entry is kept but not listed (a reconcile does not see it) until the key is saved again",
-            key,
-            bucket,
-            self.description,
-            INDEX_ATTEMPTS,
-        )
+    def _pages(self, kind: str) -> list[dict[str, Any]]:
+        """Every writer's pages of one kind: by prefix if the store can list, else slot by slot."""
+        values_with_prefix = getattr(self.accessor, "values_with_prefix", None)
+        if values_with_prefix is not None:
+            return [value for value in values_with_prefix(kind).values() if isinstance(value, dict)]
+        pages = []
+        slot, shut = 0, 0
+        while shut < SLOT_SPREAD:  # past the last open door, every door within reach of a writer is shut
+            if self.accessor.get(_door(slot), None) is None:
+                shut += 1
+            else:
+                shut = 0
+                page = 0
+                while isinstance(value := self.accessor.get(_page(kind, slot, page), None), dict):
+                    pages.append(value)
+                    page += 1
+            slot += 1
+        return pages
 
-    def _keys(self, name: str) -> list[str]:
-        value = self.accessor.get(name, None)
-        return [key for key in value if isinstance(key, str)] if isinstance(value, list) else []
-
-    def _index(self) -> set[str]:
-        keys = set(self._keys(_LEGACY_INDEX))
-        for bucket in bucket_names():
-            keys.update(self._keys(bucket))
-        return keys
+    def _legacy_keys(self, listed: Iterable[str]) -> list[str]:
+        """Keys of the old index values that no page lists yet."""
+        keys: set[str] = set()
+        for value in self._get_many(legacy_index_names()).values():
+            if isinstance(value, list):
+                keys.update(key for key in value if isinstance(key, str))
+        return sorted(keys.difference(listed))
 
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
-        found = {}
-        for key in sorted(self._index()):
-            if key.startswith(prefix):
-                value = self.load(key)
-                if value is not None:
-                    found[key] = value
+        newest = _newest(self._pages(_ENTRY_PAGES), entry_version)
+        # A crash between a batch's entries and its pages leaves the pages older: only intents matter.
+        pending = [key for key, value in newest.items() if value.get("pending")]
+        for key, value in self.load_many(pending).items():
+            if entry_version(value) > entry_version(newest[key]):
+                newest[key] = value
+        newest.update(self._adopt_legacy(newest))
+        return {key: value for key, value in newest.items() if key.startswith(prefix)}
+
+    def _adopt_legacy(self, listed: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The entries of old-layout keys that no page holds, copied into this writer's pages if it may."""
+        legacy = self.load_many(self._legacy_keys(listed))
+        if legacy and not self.read_only:
+            self._write_pages(list(legacy.values()))
+        return legacy
+
+    def query(self, query: RegistryQuery, now: datetime | None) -> tuple[int, list[dict[str, Any]]]:
+        """A page of a query from the summary pages; then only that page's entries are read."""
+        newest = _newest(self._pages(_SUMMARY_PAGES), _summary_version)
+        newest.update((key, _summary_item(value)) for key, value in self._adopt_legacy(newest).items())
+        matched = sorted(query.select(newest.items(), now))
+        keys = matched[query.offset : query.offset + query.limit]
+        entries = self.load_many(keys)
+        return len(matched), [entries[key] for key in keys if key in entries]
+
+    # --- writing --------------------------------------------------------------------------------------
+
+    def save(self, entry: dict[str, Any]) -> None:
+        self.save_many([entry])
+
+    def save_many(self, entries: list[dict[str, Any]]) -> None:
+        """Each entry's own value, then this writer's pages that changed: one call per page, not per key."""
+        if self.read_only:
+            raise RegistryReadOnlyError(f"{self.description} was opened for reading only")
+        for entry in entries:
+            # The entry first: a key whose page is not written yet is only unlisted, never wrong.
+            self.accessor.set(_ENTRY + entry["schedule_key"], entry)
+        self._write_pages(entries)
+
+    def _write_pages(self, entries: list[dict[str, Any]]) -> None:
+        if not entries:
+            return
+        slot = self._claim_slot()
+        touched_entries: set[int] = set()
+        touched_summaries: set[int] = set()
+        for entry in entries:
+            key = entry["schedule_key"]
+            position = self._position.setdefault(key, len(self._position))
+            at_entry, at_summary = position // ENTRIES_PER_PAGE, position // SUMMARIES_PER_PAGE
+            if at_entry == len(self._entry_pages):
+                self._entry_pages.append({})
+            if at_summary == len(self._summary_pages):
+                self._summary_pages.append({})
+            self._entry_pages[at_entry][key] = entry
+            self._summary_pages[at_summary][key] = _summary_item(entry)
+            touched_entries.add(at_entry)
+            touched_summaries.add(at_summary)
+        # In order: a new page is written only after the one before it, so a slot's pages are contiguous.
+        for page in sorted(touched_entries):
+            self.accessor.set(_page(_ENTRY_PAGES, slot, page), self._entry_pages[page])
+        for page in sorted(touched_summaries):
+            self.accessor.set(_page(_SUMMARY_PAGES, slot, page), self._summary_pages[page])
+
+    def _claim_slot(self) -> int:
+        """The writer slot this registry alone writes: won through the splitter described above."""
+        if self._slot is not None:
+            return self._slot
+        hint = self.accessor.get(_HINT, None)
+        slot = hint if isinstance(hint, int) and hint >= 0 else 0
+        spread = random.Random(self._token)
+        while True:
+            self.accessor.set(_race(slot), self._token)
+            if self.accessor.get(_door(slot), None) is None:
+                self.accessor.set(_door(slot), True)
+                if self.accessor.get(_race(slot), None) == self._token:
+                    break
+            # Losers scatter over the next few slots: racing on together, they would keep colliding.
+            slot += 1 + spread.randrange(SLOT_SPREAD)
+        self.accessor.set(_HINT, slot + 1)
+        self._slot = slot
+        return slot
+
+
+def _summary_item(entry: dict[str, Any]) -> list[Any]:
+    """A summary page's item: state, send_first, send_last, then the version."""
+    _, state, first, last = entry_summary(entry)
+    return [state, first, last, entry_version(entry)]
+
+
+def _summary_version(item: list[Any]) -> int:
+    return int(item[3])
+
+
+def _among(keys: list[str], column: Any) -> Any:
+    return column.in_(keys)
+
+
+#: Summary pages parsed by this process, by (asset uri, value key): (the row's updated_at, the value).
+#: A schedules page is asked again and again (page 2, 3, ...): only pages written since are parsed again.
+_SUMMARY_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
+_SUMMARY_CACHE_LOCK = threading.Lock()
+
+
+class MetadataDbAssetStore:
+    """An asset's state store read straight from Airflow's metadata database: for readers outside tasks
+    (the API server's schedules page, the console command), where no Task SDK accessor exists.
+
+    Reads only; it can also list values by prefix, so a reader needs no slot walk. Summary pages are
+    kept parsed between readers of one process and read again only once their row has changed (its
+    ``updated_at``); nothing else is kept, since entries handed out may be changed by their caller.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    def _select(self, condition: Callable[[Any], Any], *, with_values: bool = True) -> dict[str, Any]:
+        """``{key: value}`` (parsed) of the rows that meet ``condition``, or ``{key: updated_at}``."""
+        from airflow.models.asset import AssetModel
+        from airflow.models.asset_state_store import AssetStateStoreModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        column: Any = AssetStateStoreModel.value if with_values else AssetStateStoreModel.updated_at
+        with create_session() as session:
+            rows = session.execute(
+                select(AssetStateStoreModel.key, column)
+                .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
+                .where(AssetModel.uri == self.uri, condition(AssetStateStoreModel.key))
+            ).all()
+        return {key: json.loads(value) if with_values else value for key, value in rows}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._select(lambda column: column == key).get(key, default)
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for start in range(0, len(keys), 500):
+            found.update(self._select(partial(_among, keys[start : start + 500])))
         return found
+
+    def values_with_prefix(self, prefix: str) -> dict[str, Any]:
+        def under_prefix(column: Any) -> Any:
+            return column.startswith(prefix, autoescape=True)
+
+        if prefix != _SUMMARY_PAGES:
+            return self._select(under_prefix)
+        stamps = self._select(under_prefix, with_values=False)
+        with _SUMMARY_CACHE_LOCK:
+            known = {key: _SUMMARY_CACHE.get((self.uri, key)) for key in stamps}
+        changed = [key for key, stamp in stamps.items() if (known[key] or (None,))[0] != stamp]
+        # The value read may be newer than the stamp read before it: kept under the older stamp, it is
+        # only read again next time.
+        fresh = self.get_many(changed)
+        with _SUMMARY_CACHE_LOCK:
+            for key, value in fresh.items():
+                _SUMMARY_CACHE[(self.uri, key)] = (stamps[key], value)
+            return {
+                key: _SUMMARY_CACHE[(self.uri, key)][1] for key in stamps if (self.uri, key) in _SUMMARY_CACHE
+            }

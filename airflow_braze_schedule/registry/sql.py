@@ -21,11 +21,27 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_braze_schedule.core.registry_model import delivery_window
+from airflow_braze_schedule.core.registry_model import PRESUMED_SENT, SCHEDULED, UPDATED, utc_now
+from airflow_braze_schedule.registry.store import (
+    RegistryQuery,
+    RegistryReadOnlyError,
+    entry_summary,
+    instant_text,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+T = TypeVar("T")
 
 DEFAULT_TABLE = "braze_schedule_registry"
+#: Keys named in one IN (...) list, and rows in one multi-row INSERT: under SQLite's oldest limit of
+#: 999 parameters per statement (16 columns x 50 rows = 800).
+KEYS_PER_STATEMENT = 500
+ROWS_PER_STATEMENT = 50
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,50}")
 
 _COLUMNS = (
@@ -108,9 +124,12 @@ class SqlBackend:
     :param hook: a ``DbApiHook`` (``SqliteHook``, ``PostgresHook``, ...).
     :param workspace: the Braze connection id: keys are unique per workspace.
     :param table: the table's name (letters, digits, underscores); the history table adds ``_history``.
+    :param read_only: refuse to write, and create no table (a reader outside a task).
     """
 
-    def __init__(self, hook: Any, *, workspace: str, table: str = DEFAULT_TABLE) -> None:
+    def __init__(
+        self, hook: Any, *, workspace: str, table: str = DEFAULT_TABLE, read_only: bool = False
+    ) -> None:
         if not _NAME.fullmatch(table):
             raise ValueError(f"registry table name {table!r}: letters, digits and underscores only")
         self.hook = hook
@@ -118,16 +137,18 @@ class SqlBackend:
         self.table = table
         self.description = f"table {table} of connection {hook.get_conn_id()!r}"
         self.mark = hook.placeholder
+        self.read_only = read_only
         self._conn: Any = None
 
     @property
     def conn(self) -> Any:
         if self._conn is None:
             self._conn = self.hook.get_conn()
-            cursor = self._conn.cursor()
-            for statement in ddl(self.table):
-                cursor.execute(statement)
-            self._conn.commit()
+            if not self.read_only:  # a reader creates nothing, not even the tables
+                cursor = self._conn.cursor()
+                for statement in ddl(self.table):
+                    cursor.execute(statement)
+                self._conn.commit()
         return self._conn
 
     def close(self) -> None:
@@ -138,42 +159,145 @@ class SqlBackend:
     def _marks(self, count: int) -> str:
         return ", ".join([self.mark] * count)
 
+    def _in(self, count: int) -> str:
+        return f"IN ({self._marks(count)})"
+
     def load(self, schedule_key: str) -> dict[str, Any] | None:
+        return self.load_many([schedule_key]).get(schedule_key)
+
+    def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The entries of those keys that exist: one SELECT per :data:`KEYS_PER_STATEMENT` keys."""
+        found: dict[str, dict[str, Any]] = {}
         cursor = self.conn.cursor()
-        cursor.execute(
-            f"SELECT entry FROM {self.table} WHERE workspace = {self.mark} AND schedule_key = {self.mark}",
-            (self.workspace, schedule_key),
-        )
-        row = cursor.fetchone()
+        for chunk in _chunks(list(dict.fromkeys(schedule_keys)), KEYS_PER_STATEMENT):
+            cursor.execute(
+                f"SELECT schedule_key, entry FROM {self.table} WHERE workspace = {self.mark} "
+                f"AND schedule_key {self._in(len(chunk))}",
+                (self.workspace, *chunk),
+            )
+            found.update((key, json.loads(entry)) for key, entry in cursor.fetchall())
         self.conn.commit()  # end the read transaction: later reads see other tasks' writes
-        return json.loads(row[0]) if row else None
+        return found
 
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
         cursor = self.conn.cursor()
-        # SUBSTR rather than LIKE: a prefix with % or _ in it needs no escaping.
         cursor.execute(
-            f"SELECT schedule_key, entry FROM {self.table} WHERE workspace = {self.mark} "
-            f"AND SUBSTR(schedule_key, 1, {len(prefix)}) = {self.mark}",
+            f"SELECT schedule_key, entry FROM {self.table} WHERE {self._prefix_clause(prefix)}",
             (self.workspace, prefix),
         )
         rows = cursor.fetchall()
         self.conn.commit()
         return {key: json.loads(entry) for key, entry in rows}
 
+    def _prefix_clause(self, prefix: str) -> str:
+        # SUBSTR rather than LIKE: a prefix with % or _ in it needs no escaping.
+        return f"workspace = {self.mark} AND SUBSTR(schedule_key, 1, {len(prefix)}) = {self.mark}"
+
+    def query(self, query: RegistryQuery, now: datetime | None) -> tuple[int, list[dict[str, Any]]]:
+        """A page of :class:`RegistryQuery`, in SQL: the filter on columns, COUNT, ORDER BY, LIMIT, OFFSET.
+
+        The same rule as :meth:`RegistryQuery.matches_summary`, on the same text instants; keys are in the
+        database's order of ``schedule_key`` (its collation).
+        """
+        clauses = [self._prefix_clause(query.prefix)]
+        params: list[Any] = [self.workspace, query.prefix]
+        now_text = instant_text(now or utc_now())
+        if query.state == PRESUMED_SENT:
+            clauses.append(
+                f"state IN ({self._marks(2)}) AND send_last IS NOT NULL AND send_last <= {self.mark}"
+            )
+            params += [SCHEDULED, UPDATED, now_text]
+        elif query.state in (SCHEDULED, UPDATED):
+            clauses.append(f"state = {self.mark} AND (send_last IS NULL OR send_last > {self.mark})")
+            params += [query.state, now_text]
+        elif query.state is not None:
+            clauses.append(f"state = {self.mark}")
+            params.append(query.state)
+        if query.send_after is not None:
+            clauses.append(f"send_first >= {self.mark}")
+            params.append(instant_text(query.send_after))
+        if query.send_before is not None:
+            clauses.append(f"send_first < {self.mark}")
+            params.append(instant_text(query.send_before))
+        where = " AND ".join(f"({clause})" for clause in clauses)
+        cursor = self.conn.cursor()
+        cursor.execute(f"SELECT COUNT(*) FROM {self.table} WHERE {where}", tuple(params))
+        (total,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT entry FROM {self.table} WHERE {where} ORDER BY schedule_key "
+            f"LIMIT {int(query.limit)} OFFSET {int(query.offset)}",
+            tuple(params),
+        )
+        rows = cursor.fetchall()
+        self.conn.commit()
+        return int(total), [json.loads(entry) for (entry,) in rows]
+
     def save(self, entry: dict[str, Any]) -> None:
-        key = entry["schedule_key"]
+        self.save_many([entry])
+
+    def save_many(self, entries: list[dict[str, Any]]) -> None:
+        """Write many entries in one transaction, with set-based statements whatever their number.
+
+        One SELECT finds which keys have rows (and how much history each has); their rows are deleted
+        and every row inserted again, a multi-row INSERT per :data:`ROWS_PER_STATEMENT` rows, and the new
+        history lines likewise: a batch costs a handful of statements, not a few per key.
+        """
+        if self.read_only:
+            raise RegistryReadOnlyError(f"{self.description} was opened for reading only")
+        by_key = {entry["schedule_key"]: entry for entry in entries}  # the last write of a key wins
+        if not by_key:
+            return
+        conn = self.conn
+        cursor = conn.cursor()
+        try:
+            stored: dict[str, int] = {}
+            for chunk in _chunks(list(by_key), KEYS_PER_STATEMENT):
+                cursor.execute(
+                    f"SELECT schedule_key, history_count FROM {self.table} WHERE workspace = {self.mark} "
+                    f"AND schedule_key {self._in(len(chunk))}",
+                    (self.workspace, *chunk),
+                )
+                stored.update((key, int(count)) for key, count in cursor.fetchall())
+            for chunk in _chunks(list(stored), KEYS_PER_STATEMENT):
+                cursor.execute(
+                    f"DELETE FROM {self.table} WHERE workspace = {self.mark} AND schedule_key {self._in(len(chunk))}",
+                    (self.workspace, *chunk),
+                )
+            rows = [self._row(entry) for entry in by_key.values()]
+            self._insert(cursor, self.table, _COLUMNS, rows)
+            lines = [
+                self._history_row(key, line)
+                for key, entry in by_key.items()
+                for line in entry.get("history") or []
+                if int(line.get("seq", -1)) >= stored.get(key, 0)
+            ]
+            self._insert(cursor, f"{self.table}_history", _HISTORY_COLUMNS, lines)
+            conn.commit()
+        except Exception:
+            conn.rollback()
+            raise
+
+    def _insert(self, cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        one = f"({self._marks(len(columns))})"
+        for chunk in _chunks(rows, ROWS_PER_STATEMENT):
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}",
+                tuple(value for row in chunk for value in row),
+            )
+
+    def _row(self, entry: dict[str, Any]) -> tuple[Any, ...]:
         handle = entry.get("handle") or {}
-        window = delivery_window(handle.get("schedule"))
+        summary = entry_summary(entry)
         last = entry["history"][-1] if entry.get("history") else {}
         row = {
             "workspace": self.workspace,
-            "schedule_key": key,
+            "schedule_key": entry["schedule_key"],
             "state": entry.get("state"),
             "outcome": entry.get("outcome"),
             "schedule_id": handle.get("schedule_id"),
             "kind": handle.get("kind"),
-            "send_first": window[0].isoformat(timespec="seconds") if window else None,
-            "send_last": window[1].isoformat(timespec="seconds") if window else None,
+            "send_first": summary.send_first,
+            "send_last": summary.send_last,
             "fingerprint": entry.get("fingerprint"),
             "pending": json.dumps(entry["pending"]) if entry.get("pending") else None,
             "entry": json.dumps(entry, sort_keys=True),
@@ -183,56 +307,25 @@ class SqlBackend:
             "run_id": last.get("run_id"),
             "task_id": last.get("task_id"),
         }
-        conn = self.conn
-        cursor = conn.cursor()
-        try:
-            cursor.execute(
-                f"SELECT history_count FROM {self.table} WHERE workspace = {self.mark} AND schedule_key = {self.mark}",
-                (self.workspace, key),
-            )
-            found = cursor.fetchone()
-            if found is None:
-                cursor.execute(
-                    f"INSERT INTO {self.table} ({', '.join(_COLUMNS)}) VALUES ({self._marks(len(_COLUMNS))})",
-                    tuple(row[name] for name in _COLUMNS),
-                )
-                stored_history = 0
-            else:
-                settable = [name for name in _COLUMNS if name not in ("workspace", "schedule_key")]
-                cursor.execute(
-                    f"UPDATE {self.table} SET {', '.join(f'{name} = {self.mark}' for name in settable)} "
-                    f"WHERE workspace = {self.mark} AND schedule_key = {self.mark}",
-                    (*(row[name] for name in settable), self.workspace, key),
-                )
-                stored_history = int(found[0])
-            self._append_history(cursor, key, entry.get("history") or [], stored_history)
-            conn.commit()
-        except Exception:
-            conn.rollback()
-            raise
+        return tuple(row[name] for name in _COLUMNS)
 
-    def _append_history(self, cursor: Any, key: str, history: list[dict[str, Any]], stored: int) -> None:
-        """Add the history lines the table does not have yet (numbered by their ``seq``)."""
-        for line in history:
-            seq = int(line.get("seq", -1))
-            if seq < stored:
-                continue
-            values = (
-                self.workspace,
-                key,
-                seq,
-                line.get("at"),
-                line.get("action"),
-                line.get("state"),
-                line.get("outcome"),
-                line.get("schedule_id"),
-                line.get("dag_id"),
-                line.get("run_id"),
-                line.get("task_id"),
-                line.get("note"),
-            )
-            cursor.execute(
-                f"INSERT INTO {self.table}_history ({', '.join(_HISTORY_COLUMNS)}) "
-                f"VALUES ({self._marks(len(_HISTORY_COLUMNS))})",
-                values,
-            )
+    def _history_row(self, key: str, line: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            self.workspace,
+            key,
+            int(line.get("seq", -1)),
+            line.get("at"),
+            line.get("action"),
+            line.get("state"),
+            line.get("outcome"),
+            line.get("schedule_id"),
+            line.get("dag_id"),
+            line.get("run_id"),
+            line.get("task_id"),
+            line.get("note"),
+        )
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -12,14 +12,22 @@ from __future__ import annotations
 import builtins
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airflow_braze_schedule.core.errors import BrazeError
-from airflow_braze_schedule.core.registry_model import RegistryEntry, check_schedule_key
+from airflow_braze_schedule.core.registry_model import (
+    PRESUMED_SENT,
+    SCHEDULED,
+    UPDATED,
+    RegistryEntry,
+    check_schedule_key,
+    delivery_window,
+    utc_now,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-    from datetime import datetime
+    from collections.abc import Iterable, Sequence
 
 #: History lines kept per key; older ones are dropped (the SQL backend's history table keeps them all).
 MAX_HISTORY = 100
@@ -57,19 +65,67 @@ class RegistryQuery:
     offset: int = 0
 
     def matches(self, entry: RegistryEntry, now: datetime | None = None) -> bool:
-        if not entry.schedule_key.startswith(self.prefix):
-            return False
-        if self.state is not None and entry.effective_state(now) != self.state:
-            return False
-        if self.send_after is not None or self.send_before is not None:
-            starts = entry.send_starts()
-            if starts is None:
-                return False
-            if self.send_after is not None and starts < self.send_after:
-                return False
-            if self.send_before is not None and starts >= self.send_before:
-                return False
-        return True
+        fields = {"schedule_key": entry.schedule_key, "state": entry.state, "handle": entry.handle}
+        return self.matches_summary(entry_summary(fields), now)
+
+    def matches_summary(self, summary: EntrySummary, now: datetime | None = None) -> bool:
+        return bool(self.select([(summary.schedule_key, summary[1:])], now))
+
+    def select(
+        self, summaries: Iterable[tuple[str, Sequence[Any]]], now: datetime | None = None
+    ) -> list[str]:
+        """The keys this query selects among ``(key, (state, send_first, send_last, ...))`` pairs: the one
+        rule of a query (the SQL store's WHERE clause says the same), as one comprehension, since it
+        runs over every key of a registry; instants are turned into text once."""
+        now_text = instant_text(now or utc_now())
+        after = instant_text(self.send_after) if self.send_after is not None else None
+        before = instant_text(self.send_before) if self.send_before is not None else None
+        prefix, wanted = self.prefix, self.state
+        return [
+            key
+            for key, item in summaries
+            if key.startswith(prefix)
+            and (wanted is None or effective_state_at(item[0], item[2], now_text) == wanted)
+            and (after is None or (item[1] is not None and item[1] >= after))
+            and (before is None or (item[1] is not None and item[1] < before))
+        ]
+
+
+def instant_text(moment: datetime) -> str:
+    """A UTC instant as the stores keep it (``send_first``, ``send_last``): ISO 8601 text, ``+00:00``.
+
+    Text of this one shape orders as the instants do (a fraction's ``.`` sorts after ``+``), so both
+    stores compare send times as text: SQL in its WHERE clause, the asset store in Python.
+    """
+    return moment.astimezone(UTC).isoformat()
+
+
+def effective_state_at(state: str | None, send_last: str | None, now_text: str) -> str | None:
+    """As :meth:`RegistryEntry.effective_state`, from the stored text of the send's last instant."""
+    if state in (SCHEDULED, UPDATED) and send_last is not None and send_last <= now_text:
+        return PRESUMED_SENT
+    return state
+
+
+class EntrySummary(NamedTuple):
+    """What a query filters on, per key: kept beside the entry by both stores (SQL columns, asset pages)."""
+
+    schedule_key: str
+    state: str | None
+    send_first: str | None
+    send_last: str | None
+
+
+def entry_summary(entry: dict[str, Any]) -> EntrySummary:
+    """The summary of an entry's JSON: its state and the UTC instants its send begins and ends."""
+    handle = entry.get("handle") or {}
+    window = delivery_window(handle.get("schedule"))
+    return EntrySummary(
+        entry["schedule_key"],
+        entry.get("state"),
+        instant_text(window[0]) if window else None,
+        instant_text(window[1]) if window else None,
+    )
 
 
 @dataclass
@@ -82,6 +138,11 @@ class RegistryPage:
 
 class UnknownScheduleKeyError(BrazeError, LookupError):
     """No schedule was ever recorded under this key in this workspace."""
+
+
+class RegistryReadOnlyError(BrazeError):
+    """A registry opened for reading (:func:`~airflow_braze_schedule.registry.open_registry_reader`) was
+    asked to write."""
 
 
 class ScheduleRegistry:
@@ -187,10 +248,3 @@ class ScheduleRegistry:
             for key, entry in self.scope(prefix).items()
             if entry.schedule_id is not None and entry.is_live(now)
         }
-
-
-def merge_index(index: Iterable[str], key: str) -> list[str]:
-    """The sorted key index with ``key`` in it."""
-    keys = set(index)
-    keys.add(key)
-    return sorted(keys)

@@ -90,3 +90,56 @@ def test_a_second_registry_object_sees_the_first_ones_writes(sql_registry_conn):
     assert reader.find("k") is None
     writer.put(_entry("k", "s1"))
     assert reader.find("k")["schedule_id"] == "s1"
+
+
+def _varied(n: int) -> RegistryEntry:
+    """Entries of every effective state and send day: cancelled, sent already, still to come."""
+    day = 1 + n % 9
+    entry = _entry(f"batch/{n:03d}", f"s{n}", time=f"2026-12-{day:02d}T09:00:00Z")
+    if n % 7 == 0:
+        entry.record("cancel", ACTOR, now=NOW, state=CANCELLED, outcome="applied")
+    return entry
+
+
+def test_batches_are_read_and_written_whole_and_queried_by_the_same_rule(sql_registry_conn):
+    from airflow_braze_schedule.registry import RegistryQuery, ScheduleRegistry
+    from tests.core.test_registry_query import _DictBackend
+
+    registry = open_registry(braze_conn_id="braze_default", registry_conn_id=sql_registry_conn)
+    entries = [_varied(n) for n in range(120)]
+    registry.put_many(entries[:60])
+    registry.put_many(entries[40:])  # 20 rows exist already: replaced, their history kept once
+    plain = ScheduleRegistry(_DictBackend(), workspace="braze_default")
+    plain.put_many([_varied(n) for n in range(120)])
+
+    found = registry.get_many([f"batch/{n:03d}" for n in range(0, 130, 10)])
+    assert sorted(found) == [f"batch/{n:03d}" for n in range(0, 120, 10)]
+    assert found["batch/070"].state == CANCELLED
+    history = _rows(registry, "SELECT COUNT(*) FROM braze_schedule_registry_history")
+    assert history == [(sum(len(entry.history) for entry in entries),)]
+    for query in (
+        RegistryQuery(prefix="batch/", limit=7, offset=5),
+        RegistryQuery(state="presumed_sent", limit=50),
+        RegistryQuery(state="scheduled", send_after=datetime(2026, 12, 3, tzinfo=UTC), limit=50),
+        RegistryQuery(state="cancelled", send_before=datetime(2026, 12, 5, 9, tzinfo=UTC), offset=2),
+        RegistryQuery(prefix="batch/1", send_after=datetime(2026, 12, 2, 9, 0, 0, 1, tzinfo=UTC)),
+    ):
+        page, expected = registry.query(query, now=NOW), plain.query(query, now=NOW)
+        assert page.total == expected.total > 0, query
+        assert [e.schedule_key for e in page.entries] == [e.schedule_key for e in expected.entries], query
+
+
+def test_a_reader_refuses_to_write(sql_registry_conn):
+    from airflow_braze_schedule.registry import RegistryReadOnlyError, open_registry_reader
+
+    early = open_registry_reader("braze_default", registry_conn_id=sql_registry_conn)
+    with pytest.raises(Exception, match="braze_schedule_registry"):  # no table: the reader made none
+        early.find("k")
+    early.backend.conn.rollback()
+    open_registry(braze_conn_id="braze_default", registry_conn_id=sql_registry_conn).put(_entry("k", "s1"))
+    reader = open_registry_reader("braze_default", registry_conn_id=sql_registry_conn)
+
+    assert reader.find("k")["schedule_id"] == "s1"
+    with pytest.raises(RegistryReadOnlyError, match="reading only"):
+        reader.put(_entry("k", "s2"))
+    assert reader.find("k")["schedule_id"] == "s1"

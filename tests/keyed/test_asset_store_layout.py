@@ -1,0 +1,275 @@
+"""The asset registry's layout: writer slots and pages, listing in few calls, racing writers, old layouts.
+
+The state store has ``get`` and ``set`` only (no listing, no compare-and-set), and inside a task each
+call is a request to the API server. These tests share one in-memory store between threads, each thread
+with its own backend (as tasks each open their own registry), and let the store delay every call at
+random, so that reads and writes of racing writers interleave in many orders.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from airflow_braze_schedule.core.registry_model import Actor, RegistryEntry
+from airflow_braze_schedule.registry import RegistryQuery, RegistryReadOnlyError, ScheduleRegistry
+from airflow_braze_schedule.registry.asset_store import (
+    ENTRIES_PER_PAGE,
+    SLOT_SPREAD,
+    AssetStateStoreBackend,
+    legacy_index_names,
+)
+
+URI = "braze://braze_default/schedules"
+ACTOR = Actor("dag", "run", "task")
+
+
+class SharedStore:
+    """A state store's values, shared by threads: each get and set is atomic, as one database statement.
+
+    :param delay: the longest random pause before and after each call, letting other threads run between
+        any two calls of a writer.
+    """
+
+    def __init__(self, delay: float = 0.0, seed: int = 0) -> None:
+        self.values: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.delay = delay
+        self.random = random.Random(seed)
+        self.calls: Counter[str] = Counter()
+        self.writers_of: defaultdict[str, set[int]] = defaultdict(set)
+
+    def _pause(self) -> None:
+        if self.delay:
+            with self.lock:
+                pause = self.random.random() * self.delay
+            time.sleep(pause)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._pause()
+        with self.lock:
+            self.calls["get"] += 1
+            value = self.values.get(key, default)
+        self._pause()
+        return _copy(value)
+
+    def set(self, key: str, value: Any) -> None:
+        self._pause()
+        with self.lock:
+            self.calls["set"] += 1
+            self.values[key] = _copy(value)
+            self.writers_of[key].add(threading.get_ident())
+        self._pause()
+
+
+def _copy(value: Any) -> Any:
+    # What the store hands back is never the object a writer still holds (JSON goes over the wire).
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def backend(store: SharedStore, **options: Any) -> AssetStateStoreBackend:
+    return AssetStateStoreBackend(store, uri=URI, **options)
+
+
+def registry(store: SharedStore, **options: Any) -> ScheduleRegistry:
+    return ScheduleRegistry(backend(store, **options), workspace="braze_default")
+
+
+def created(key: str, day: int = 5, state: str = "scheduled") -> RegistryEntry:
+    entry = RegistryEntry(key).intend({"op": "create"}, ACTOR)
+    handle = {"schedule_id": f"s-{key}", "schedule": {"time": f"2030-01-{day:02d}T09:00:00Z"}}
+    return entry.record("create", ACTOR, handle=handle, state=state, pending=None)
+
+
+def run_threads(count: int, work: Any) -> None:
+    errors: list[BaseException] = []
+
+    def guarded(n: int) -> None:
+        try:
+            work(n)
+        except BaseException as error:  # reported by the test, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+
+def test_the_random_delays_do_lose_keys_of_a_shared_read_modify_write_value() -> None:
+    """The adversary is real: the same store loses keys of writers that share one value."""
+    store = SharedStore(delay=0.002, seed=1)
+
+    def plain_add(n: int) -> None:
+        store.set("index", [*store.get("index", []), f"race/{n}"])
+
+    run_threads(24, plain_add)
+
+    assert len(store.get("index")) < 24
+
+
+def test_dozens_of_racing_writers_lose_no_key_and_share_no_value() -> None:
+    store = SharedStore(delay=0.002, seed=2)
+    writers, batches, batch = 32, 3, 4
+
+    def write(n: int) -> None:
+        own = registry(store)
+        for b in range(batches):
+            keys = [f"race/{n:02d}/{b}/{k}" for k in range(batch)]
+            intents = [RegistryEntry(key).intend({"op": "create"}, ACTOR) for key in keys]
+            own.put_many(intents)  # the intents before the requests, then the answers
+            own.put_many([created(key) for key in keys])
+
+    run_threads(writers, write)
+
+    listed = registry(store).scope("race/")
+    assert len(listed) == writers * batches * batch
+    assert all(entry.state == "scheduled" and entry.pending is None for entry in listed.values())
+    doors = [name for name in store.values if name.endswith(":door")]
+    assert len(doors) >= writers
+    pages = [name for name in store.values if name.startswith(("entries:", "summaries:"))]
+    assert pages
+    assert all(len(store.writers_of[name]) == 1 for name in pages)
+    assert all(len(store.writers_of[f"entry:{key}"]) == 1 for key in listed)
+
+
+def test_a_key_changed_by_a_later_writer_is_read_at_its_newest() -> None:
+    store = SharedStore()
+    first, second = registry(store), registry(store)
+    first.put_many([created("k/1"), created("k/2")])
+    newer = second.require("k/1").record("cancel", ACTOR, state="cancelled", outcome="applied")
+    second.put_many([newer])
+
+    reader = registry(store)
+    assert reader.scope("k/")["k/1"].state == "cancelled"
+    assert reader.scope("k/")["k/2"].state == "scheduled"
+    page = reader.query(RegistryQuery(prefix="k/", state="cancelled"))
+    assert (page.total, [entry.schedule_key for entry in page.entries]) == (1, ["k/1"])
+
+
+def test_listing_and_querying_read_pages_not_one_value_per_key() -> None:
+    store = SharedStore()
+    writer = registry(store)
+    keys = [f"big/{n:04d}" for n in range(1000)]
+    for start in range(0, len(keys), 8):  # the engine's batches: max_workers at a time
+        before = store.calls["set"]
+        writer.put_many([created(key) for key in keys[start : start + 8]])
+        assert store.calls["set"] - before <= 8 + 4 + (5 if start == 0 else 0)  # entries, pages, the slot
+
+    store.calls.clear()
+    assert len(registry(store).scope("big/")) == 1000
+    # the pages and one past the last, the writer's door and the shut doors after it, the old index
+    fixed = 1 + 1 + SLOT_SPREAD + len(legacy_index_names())
+    assert store.calls["get"] == 1000 // ENTRIES_PER_PAGE + fixed
+    store.calls.clear()
+    page = registry(store).query(RegistryQuery(prefix="big/", limit=100, offset=300))
+    assert page.total == 1000
+    assert [entry.schedule_key for entry in page.entries] == keys[300:400]
+    assert store.calls["get"] == 2 + fixed + 100  # two summary pages, then the page's 100 entries
+
+
+def test_every_new_key_costs_no_pause() -> None:
+    """No wait and no read-back per key: a writer's calls are the sets of its batch and a slot, once."""
+    store = SharedStore()
+    writer = registry(store)
+    writer.put_many([created("a/1")])
+    store.calls.clear()
+    writer.put_many([created(f"a/{n}") for n in range(2, 10)])
+    assert store.calls == Counter({"set": 8 + 2})
+
+
+def test_a_registry_written_in_the_old_layouts_is_still_read() -> None:
+    """Keys listed in the single ``index``, in the 32 ``index:NN`` buckets, or both, each with its
+    ``entry:<key>``: listed, queried and read; the first writable listing copies them into its pages,
+    later listings read no entry one by one, and nothing old is changed."""
+    store = SharedStore()
+    old = {"index": ["orders/1", "orders/2"], "index:05": ["orders/3", "orders/1"], "index:13": ["other/9"]}
+    for name, keys in old.items():
+        store.values[name] = list(keys)
+    for key in ("orders/1", "orders/2", "orders/3", "other/9"):
+        store.values[f"entry:{key}"] = created(key, day=int(key[-1])).to_json()
+    before = _copy(store.values)
+
+    assert sorted(registry(store, read_only=True).scope("orders/")) == ["orders/1", "orders/2", "orders/3"]
+    page = registry(store, read_only=True).query(RegistryQuery(send_after=_day(2), limit=10))
+    assert (page.total, [entry.schedule_key for entry in page.entries]) == (
+        3,
+        ["orders/2", "orders/3", "other/9"],
+    )
+    assert store.values == before  # a reader wrote nothing
+
+    writer = registry(store)
+    writer.put(created("orders/4"))
+    assert sorted(writer.scope("orders/")) == [f"orders/{n}" for n in (1, 2, 3, 4)]
+    store.calls.clear()
+    assert sorted(registry(store).scope("")) == ["orders/1", "orders/2", "orders/3", "orders/4", "other/9"]
+    # the writer's door, its page and one past it, the shut doors, the old index; no entry:<key> at all
+    assert store.calls["get"] == 3 + SLOT_SPREAD + len(legacy_index_names())
+    assert {name: store.values[name] for name in before} == before
+
+
+def _day(day: int) -> Any:
+    import pendulum
+
+    return pendulum.datetime(2030, 1, day, tz="UTC")
+
+
+def test_a_reader_refuses_to_write() -> None:
+    store = SharedStore()
+    with pytest.raises(RegistryReadOnlyError, match="reading only"):
+        registry(store, read_only=True).put(created("k"))
+    assert store.values == {}
+
+
+def test_a_hundred_writers_starting_at_once_each_win_a_slot_of_their_own() -> None:
+    """All arrive at the same slot at the same moment: the splitter still gives each a slot alone."""
+    store = SharedStore(delay=0.001, seed=3)
+    start = threading.Barrier(100)
+
+    def write(n: int) -> None:
+        own = registry(store)
+        start.wait(timeout=60)
+        own.put_many([created(f"burst/{n:03d}")])
+
+    run_threads(100, write)
+
+    assert sorted(registry(store).scope("burst/")) == [f"burst/{n:03d}" for n in range(100)]
+    pages = [name for name in store.values if name.startswith("entries:")]
+    assert len(pages) == 100
+    assert all(len(store.writers_of[name]) == 1 for name in pages)
+
+
+class CrashAfterEntries(SharedStore):
+    """A task killed after writing a batch's entries, before its pages."""
+
+    def set(self, key: str, value: Any) -> None:
+        if key.startswith(("entries:", "summaries:")) and self.values.get("crash"):
+            raise SystemExit("killed")
+        super().set(key, value)
+
+
+def test_an_answer_written_just_before_a_crash_is_listed_not_its_intent() -> None:
+    store = CrashAfterEntries()
+    writer = registry(store)
+    intents = [RegistryEntry(f"c/{n}").intend({"op": "create"}, ACTOR) for n in range(3)]
+    writer.put_many(intents)
+    store.values["crash"] = True
+    with pytest.raises(SystemExit):
+        writer.put_many([created(f"c/{n}") for n in range(3)])
+
+    listed = registry(store, read_only=True).scope("c/")
+    assert {key: entry.state for key, entry in listed.items()} == dict.fromkeys(
+        ["c/0", "c/1", "c/2"], "scheduled"
+    )
+    assert all(entry.pending is None for entry in listed.values())
