@@ -29,8 +29,7 @@ def open_reader(
     conn_id: str, *, registry_conn_id: str | None = None, registry_table: str | None = None
 ) -> ScheduleRegistry:
     """A read-only registry of ``conn_id``: where the settings say (or where the CLI's options say)."""
-    # The one line to change when the registry package's open_registry_reader lands.
-    from airflow_braze_schedule.plugins._reader import open_registry_reader
+    from airflow_braze_schedule.registry import open_registry_reader
 
     configured_conn, configured_table = registry_location()
     return open_registry_reader(

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_braze_schedule.core.errors import BrazeConfigurationError
 from airflow_braze_schedule.registry.asset_store import (
     AssetStateStoreBackend,
     MetadataDbAssetStore,
@@ -42,6 +41,7 @@ from airflow_braze_schedule.registry.store import (
     RegistryPage,
     RegistryQuery,
     RegistryReadOnlyError,
+    RegistryUnavailableError,
     ScheduleRegistry,
     UnknownScheduleKeyError,
 )
@@ -59,10 +59,6 @@ __all__ = [
     "schedules_asset",
     "schedules_asset_uri",
 ]
-
-
-class RegistryUnavailableError(BrazeConfigurationError):
-    """No registry can be reached from here; the message says which one to set up."""
 
 
 #: The provider package that registers each common SQL connection type, named in the error that asks

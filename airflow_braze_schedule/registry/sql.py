@@ -19,6 +19,7 @@ braze_schedule_registry WHERE state IN ('scheduled', 'updated') AND send_last > 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from airflow_braze_schedule.core.registry_model import PRESUMED_SENT, SCHEDULED,
 from airflow_braze_schedule.registry.store import (
     RegistryQuery,
     RegistryReadOnlyError,
+    RegistryUnavailableError,
     entry_summary,
     instant_text,
 )
@@ -168,25 +170,44 @@ class SqlBackend:
     def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
         """The entries of those keys that exist: one SELECT per :data:`KEYS_PER_STATEMENT` keys."""
         found: dict[str, dict[str, Any]] = {}
-        cursor = self.conn.cursor()
-        for chunk in _chunks(list(dict.fromkeys(schedule_keys)), KEYS_PER_STATEMENT):
-            cursor.execute(
-                f"SELECT schedule_key, entry FROM {self.table} WHERE workspace = {self.mark} "
-                f"AND schedule_key {self._in(len(chunk))}",
-                (self.workspace, *chunk),
-            )
-            found.update((key, json.loads(entry)) for key, entry in cursor.fetchall())
-        self.conn.commit()  # end the read transaction: later reads see other tasks' writes
+        with self._reading() as cursor:
+            for chunk in _chunks(list(dict.fromkeys(schedule_keys)), KEYS_PER_STATEMENT):
+                cursor.execute(
+                    f"SELECT schedule_key, entry FROM {self.table} WHERE workspace = {self.mark} "
+                    f"AND schedule_key {self._in(len(chunk))}",
+                    (self.workspace, *chunk),
+                )
+                found.update((key, json.loads(entry)) for key, entry in cursor.fetchall())
         return found
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A cursor for reads, whose transaction ends after them, so later reads see other tasks' writes.
+
+        A reader creates no table, so its first read of a registry nobody has written yet fails in the
+        database's own words: said here as which table of which connection, and why it may be missing.
+        """
+        try:
+            cursor = self.conn.cursor()
+            yield cursor
+            self.conn.commit()
+        except Exception as error:
+            if not self.read_only:
+                raise
+            with contextlib.suppress(Exception):
+                self.conn.rollback()
+            raise RegistryUnavailableError(
+                f"The registry {self.description} cannot be read ({type(error).__name__}: {error}). A keyed "
+                "task creates it when it first records a send: check registry_conn_id and registry_table"
+            ) from error
+
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
-        cursor = self.conn.cursor()
-        cursor.execute(
-            f"SELECT schedule_key, entry FROM {self.table} WHERE {self._prefix_clause(prefix)}",
-            (self.workspace, prefix),
-        )
-        rows = cursor.fetchall()
-        self.conn.commit()
+        with self._reading() as cursor:
+            cursor.execute(
+                f"SELECT schedule_key, entry FROM {self.table} WHERE {self._prefix_clause(prefix)}",
+                (self.workspace, prefix),
+            )
+            rows = cursor.fetchall()
         return {key: json.loads(entry) for key, entry in rows}
 
     def _prefix_clause(self, prefix: str) -> str:
@@ -220,16 +241,15 @@ class SqlBackend:
             clauses.append(f"send_first < {self.mark}")
             params.append(instant_text(query.send_before))
         where = " AND ".join(f"({clause})" for clause in clauses)
-        cursor = self.conn.cursor()
-        cursor.execute(f"SELECT COUNT(*) FROM {self.table} WHERE {where}", tuple(params))
-        (total,) = cursor.fetchone()
-        cursor.execute(
-            f"SELECT entry FROM {self.table} WHERE {where} ORDER BY schedule_key "
-            f"LIMIT {int(query.limit)} OFFSET {int(query.offset)}",
-            tuple(params),
-        )
-        rows = cursor.fetchall()
-        self.conn.commit()
+        with self._reading() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {self.table} WHERE {where}", tuple(params))
+            (total,) = cursor.fetchone()
+            cursor.execute(
+                f"SELECT entry FROM {self.table} WHERE {where} ORDER BY schedule_key "
+                f"LIMIT {int(query.limit)} OFFSET {int(query.offset)}",
+                tuple(params),
+            )
+            rows = cursor.fetchall()
         return int(total), [json.loads(entry) for (entry,) in rows]
 
     def save(self, entry: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from airflow_braze_schedule.core.errors import BrazeError
+from airflow_braze_schedule.core.errors import BrazeConfigurationError, BrazeError
 from airflow_braze_schedule.core.registry_model import (
     PRESUMED_SENT,
     SCHEDULED,
@@ -134,6 +134,10 @@ class RegistryPage:
 
     total: int
     entries: list[RegistryEntry] = field(default_factory=list)
+
+
+class RegistryUnavailableError(BrazeConfigurationError):
+    """No registry can be reached from here; the message says which one to set up."""
 
 
 class UnknownScheduleKeyError(BrazeError, LookupError):
