@@ -551,7 +551,7 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         """How this change will land, said plainly: ``outcome`` (``applied``, ``best_effort``,
         ``refused_too_late``: nothing is sent) and ``reason``, logged unless applied."""
         from airflow_braze_schedule.core.registry_model import DEFAULT_BEST_EFFORT_WINDOW, check_window
-        from airflow_braze_schedule.operators.keyed_steps import judge_late_change
+        from airflow_braze_schedule.engine.keyed_steps import judge_late_change
 
         window = self.best_effort_window
         outcome, reason = judge_late_change(

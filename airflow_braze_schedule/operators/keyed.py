@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
     from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.core.plan import ScopePlan
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
     from airflow_braze_schedule.operators.keyed_groups import GroupMember
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
 #: The task_state_store key under which a keyed task notes when its last successful try ended: changes it
@@ -122,7 +122,7 @@ def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -
     :param entries: the registry entries this try considered (after settling).
     :param reported: the keys this try's event already carries.
     """
-    from airflow_braze_schedule.operators.keyed_steps import actor_from_context, change_of
+    from airflow_braze_schedule.engine.keyed_steps import actor_from_context, change_of
 
     actor = actor_from_context(context)
     if actor.task_id is None:
@@ -420,7 +420,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         desired: dict[str, dict[str, Any]], registered: dict[str, Any]
     ) -> dict[str, BrazeRequest]:
         """Every desired send validated (nothing is sent if one breaks a rule), as its key's request."""
-        from airflow_braze_schedule.operators.keyed_steps import keyed_request
+        from airflow_braze_schedule.engine.keyed_steps import keyed_request
 
         requests: dict[str, BrazeRequest] = {}
         for key, fields in desired.items():
@@ -512,7 +512,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 planned = [{"schedule_key": k.schedule_key, "action": k.action.value} for k in plan.keys]
                 emit_changes(self, context, planned, dry_run=True, scope=scope)
                 return {"plan": plan_json, "outcome": None, "dry_run": True}
-            from airflow_braze_schedule.operators.reconcile_run import carry_out_plan
+            from airflow_braze_schedule.engine.reconcile import carry_out_plan
 
             outcome, changes, errors = carry_out_plan(
                 plan, steps, max_workers=self.max_workers, log=self.log, groups=groups, members=members

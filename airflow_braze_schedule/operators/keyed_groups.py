@@ -2,7 +2,7 @@
 
 A bulk create's group (one schedule per chunk of at most 50 users) is created, moved, cancelled or
 replaced as a whole, with the bulk machinery (:mod:`airflow_braze_schedule.operators.bulk`). As for a
-single schedule (:mod:`~airflow_braze_schedule.operators.keyed_steps`), the registry holds the intent
+single schedule (:mod:`~airflow_braze_schedule.engine.keyed_steps`), the registry holds the intent
 before the requests go out, and a later try *settles* it first:
 
 * ``group_create``: the group's creates were under way. The bulk create's ledger (in the task's
@@ -37,15 +37,15 @@ from airflow_braze_schedule.core.registry_model import (
     UPDATED,
     RegistryEntry,
 )
+from airflow_braze_schedule.engine.keyed_steps import KeyedOutcomeUnknownError, log_settling
 from airflow_braze_schedule.operators.bulk import change_group
-from airflow_braze_schedule.operators.keyed_steps import KeyedOutcomeUnknownError, log_settling
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from airflow_braze_schedule.core.audience import BulkPlan, EntrySource
     from airflow_braze_schedule.core.plan import KeyPlan
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
 
 
 def ledger_key(schedule_key: str) -> str:

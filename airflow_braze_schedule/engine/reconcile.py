@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_braze_schedule.core.errors import BrazeError
 from airflow_braze_schedule.core.plan import Action
 from airflow_braze_schedule.core.registry_model import BEST_EFFORT, request_fingerprints
-from airflow_braze_schedule.operators.keyed_steps import change_of
+from airflow_braze_schedule.engine.keyed_steps import change_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from airflow_braze_schedule.core.plan import KeyPlan, ScopePlan
     from airflow_braze_schedule.core.registry_model import RegistryEntry
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
     from airflow_braze_schedule.operators.keyed_groups import GroupMember, GroupSteps
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
 
 # A job is (key, start): start() writes the intent and returns (entry, send, finish), or None when
 # nothing is to be sent (a refused change, already recorded). send() runs on a worker thread;
