@@ -1,19 +1,23 @@
-"""Carrying out a reconcile plan: requests concurrently, registry writes on the calling thread.
+"""Carrying out a reconcile plan: requests concurrently, registry writes batched per wave.
 
 Two phases, so a replace's cancel is recorded before its create starts: first every cancel (of keys no
 longer desired, and the first half of each replace), then every create and update. Within a phase at most
-``max_workers`` requests are in flight, and an intent is written only when its request is about to go
-out, so a crash leaves at most ``max_workers`` intents to settle.
+``max_workers`` requests are in flight. Steps queue their writes in a
+:class:`~airflow_braze_schedule.engine.recorder.BatchedRecorder`; before each wave of new requests one
+``put_many`` writes the wave's intents together with the results answered since the last wave, so an
+intent is durable before its request goes out and a crash leaves at most ``max_workers`` intents to
+settle (the argument is in :mod:`~airflow_braze_schedule.engine.recorder`).
 
 Then the groups (sends of one schedule per chunk of users), one key at a time, each sending its
 schedules' requests ``max_workers`` at a time through the bulk machinery
-(:class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`).
+(:class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`), writing directly.
 """
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +25,7 @@ from airflow_braze_schedule.core.errors import BrazeError
 from airflow_braze_schedule.core.plan import Action
 from airflow_braze_schedule.core.registry_model import BEST_EFFORT, request_fingerprints
 from airflow_braze_schedule.engine.keyed_steps import change_of
+from airflow_braze_schedule.engine.recorder import BatchedRecorder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -32,8 +37,8 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.operators.keyed_groups import GroupMember, GroupSteps
 
 # A job is (key, start): start() writes the intent and returns (entry, send, finish), or None when
-# nothing is to be sent (a refused change, already recorded). send() runs on a worker thread;
-# finish(entry, answer) records the result on the calling thread.
+# nothing is to be sent (a refused change, queued). send() runs on a worker thread; finish(entry, answer)
+# queues the result on the calling thread. The recorder writes what is queued before each wave.
 
 
 class _Progress:
@@ -61,16 +66,18 @@ def _run_phase(
     jobs: Iterator[tuple[str, Any]],
     *,
     max_workers: int,
+    recorder: BatchedRecorder,
     on_done: Callable[[str, RegistryEntry], None],
     on_error: Callable[[str, RegistryEntry | None, BaseException], None],
 ) -> None:
+    pending = iter(jobs)
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="braze-reconcile") as pool:
+        # A slot is held from the intent's write until its result's write (not its answer): see recorder.
         in_flight: dict[Future[Any], tuple[str, RegistryEntry, Any]] = {}
+        exhausted = False
 
-        def collect(block: bool) -> None:
-            if not in_flight:
-                return
-            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED, timeout=None if block else 0)
+        def collect() -> None:
+            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for future in finished:
                 key, entry, finish = in_flight.pop(future)
                 try:
@@ -80,20 +87,36 @@ def _run_phase(
                     continue
                 on_done(key, finish(entry, answer))
 
-        for key, start in jobs:
-            while len(in_flight) >= max_workers:
-                collect(block=True)
-            try:
-                started = start()
-            except BrazeError as error:
-                on_error(key, None, error)
-                continue
-            if started is None:
-                continue
-            entry, send, finish = started
-            in_flight[pool.submit(send)] = (key, entry, finish)
-        while in_flight:
-            collect(block=True)
+        try:
+            while True:
+                wave: list[tuple[str, RegistryEntry, Any, Any]] = []
+                while not exhausted and len(in_flight) + len(wave) < max_workers:
+                    try:
+                        key, start = next(pending)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    try:
+                        started = start()
+                    except BrazeError as error:
+                        on_error(key, None, error)
+                        continue
+                    if started is not None:
+                        wave.append((key, *started))
+                # The wave's intents and the results answered meanwhile, in one write, before any send.
+                recorder.flush()
+                for key, entry, send, finish in wave:
+                    in_flight[pool.submit(send)] = (key, entry, finish)
+                if not in_flight:
+                    break
+                collect()
+        finally:
+            # Results answered before an error are written too; a lost process writes nothing more,
+            # leaving at most max_workers intents, as the slots above guarantee.
+            for future in in_flight:
+                future.cancel()
+            with suppress(Exception):
+                recorder.flush()
 
 
 def carry_out_plan(
@@ -191,7 +214,11 @@ def carry_out_plan(
         else:
             noted(key, entry)  # the replace goes on to its create
 
-    _run_phase(cancel_jobs(), max_workers=max_workers, on_done=after_cancel, on_error=on_error)
+    recorder = BatchedRecorder(steps.registry)
+    with steps.recording_to(recorder):
+        _run_phase(
+            cancel_jobs(), max_workers=max_workers, recorder=recorder, on_done=after_cancel, on_error=on_error
+        )
 
     # --- phase 2: creates, updates, and the second half of each replace ---
     def create_jobs() -> Iterator[tuple[str, Any]]:
@@ -231,7 +258,10 @@ def carry_out_plan(
 
             yield key, start
 
-    _run_phase(create_jobs(), max_workers=max_workers, on_done=finished, on_error=on_error)
+    with steps.recording_to(recorder):
+        _run_phase(
+            create_jobs(), max_workers=max_workers, recorder=recorder, on_done=finished, on_error=on_error
+        )
 
     # --- phase 3: groups, one key at a time, each group's requests concurrently ---
     for item in working_groups:

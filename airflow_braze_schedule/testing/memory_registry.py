@@ -1,0 +1,61 @@
+"""A registry backend in memory, for tests and benchmarks of the engine (no Airflow, no database).
+
+It keeps what a crash would leave: every write is "durable" the moment it returns. ``latency`` adds a
+fixed wait per call (not per entry), as a database round trip would; ``on_write`` is called after each
+write with the backend, so a test can check an invariant at every point a process could die.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+class MemoryRegistryBackend:
+    description = "memory"
+
+    def __init__(
+        self, *, latency: float = 0.0, on_write: Callable[[MemoryRegistryBackend], None] | None = None
+    ) -> None:
+        self.values: dict[str, dict[str, Any]] = {}
+        self.latency = latency
+        self.on_write = on_write
+        #: Calls made, by method name.
+        self.calls: dict[str, int] = {}
+
+    def _call(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self.latency:
+            time.sleep(self.latency)
+
+    def load(self, schedule_key: str) -> dict[str, Any] | None:
+        self._call("load")
+        value = self.values.get(schedule_key)
+        return copy.deepcopy(value) if value is not None else None
+
+    def load_many(self, schedule_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        self._call("load_many")
+        return {key: copy.deepcopy(self.values[key]) for key in schedule_keys if key in self.values}
+
+    def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
+        self._call("load_scope")
+        return {key: copy.deepcopy(value) for key, value in self.values.items() if key.startswith(prefix)}
+
+    def save(self, entry: dict[str, Any]) -> None:
+        self._call("save")
+        self.values[entry["schedule_key"]] = copy.deepcopy(entry)
+        if self.on_write is not None:
+            self.on_write(self)
+
+    def save_many(self, entries: Iterable[dict[str, Any]]) -> None:
+        self._call("save_many")
+        for entry in entries:
+            self.values[entry["schedule_key"]] = copy.deepcopy(entry)
+        if self.on_write is not None:
+            self.on_write(self)
+
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """The keys whose stored entry holds an intent (what a crash now would leave to settle)."""
+        return {key: value["pending"] for key, value in self.values.items() if value.get("pending")}
