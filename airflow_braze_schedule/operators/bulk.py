@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_braze_schedule.engine.groups import DEFAULT_MAX_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL
 from airflow_braze_schedule.operators.braze import (
     BrazeCreateScheduleOperator,
     _failing_fast_where_retries_cannot_help,
@@ -24,12 +25,8 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.core.client import BrazeClient
     from airflow_braze_schedule.core.endpoints import ScheduleKind
     from airflow_braze_schedule.core.fanout import Progress
-    from airflow_braze_schedule.core.group import ChunkSchedule, GroupHandle
-    from airflow_braze_schedule.core.payload import BrazeRequest
-    from airflow_braze_schedule.operators.braze import _ExistingScheduleOperator
+    from airflow_braze_schedule.core.group import GroupHandle
 
-DEFAULT_MAX_CONCURRENCY = 8
-DEFAULT_PROGRESS_INTERVAL = 10.0
 #: Chunks marked ``sending`` by one task_state_store write, per request in flight: few enough writes to
 #: cost little against the sends (benchmark 5e), while a dead worker leaves at most this many unknown.
 LEDGER_WINDOW_PER_THREAD = 8
@@ -513,126 +510,3 @@ def _count_waits(client: BrazeClient, progress: Progress) -> Callable[[], None]:
         client._sleep = original
 
     return restore
-
-
-# --- update and cancel of a whole group --------------------------------------------------------------
-
-
-def change_group(
-    operator: _ExistingScheduleOperator,
-    context: Context,
-    group: GroupHandle,
-    action: str,
-    *,
-    not_found_is_cancelled: bool = False,
-) -> dict[str, Any]:
-    """Update or cancel every schedule of a bulk create's group, concurrently, as the single operators do
-    for one schedule; return the group handle updated (or marked cancelled).
-
-    :param action: ``"update"`` or ``"cancel"``.
-    :param not_found_is_cancelled: a schedule Braze no longer has (404, or 400 on some servers) counts
-        as cancelled even on a first try (a keyed cancel finishing what another task began; otherwise only a retry assumes so).
-    """
-    from airflow_braze_schedule.core.errors import schedule_already_gone
-    from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
-    from airflow_braze_schedule.core.handle import schedule_for_update
-    from airflow_braze_schedule.core.payload import build_delete_request, build_update_request
-
-    with _failing_fast_where_retries_cannot_help(creates=False):
-        schedule = None
-        if action == "update":
-            schedule = schedule_for_update(getattr(operator, "schedule", None), group.schedule)
-            messages = getattr(operator, "messages", None)
-
-            def build(schedule_id: str) -> Any:
-                return build_update_request(
-                    group.kind, schedule_id, owner_id=group.owner_id, schedule=schedule, messages=messages
-                )
-        else:
-
-            def build(schedule_id: str) -> Any:  # the group's ids are its bulk create's, as Braze took them
-                return build_delete_request(
-                    group.kind, schedule_id, owner_id=group.owner_id, addressed_as_created=True
-                )
-
-        # Every request is validated before the first goes out.
-        requests = [(chunk, build(chunk.schedule_id)) for chunk in group.chunks]
-        example = requests[0][1] if requests else build("placeholder")
-        for note in example.notes:
-            operator.log.warning("%s", note)
-        dry_run = group.dry_run or operator._is_dry_run()
-        verb = "updated" if action == "update" else "cancelled"
-        operator.log.info(
-            "%s %s schedules of the %s group (%s recipients); each request like: %s",
-            "Dry run, NOT sending:" if dry_run else "Sending:",
-            f"{len(requests):,}",
-            group.kind.value,
-            f"{group.recipients:,}",
-            example.describe()[:4000],
-        )
-        if action == "update" and example.body is not None:
-            new_schedule = example.body.get("schedule", group.schedule)
-        else:
-            new_schedule = group.schedule
-        if not dry_run and requests:
-            client = operator.hook.client
-            try_number = context["ti"].try_number
-            progress = Progress(total=len(requests), recipients_total=group.recipients)
-            failures: list[str] = []
-
-            def on_done(item: Any, _: Any, error: BaseException | None) -> None:
-                chunk, request = item
-                progress.done += 1
-                progress.requests += 1
-                if error is None:
-                    progress.recipients += chunk.recipients
-                    return
-                if (
-                    action == "cancel"
-                    and (try_number > 1 or not_found_is_cancelled)
-                    and schedule_already_gone(error, addressed_as_created=request.addressed_as_created)
-                ):
-                    operator.log.warning(
-                        "Braze no longer holds schedule %s (it answered %s: %s): an earlier try cancelled "
-                        "it, or someone else did, or it was sent.",
-                        chunk.schedule_id,
-                        error.status_code,
-                        error.message,
-                    )
-                    return
-                progress.failed += 1
-                failures.append(f"  chunk {chunk.position}, schedule_id {chunk.schedule_id}: {error}")
-
-            ticker = Ticker(
-                DEFAULT_PROGRESS_INTERVAL, lambda: operator.log.info("Progress: %s", progress.line())
-            )
-
-            def send(item: tuple[ChunkSchedule, BrazeRequest]) -> dict[str, Any]:
-                return client.send(item[1])
-
-            FanOut(send, concurrency=DEFAULT_MAX_CONCURRENCY).run(
-                requests, before=lambda item: None, on_done=on_done, tick=ticker.tick, stop=lambda: False
-            )
-            operator.log.info("Progress: %s", progress.line())
-            if failures:
-                message = (
-                    f"{len(failures):,} of {len(requests):,} schedules of the group were not {verb}:\n"
-                    + "\n".join(failures[:50])
-                    + (f"\n  … and {len(failures) - 50:,} more (see the log)" if len(failures) > 50 else "")
-                )
-                operator.log.error("%s", "\n".join(failures))
-                raise BrazeGroupChangeError(message)
-            operator.log.info("Braze %s all %s schedules of the group.", verb, f"{len(requests):,}")
-        updated = group.with_schedule(new_schedule)
-        if action == "cancel" and not dry_run:
-            from dataclasses import replace
-
-            updated = replace(updated, cancelled=True)
-        context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
-        state = None if dry_run else "cancelled" if action == "cancel" else "updated"
-        operator._emit_group(context, updated.to_xcom(), action, state, dry_run=dry_run)
-        return updated.to_xcom()
-
-
-class BrazeGroupChangeError(Exception):
-    """Some schedules of a group could not be updated or cancelled (the others were); a retry redoes it."""

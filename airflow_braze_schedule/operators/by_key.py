@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.events import emit_changes
-from airflow_braze_schedule.operators.braze import _failing_fast_where_retries_cannot_help
+from airflow_braze_schedule.fail_fast import _failing_fast_where_retries_cannot_help
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -270,11 +270,10 @@ def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -
 def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, action: str) -> dict[str, Any]:
     """Update or cancel every schedule of the group recorded under a key, each step recorded."""
     from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.operators.bulk import change_group
     from airflow_braze_schedule.operators.keyed_groups import GroupSteps
 
     if op._is_dry_run():
-        changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), action)
+        changed = op.change_group(context, GroupHandle.from_xcom(entry.handle), action)
         return {**changed, "schedule_key": entry.schedule_key, "action": action, "dry_run": True}
     groups = GroupSteps(steps, op, context)
     entry = groups.update(entry, op, None) if action == "update" else groups.cancel(entry)

@@ -24,11 +24,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_braze_schedule.events import emit_changes
-from airflow_braze_schedule.operators.braze import (
-    DEFAULT_CONN_ID,
-    _BrazeScheduleOperator,
-    _failing_fast_where_retries_cannot_help,
-)
+from airflow_braze_schedule.fail_fast import _failing_fast_where_retries_cannot_help
+from airflow_braze_schedule.operators.braze import DEFAULT_CONN_ID, _BrazeScheduleOperator
 from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperator
 from airflow_braze_schedule.operators.by_key import (
     keyed_steps_of,
@@ -460,7 +457,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
         from airflow_braze_schedule.core.plan import GroupSend, check_scope, plan_scope, sends_as_group
         from airflow_braze_schedule.core.registry_model import check_window
-        from airflow_braze_schedule.operators.bulk import BrazeGroupChangeError
+        from airflow_braze_schedule.engine.groups import BrazeGroupChangeError
         from airflow_braze_schedule.operators.keyed_groups import GroupSteps, quiet_context
 
         with _failing_fast_where_retries_cannot_help(creates=True):

@@ -38,7 +38,6 @@ from airflow_braze_schedule.core.registry_model import (
     RegistryEntry,
 )
 from airflow_braze_schedule.engine.keyed_steps import KeyedOutcomeUnknownError, log_settling
-from airflow_braze_schedule.operators.bulk import change_group
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -142,7 +141,7 @@ class GroupSteps:
         if "chunks" in (entry.handle or {}):
             group = GroupHandle.from_xcom(entry.handle or {})
             self.sent += len(group.chunks)
-            change_group(self.operator, self.context, group, "cancel", not_found_is_cancelled=True)
+            self.operator.change_group(self.context, group, "cancel", not_found_is_cancelled=True)
             return None
         self.sent += 1
         _, note = self.steps.send_cancel(self.steps.cancel_request(entry))
@@ -188,7 +187,7 @@ class GroupSteps:
         entry = self.steps.intend(entry, {"op": "group_update", "outcome": outcome})
         group = GroupHandle.from_xcom(entry.handle or {})
         self.sent += len(group.chunks)
-        changed = change_group(operator, self.context, group, "update")
+        changed = operator.change_group(self.context, group, "update")
         full, content = fingerprints or (None, entry.content_fingerprint)
         return self.steps.record(
             entry,
