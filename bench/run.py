@@ -18,6 +18,7 @@ from pathlib import Path
 import bulk
 import dag_e2e
 import import_cost
+import keyed
 import per_call
 import rate_limit
 from common import BENCH, LIFECYCLE_FILE, PYTHON, Workspace, airflow_env, run_child
@@ -81,6 +82,7 @@ BENCHMARKS = {
     "rate_limit": rate_limit.run,
     "dag_e2e": dag_e2e.run,
     "bulk": bulk.run,
+    "keyed": keyed.run,
 }
 
 

@@ -15,9 +15,10 @@ schedules' requests ``max_workers`` at a time through the bulk machinery
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,25 @@ class _Progress:
                 "Reconcile: %d of %d keys done, %.1f/s, about %.0f s left.", self.done, self.total, rate, left
             )
             self.last = now
+
+
+@contextmanager
+def building_in_bulk() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector while a plan's many objects are built.
+
+    Reading a scope and building a request per key allocates several objects per key, all kept and none
+    in a cycle (reference counting frees whatever is dropped). Each full collection walks every live
+    object, and full collections come more often the more is allocated, so with it on a plan's time per
+    key grew with the scope (about 1.4x from 2,000 to 20,000 keys here; flat with it off). Collection
+    resumes on leaving, if it was on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _run_phase(

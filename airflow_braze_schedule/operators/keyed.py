@@ -458,6 +458,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         from airflow_braze_schedule.core.plan import GroupSend, check_scope, plan_scope, sends_as_group
         from airflow_braze_schedule.core.registry_model import check_window
         from airflow_braze_schedule.engine.groups import BrazeGroupChangeError
+        from airflow_braze_schedule.engine.reconcile import building_in_bulk
         from airflow_braze_schedule.operators.keyed_groups import GroupSteps, quiet_context
 
         with _failing_fast_where_retries_cannot_help(creates=True):
@@ -470,7 +471,8 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             steps = self.keyed_steps(context, registry)
             groups = GroupSteps(steps, self, quiet_context(context))
             dry_run = self._is_dry_run()
-            registered = registry.scope(scope)
+            with building_in_bulk():
+                registered = registry.scope(scope)
             # Keys whose earlier job cannot be settled now (a create whose answer never came, or Braze
             # failing again) are left out of this run, named in the plan, and fail the task at the end:
             # one such key must not hold up the rest of the scope.
@@ -487,18 +489,20 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 registered.pop(key)
                 desired_fields.pop(key, None)
             # A send larger than one request, or under a key holding a group, is a group (as for upsert).
-            members = {
-                key: self._group_member(key, fields)
-                for key, fields in desired_fields.items()
-                if sends_as_group(fields, registered.get(key))
-            }
-            desired: dict[str, BrazeRequest | GroupSend] = {
-                **self.desired_requests(
-                    {key: fields for key, fields in desired_fields.items() if key not in members}, registered
-                ),
-                **{key: member.send() for key, member in members.items()},
-            }
-            plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
+            with building_in_bulk():
+                members = {
+                    key: self._group_member(key, fields)
+                    for key, fields in desired_fields.items()
+                    if sends_as_group(fields, registered.get(key))
+                }
+                desired: dict[str, BrazeRequest | GroupSend] = {
+                    **self.desired_requests(
+                        {key: fields for key, fields in desired_fields.items() if key not in members},
+                        registered,
+                    ),
+                    **{key: member.send() for key, member in members.items()},
+                }
+                plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
             self._log_plan(plan)
             plan_json = {
                 **plan.to_json(),
