@@ -17,19 +17,13 @@ from airflow_braze_schedule.operators.braze import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_braze_schedule.core.audience import BulkPlan, Chunk, Entry, EntrySource
-    from airflow_braze_schedule.core.client import BrazeClient
     from airflow_braze_schedule.core.endpoints import ScheduleKind
-    from airflow_braze_schedule.core.fanout import Progress
     from airflow_braze_schedule.core.group import GroupHandle
-
-#: Chunks marked ``sending`` by one task_state_store write, per request in flight: few enough writes to
-#: cost little against the sends (benchmark 5e), while a dead worker leaves at most this many unknown.
-LEDGER_WINDOW_PER_THREAD = 8
 
 
 class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
@@ -265,24 +259,8 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         *,
         emit: bool = True,
     ) -> dict[str, Any]:
-        from airflow_braze_schedule.core.audience import (
-            AudienceChangedError,
-            Sender,
-            chunked,
-        )
-        from airflow_braze_schedule.core.errors import (
-            BrazeApiError,
-            BrazeAuthenticationError,
-            BrazeError,
-            BrazeNotFoundError,
-            BrazeOutcomeUnknownError,
-            BrazePermissionError,
-            BrazeRateLimitError,
-            BrazeUnreachableError,
-        )
-        from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
-        from airflow_braze_schedule.core.group import BulkLedger, BulkReport, ChunkFailure, ChunkSchedule
-        from airflow_braze_schedule.core.retry import airflow_may_retry
+        from airflow_braze_schedule.core.group import BulkLedger
+        from airflow_braze_schedule.engine.bulk import LEDGER_WINDOW_PER_THREAD, BulkSend
 
         # Made here, from the connection: the pool's threads must not call into Airflow. The client is
         # shared by the threads: each has its own session, and all see one rate-limit state.
@@ -299,150 +277,21 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         )
         with _failing_fast_where_retries_cannot_help(creates=True):
             earlier = ledger.earlier()
-        report = BulkReport(plan.chunks, plan.recipients)
-        for position, (schedule_id, dispatch_id) in earlier.created.items():
-            report.created[position] = ChunkSchedule(position, schedule_id, dispatch_id, plan.sizes[position])
-        if earlier.created or earlier.unknown:
-            self.log.warning(
-                "Resuming: an earlier try created %s chunks (not sent again) and left %s with an unknown outcome "
-                "(not resent); %s chunks to send.",
-                f"{len(earlier.created):,}",
-                f"{len(earlier.unknown):,}",
-                f"{plan.chunks - len(earlier.created) - len(earlier.unknown):,}",
-            )
-        ledger.begin(earlier)
-
-        progress = Progress(total=plan.chunks, recipients_total=plan.recipients)
-        progress.done = len(report.created)
-        progress.recipients = sum(chunk.recipients for chunk in report.created.values())
-        restore_sleep = _count_waits(client, progress)
-        seen = [0]
-
-        def to_send() -> Iterator[Chunk]:
-            for chunk in chunked(source(), plan.chunk_size):
-                seen[0] += 1
-                if chunk.position in earlier.created:
-                    continue
-                if chunk.position in earlier.unknown:
-                    report.unknown.append(
-                        ChunkFailure(
-                            chunk.position,
-                            len(chunk.users),
-                            _where(chunk),
-                            "an earlier try sent it and never recorded Braze's answer",
-                            users=chunk.describe_users(),
-                        )
-                    )
-                    progress.done += 1
-                    progress.failed += 1
-                    continue
-                yield chunk
-            if seen[0] != plan.chunks:
-                raise AudienceChangedError(
-                    "audience",
-                    f"has {seen[0]:,} chunks now and had {plan.chunks:,} when validated: it changed while the task ran",
-                    "an audience that stays the same until the task ends",
-                )
-
-        sender = Sender(plan, base, now)
-
-        def send(chunk: Chunk) -> dict[str, Any]:
-            return client.send(sender.request(chunk))
-
-        def on_done(chunk: Chunk, answer: dict[str, Any] | None, error: BaseException | None) -> None:
-            progress.done += 1
-            progress.requests += 1
-            if (
-                error is None
-                and answer is not None
-                and isinstance(answer.get("schedule_id"), str)
-                and answer["schedule_id"]
-            ):
-                dispatch_id = answer.get("dispatch_id")
-                dispatch_id = dispatch_id if isinstance(dispatch_id, str) else None
-                report.created[chunk.position] = ChunkSchedule(
-                    chunk.position, answer["schedule_id"], dispatch_id, len(chunk.users)
-                )
-                ledger.created(chunk.position, answer["schedule_id"], dispatch_id)
-                progress.recipients += len(chunk.users)
-                return
-            progress.failed += 1
-            where = _where(chunk)
-            if (
-                error is None
-                or isinstance(error, BrazeOutcomeUnknownError)
-                or not isinstance(error, BrazeError)
-            ):
-                reason = (
-                    f"Braze answered {answer!r} with no schedule_id"
-                    if error is None
-                    else str(error)
-                    if isinstance(error, BrazeError)
-                    else f"{type(error).__name__}: {error}"
-                )
-                ledger.unknown(chunk.position)
-                report.unknown.append(
-                    ChunkFailure(
-                        chunk.position, len(chunk.users), where, reason, users=chunk.describe_users()
-                    )
-                )
-                if not isinstance(error, BrazeError | type(None)):
-                    report.stopped_by = report.stopped_by or reason
-                return
-            # A 4xx/5xx answer, an unreachable Braze, or a chunk that failed its check before sending:
-            # nothing was created.
-            ledger.refused(chunk.position, str(error))
-            retryable = isinstance(error, BrazeApiError | BrazeUnreachableError) and airflow_may_retry(
-                error, creates=True
-            )
-            report.refused.append(
-                ChunkFailure(chunk.position, len(chunk.users), where, str(error), retryable=retryable)
-            )
-            if isinstance(
-                error,
-                BrazeAuthenticationError
-                | BrazePermissionError
-                | BrazeNotFoundError
-                | BrazeRateLimitError
-                | BrazeUnreachableError
-                | AudienceChangedError,
-            ):
-                # Every other chunk would meet the same answer: stop sending.
-                report.stopped_by = report.stopped_by or str(error)
-
-        def report_progress() -> None:
-            ledger.flush()
-            self.log.info("Progress: %s", progress.line())
-
-        ticker = Ticker(self.progress_interval, report_progress)
-
-        def tick() -> None:
-            ledger.flush()
-            ticker.tick()
-
-        self.log.info(
-            "Sending %s chunks, %s at a time.",
-            f"{plan.chunks - len(earlier.created) - len(earlier.unknown):,}",
-            self.max_concurrency,
+        bulk = BulkSend(
+            client,
+            plan,
+            base,
+            source,
+            now,
+            ledger=ledger,
+            max_concurrency=self.max_concurrency,
+            progress_interval=self.progress_interval,
+            log=self.log,
         )
-        fan_out = FanOut(send, concurrency=self.max_concurrency, ahead=self.max_concurrency)
-        failure: BaseException | None = None
         try:
-            fan_out.run(
-                to_send(),
-                before=lambda chunk: ledger.sending(chunk.position),
-                on_done=on_done,
-                tick=tick,
-                stop=lambda: report.stopped_by is not None,
-            )
-        except Exception as error:  # reading the audience failed, or it changed between the passes
-            failure = error
-            report.stopped_by = report.stopped_by or str(error)
+            report, failure = bulk.run(earlier)
         finally:
-            restore_sleep()
-            ledger.finish(report.not_sent)
-            self.requests_sent = progress.requests
-        self.log.info("Progress: %s", progress.line())
+            self.requests_sent = bulk.requests_sent
         if store is not None:
             self.log.info(
                 "Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds
@@ -484,29 +333,3 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         if has_store and report.retry_may_help and failure is None:
             raise AirflowException(message)
         raise AirflowFailException(message)
-
-
-def _where(chunk: Chunk) -> str:
-    if not chunk.labels:
-        return "no users"
-    if len(chunk.labels) == 1:
-        return chunk.labels[0]
-    last = chunk.labels[-1].rsplit(" ", 1)[-1] if " line " in chunk.labels[-1] else chunk.labels[-1]
-    return f"{chunk.labels[0]} to {last}"
-
-
-def _count_waits(client: BrazeClient, progress: Progress) -> Callable[[], None]:
-    """Count the client's waits (rate-limit resets, back-off) for the progress line; returns the undo."""
-    original = client._sleep
-
-    def sleep(seconds: float) -> None:
-        progress.waits += 1
-        progress.waited_seconds += seconds
-        original(seconds)
-
-    client._sleep = sleep
-
-    def restore() -> None:
-        client._sleep = original
-
-    return restore
