@@ -254,11 +254,15 @@ class _BrazeScheduleOperator(BaseOperator):
         action: str,
         *,
         not_found_is_cancelled: bool = False,
+        report: bool = True,
     ) -> dict[str, Any]:
         """Update or cancel every schedule of a bulk create's group (the engine's
         :func:`~airflow_braze_schedule.engine.groups.change_group_schedules`), then push its schedule ids
         and put the change on this task's asset event; return the group handle as XCom holds it. An update
         applies this operator's ``schedule`` and ``messages``.
+
+        :param report: push the ids and emit the event; False inside a reconcile, which reports every
+            change of the task at once.
         """
         from airflow_braze_schedule.engine.groups import change_group_schedules
 
@@ -275,9 +279,10 @@ class _BrazeScheduleOperator(BaseOperator):
                 messages=getattr(self, "messages", None),
                 not_found_is_cancelled=not_found_is_cancelled,
             )
-            context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
-            state = None if dry_run else "cancelled" if action == "cancel" else "updated"
-            self._emit_group(context, updated.to_xcom(), action, state, dry_run=dry_run)
+            if report:
+                context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
+                state = None if dry_run else "cancelled" if action == "cancel" else "updated"
+                self._emit_group(context, updated.to_xcom(), action, state, dry_run=dry_run)
             return updated.to_xcom()
 
     def _keyed_dry_run(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:

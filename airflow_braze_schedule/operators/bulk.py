@@ -258,7 +258,11 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         now: Any,
         *,
         emit: bool = True,
+        push: bool = True,
     ) -> dict[str, Any]:
+        """Send the plan's chunks (the engine's :class:`~airflow_braze_schedule.engine.bulk.BulkSend`) with
+        the task's ledger; ``emit``: put the group on the task's event; ``push``: push its ids and, if
+        incomplete, its handle to XCom (a reconcile's group does neither: the reconcile reports)."""
         from airflow_braze_schedule.core.group import BulkLedger
         from airflow_braze_schedule.engine.bulk import LEDGER_WINDOW_PER_THREAD, BulkSend
 
@@ -296,7 +300,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             self.log.info(
                 "Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds
             )
-        return self._finish(context, plan, report, failure, has_store=store is not None, emit=emit)
+        return self._finish(context, plan, report, failure, has_store=store is not None, emit=emit, push=push)
 
     def _finish(
         self,
@@ -307,11 +311,13 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         *,
         has_store: bool,
         emit: bool = True,
+        push: bool = True,
     ) -> dict[str, Any]:
         complete = report.complete and failure is None
         handle = self._group(plan, report.chunks(), complete=complete)
         # Pushed first, so the ids survive whatever fails after this.
-        context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
+        if push:
+            context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
         if complete:
             self.log.info(
                 "Braze scheduled the %s send for %s recipients in %s schedules.",
@@ -324,7 +330,8 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             return handle.to_xcom()
         from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
 
-        context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=handle.to_xcom())
+        if push:
+            context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=handle.to_xcom())
         what = f"Bulk create of the {plan.kind.value} send ({plan.template.method} {plan.template.path})"
         self.log.error("%s", report.summary(what=what, limit=None))
         message = report.summary(what=what)

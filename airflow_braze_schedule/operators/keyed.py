@@ -459,7 +459,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         from airflow_braze_schedule.core.registry_model import check_window
         from airflow_braze_schedule.engine.groups import BrazeGroupChangeError
         from airflow_braze_schedule.engine.reconcile import building_in_bulk
-        from airflow_braze_schedule.operators.keyed_groups import GroupSteps, quiet_context
+        from airflow_braze_schedule.operators.keyed_groups import GroupSteps
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
@@ -469,7 +469,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             scope = check_scope(self.scope, desired_fields)
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
-            groups = GroupSteps(steps, self, quiet_context(context))
+            groups = GroupSteps(steps, self, context, quiet=True)
             dry_run = self._is_dry_run()
             with building_in_bulk():
                 registered = registry.scope(scope)
