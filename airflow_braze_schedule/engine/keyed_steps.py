@@ -117,16 +117,6 @@ class ScheduleKeyConflictError(EarlierAttemptError):
     """A create names a key that already has a live schedule made from a different request."""
 
 
-def actor_from_context(context: Any) -> Actor:
-    """The DAG run and task making a change, from a task's context."""
-    if not context:
-        return Actor()
-    ti = context.get("ti")
-    dag_id = getattr(ti, "dag_id", None)
-    task_id = getattr(ti, "task_id", None)
-    return Actor(dag_id=dag_id, run_id=context.get("run_id"), task_id=task_id)
-
-
 def handle_of(entry: RegistryEntry) -> ScheduleHandle:
     assert entry.handle is not None
     return ScheduleHandle.from_xcom(entry.handle)

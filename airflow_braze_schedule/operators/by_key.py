@@ -16,6 +16,7 @@ from airflow_braze_schedule.fail_fast import _failing_fast_where_retries_cannot_
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_braze_schedule.core.registry_model import Actor
     from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
     from airflow_braze_schedule.operators.braze import BrazeCreateScheduleOperator
     from airflow_braze_schedule.registry.store import ScheduleRegistry
@@ -37,6 +38,18 @@ def open_registry_of(op: Any, context: Context) -> ScheduleRegistry:
     )
 
 
+def actor_from_context(context: Any) -> Actor:
+    """The DAG run and task making a change, from a task's context."""
+    from airflow_braze_schedule.core.registry_model import Actor
+
+    if not context:
+        return Actor()
+    ti = context.get("ti")
+    dag_id = getattr(ti, "dag_id", None)
+    task_id = getattr(ti, "task_id", None)
+    return Actor(dag_id=dag_id, run_id=context.get("run_id"), task_id=task_id)
+
+
 def keyed_steps_of(op: Any, context: Context, registry: ScheduleRegistry) -> KeyedSteps:
     """The steps that change the task's keys, with its ``on_unknown_outcome``, ``best_effort_window`` and
     ``freeze_window`` where it has them (the defaults where not)."""
@@ -45,7 +58,7 @@ def keyed_steps_of(op: Any, context: Context, registry: ScheduleRegistry) -> Key
         DEFAULT_FREEZE_WINDOW,
         check_window,
     )
-    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps, actor_from_context
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
 
     best_effort = getattr(op, "best_effort_window", None)
     freeze = getattr(op, "freeze_window", None)

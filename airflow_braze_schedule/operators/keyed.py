@@ -119,7 +119,8 @@ def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -
     :param entries: the registry entries this try considered (after settling).
     :param reported: the keys this try's event already carries.
     """
-    from airflow_braze_schedule.engine.keyed_steps import actor_from_context, change_of
+    from airflow_braze_schedule.engine.keyed_steps import change_of
+    from airflow_braze_schedule.operators.by_key import actor_from_context
 
     actor = actor_from_context(context)
     if actor.task_id is None:
