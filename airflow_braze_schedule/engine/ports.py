@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from airflow_braze_schedule.core.payload import BrazeRequest
+    from airflow_braze_schedule.core.plan import KeyPlan
     from airflow_braze_schedule.core.registry_model import RegistryEntry
 
 #: Sends one validated request and returns Braze's answer (the hook's ``send``; a test's fake client).
@@ -42,3 +43,13 @@ class Log(Protocol):
     def warning(self, msg: Any, /, *args: Any) -> Any: ...
 
     def error(self, msg: Any, /, *args: Any) -> Any: ...
+
+
+class GroupSteps(Protocol):
+    """Carries out a group key's plan (a send made of many schedules) for a reconcile; the operators'
+    :class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps` is one."""
+
+    #: Requests sent so far.
+    sent: int
+
+    def carry_out(self, plan: KeyPlan, member: Any) -> RegistryEntry | None: ...

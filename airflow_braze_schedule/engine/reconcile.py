@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from functools import partial
@@ -30,31 +31,32 @@ from airflow_braze_schedule.engine.recorder import BatchedRecorder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
-    from logging import Logger
 
     from airflow_braze_schedule.core.plan import KeyPlan, ScopePlan
     from airflow_braze_schedule.core.registry_model import RegistryEntry
     from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
-    from airflow_braze_schedule.operators.keyed_groups import GroupMember, GroupSteps
+    from airflow_braze_schedule.engine.ports import Clock, GroupSteps, Log
 
 # A job is (key, start): start() writes the intent and returns (entry, send, finish), or None when
 # nothing is to be sent (a refused change, queued). send() runs on a worker thread; finish(entry, answer)
 # queues the result on the calling thread. The recorder writes what is queued before each wave.
 
 
-class _Progress:
-    def __init__(self, log: Logger, total: int) -> None:
-        import time
+#: Seconds between progress lines of a reconcile.
+PROGRESS_INTERVAL = 5.0
 
-        self.log, self.total, self.done = log, total, 0
-        self.started = self.last = time.monotonic()
+
+class _Progress:
+    """Keys done of the total, the rate and the time left, said every ``PROGRESS_INTERVAL`` s and at the end."""
+
+    def __init__(self, log: Log, total: int, clock: Clock) -> None:
+        self.log, self.total, self.done, self.clock = log, total, 0, clock
+        self.started = self.last = clock()
 
     def step(self) -> None:
-        import time
-
         self.done += 1
-        now = time.monotonic()
-        if now - self.last >= 5 or self.done == self.total:
+        now = self.clock()
+        if now - self.last >= PROGRESS_INTERVAL or self.done == self.total:
             rate = self.done / max(now - self.started, 1e-6)
             left = (self.total - self.done) / rate if rate else 0
             self.log.info(
@@ -144,14 +146,16 @@ def carry_out_plan(
     steps: KeyedSteps,
     *,
     max_workers: int,
-    log: Logger,
+    log: Log,
     groups: GroupSteps | None = None,
-    members: Mapping[str, GroupMember] | None = None,
+    members: Mapping[str, Any] | None = None,
+    clock: Clock = time.monotonic,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, BaseException]]:
     """Carry out ``plan``; return the outcome, the changes made (for the event) and per-key errors.
 
     :param groups: carries out the group keys' decisions.
     :param members: the desired groups, by key.
+    :param clock: monotonic seconds, for the progress lines.
     """
     sent = 0
     count_lock = threading.Lock()
@@ -164,7 +168,7 @@ def carry_out_plan(
     actions = {item.schedule_key: item.action for item in plan.keys}
     working = [item for item in plan.keys if item.sends and not item.is_group]
     working_groups = [item for item in plan.keys if item.sends and item.is_group]
-    progress = _Progress(log, len(working) + len(working_groups))
+    progress = _Progress(log, len(working) + len(working_groups), clock)
 
     def noted(key: str, entry: RegistryEntry) -> None:
         entries[key] = entry

@@ -161,3 +161,24 @@ def test_a_crash_at_any_write_leaves_at_most_max_workers_intents(braze):
         with pytest.raises(Died):
             engine.reconcile(_desired(range(100 * dies_at, 100 * dies_at + 20)))
         assert len(engine.in_doubt()) <= 4
+
+
+def test_progress_is_said_at_a_steady_pace_with_done_of_total_rate_and_time_left(braze, caplog):
+    """Every PROGRESS_INTERVAL seconds of the port's clock, and once at the end; never per key."""
+    from airflow_braze_schedule.engine.reconcile import PROGRESS_INTERVAL
+
+    engine = Engine(braze, max_workers=2)
+    ticks = iter(range(10_000))
+
+    def clock() -> float:  # one second per reading
+        return float(next(ticks))
+
+    registered = engine.registry.scope(SCOPE)
+    desired = {k: keyed_request(f, None) for k, f in _desired(range(500, 530)).items()}
+    plan = plan_scope(SCOPE, registered, desired)
+    with caplog.at_level(logging.INFO, logger="tests.engine"):
+        carry_out_plan(plan, engine.steps, max_workers=2, log=LOG, clock=clock)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Reconcile: ")]
+    assert lines[-1].startswith("Reconcile: 30 of 30 keys done")
+    assert 30 / PROGRESS_INTERVAL - 1 <= len(lines) <= 30 / PROGRESS_INTERVAL + 1
+    assert all("/s, about" in line and "s left." in line for line in lines)
