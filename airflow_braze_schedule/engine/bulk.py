@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from datetime import datetime
 
-    from airflow_braze_schedule.core.audience import BulkPlan, Chunk, EntrySource
+    from airflow_braze_schedule.core.audience import BulkPlan, Chunk, Entry, EntrySource
     from airflow_braze_schedule.core.client import BrazeClient
+    from airflow_braze_schedule.core.endpoints import ScheduleKind
     from airflow_braze_schedule.core.fanout import Progress
-    from airflow_braze_schedule.core.group import BulkLedger, BulkReport, EarlierOutcomes
+    from airflow_braze_schedule.core.group import BulkLedger, BulkReport, EarlierOutcomes, GroupHandle
     from airflow_braze_schedule.engine.ports import Log
 
 #: Chunks marked ``sending`` by one ledger write, per request in flight: few enough writes to cost little
@@ -254,3 +256,115 @@ def _count_waits(client: BrazeClient, progress: Progress) -> Callable[[], None]:
         client._sleep = original
 
     return restore
+
+
+# --- validating a bulk send (the bulk create's and a group upsert's one rule) --------------------------
+
+
+def bulk_audience(lists: dict[str, Any], kind: ScheduleKind, *, from_file: EntrySource | None) -> EntrySource:
+    """Where a bulk send's users come from: ``lists`` (the user fields given, by name) or ``from_file``
+    (the users of ``recipients_path``, None if none is given), never both; each call reads them afresh."""
+    from airflow_braze_schedule.core.audience import list_entries
+    from airflow_braze_schedule.core.endpoints import ScheduleKind
+    from airflow_braze_schedule.core.errors import BrazeValidationError
+
+    if from_file is not None:
+        if lists:
+            raise BrazeValidationError(
+                "recipients_path",
+                f"is given together with {', '.join(lists)}",
+                "the users either in a file or in a list, not both",
+            )
+        return from_file
+    users_field = "recipients" if kind is not ScheduleKind.MESSAGE else "external_user_ids / user_aliases"
+    allowed = ("recipients",) if kind is not ScheduleKind.MESSAGE else ("external_user_ids", "user_aliases")
+    misplaced = sorted(set(lists) - set(allowed))
+    if misplaced:
+        raise BrazeValidationError(
+            misplaced[0],
+            f"is not accepted by {kind.value} schedules",
+            f"{users_field}, or recipients_path",
+        )
+    if not lists:
+        raise BrazeValidationError(
+            users_field,
+            "is missing: a bulk create needs a list of users",
+            f"{users_field}, or recipients_path",
+        )
+
+    def entries() -> Iterator[Entry]:
+        for name in allowed:
+            if name in lists:
+                yield from list_entries(name, lists[name])
+
+    return entries
+
+
+def validated_bulk_plan(
+    fields: dict[str, Any],
+    *,
+    from_file: EntrySource | None,
+    chunk_size: Any,
+    max_concurrency: Any,
+    progress_interval: float,
+    on_unknown_outcome: Any,
+    log: Log,
+) -> tuple[BulkPlan, dict[str, Any], EntrySource, datetime]:
+    """Validate a bulk send's whole audience and request (nothing sent): ``fields`` are the create's
+    request fields, users included. Return the plan, the fields every chunk shares, the audience's
+    source and the moment validated against."""
+    from datetime import UTC, datetime
+
+    from airflow_braze_schedule.core.audience import USER_FIELDS, make_plan
+    from airflow_braze_schedule.core.errors import BrazeValidationError
+    from airflow_braze_schedule.core.fanout import Ticker
+    from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
+    from airflow_braze_schedule.core.payload import kind_for
+
+    check_on_unknown_outcome(on_unknown_outcome)
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise BrazeValidationError(
+            "max_concurrency", f"{max_concurrency!r} is not a number of requests", "1 or more"
+        )
+    base = {name: value for name, value in fields.items() if name not in USER_FIELDS}
+    kind = kind_for(
+        canvas_id=fields.get("canvas_id"),
+        campaign_id=fields.get("campaign_id"),
+        messages=fields.get("messages"),
+    )
+    lists = {name: fields[name] for name in USER_FIELDS if fields.get(name) is not None}
+    source = bulk_audience(lists, kind, from_file=from_file)
+    now = datetime.now(tz=UTC)
+    checked = [0, 0]
+
+    def validating(chunk: Chunk, _: Any) -> None:
+        checked[0] += 1
+        checked[1] += len(chunk.users)
+        ticker.tick()
+
+    ticker = Ticker(
+        progress_interval,
+        lambda: log.info("Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"),
+    )
+    plan = make_plan(base, kind, source, chunk_size=chunk_size, now=now, on_chunk=validating)
+    for note in plan.template.notes:
+        log.warning("%s", note)
+    log.info("Validated %s.", plan.describe())
+    return plan, base, source, now
+
+
+def group_handle(plan: BulkPlan, chunks: tuple[Any, ...], **flags: Any) -> GroupHandle:
+    """The group handle of a bulk plan's chunks (``flags``: ``complete``, ``dry_run``)."""
+    from airflow_braze_schedule.core.group import GroupHandle
+
+    assert plan.template.body is not None
+    return GroupHandle(
+        kind=plan.kind,
+        schedule=plan.schedule,
+        recipients=plan.recipients,
+        chunk_size=plan.chunk_size,
+        chunks=chunks,
+        campaign_id=plan.template.body.get("campaign_id"),
+        canvas_id=plan.template.body.get("canvas_id"),
+        **flags,
+    )

@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_braze_schedule.core.audience import BulkPlan, Chunk, Entry, EntrySource
-    from airflow_braze_schedule.core.endpoints import ScheduleKind
-    from airflow_braze_schedule.core.group import GroupHandle
+    from airflow_braze_schedule.core.audience import BulkPlan, Entry, EntrySource
 
 
 class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
@@ -95,104 +93,11 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         self.max_concurrency = max_concurrency
         self.progress_interval = progress_interval
 
-    # --- the audience ------------------------------------------------------------------------------
-
-    def _audience(self, kind: ScheduleKind) -> EntrySource:
-        """Where the users come from; each call reads them afresh."""
-        from airflow_braze_schedule.core.audience import list_entries
-        from airflow_braze_schedule.core.endpoints import ScheduleKind
-        from airflow_braze_schedule.core.errors import BrazeValidationError
-        from airflow_braze_schedule.core.schedule import rendered_nothing
-
-        lists = {name: getattr(self, name) for name in self.USER_FIELDS if getattr(self, name) is not None}
-        if not rendered_nothing(self.recipients_path):
-            if lists:
-                raise BrazeValidationError(
-                    "recipients_path",
-                    f"is given together with {', '.join(lists)}",
-                    "the users either in a file or in a list, not both",
-                )
-            return self._file_entries
-        users_field = "recipients" if kind is not ScheduleKind.MESSAGE else "external_user_ids / user_aliases"
-        allowed = (
-            ("recipients",) if kind is not ScheduleKind.MESSAGE else ("external_user_ids", "user_aliases")
-        )
-        misplaced = sorted(set(lists) - set(allowed))
-        if misplaced:
-            raise BrazeValidationError(
-                misplaced[0],
-                f"is not accepted by {kind.value} schedules",
-                f"{users_field}, or recipients_path",
-            )
-        if not lists:
-            raise BrazeValidationError(
-                users_field,
-                "is missing: a bulk create needs a list of users",
-                f"{users_field}, or recipients_path",
-            )
-
-        def entries() -> Iterator[Entry]:
-            for name in allowed:
-                if name in lists:
-                    yield from list_entries(name, lists[name])
-
-        return entries
-
-    def _file_entries(self) -> Iterator[Entry]:
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-        from airflow_braze_schedule.core.audience import read_json_lines
-
-        path = self.recipients_path
-        if not isinstance(path, ObjectStoragePath):
-            path = ObjectStoragePath(str(path).strip())
-        with path.open("r", encoding="utf-8") as stream:
-            yield from read_json_lines(stream, name="recipients_path")
-
     # --- execute -----------------------------------------------------------------------------------
 
     def _validated_plan(self) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
-        """Validate the whole audience and request (nothing sent); return the plan, the fields shared by
-        every chunk, the audience's source and the moment validated against."""
-        from datetime import UTC, datetime
-
-        from airflow_braze_schedule.core.audience import make_plan
-        from airflow_braze_schedule.core.errors import BrazeValidationError
-        from airflow_braze_schedule.core.fanout import Ticker
-        from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
-        from airflow_braze_schedule.core.payload import kind_for
-
-        check_on_unknown_outcome(self.on_unknown_outcome)
-        if (
-            isinstance(self.max_concurrency, bool)
-            or not isinstance(self.max_concurrency, int)
-            or self.max_concurrency < 1
-        ):
-            raise BrazeValidationError(
-                "max_concurrency", f"{self.max_concurrency!r} is not a number of requests", "1 or more"
-            )
-        base = {name: getattr(self, name) for name in self.REQUEST_FIELDS if name not in self.USER_FIELDS}
-        kind = kind_for(canvas_id=self.canvas_id, campaign_id=self.campaign_id, messages=self.messages)
-        source = self._audience(kind)
-        now = datetime.now(tz=UTC)
-        checked = [0, 0]
-
-        def validating(chunk: Chunk, _: Any) -> None:
-            checked[0] += 1
-            checked[1] += len(chunk.users)
-            ticker.tick()
-
-        ticker = Ticker(
-            self.progress_interval,
-            lambda: self.log.info(
-                "Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"
-            ),
-        )
-        plan = make_plan(base, kind, source, chunk_size=self.chunk_size, now=now, on_chunk=validating)
-        for note in plan.template.notes:
-            self.log.warning("%s", note)
-        self.log.info("Validated %s.", plan.describe())
-        return plan, base, source, now
+        """Validate the whole audience and request (nothing sent); see :func:`validated_plan_of`."""
+        return validated_plan_of(self)
 
     def execute(self, context: Context) -> dict[str, Any]:
         with _failing_fast_where_retries_cannot_help(creates=True):
@@ -217,6 +122,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
     ) -> dict[str, Any]:
         from airflow_braze_schedule.core.audience import chunk_request, chunked
         from airflow_braze_schedule.core.group import ChunkSchedule
+        from airflow_braze_schedule.engine.bulk import group_handle
 
         first = next(iter(chunked(source(), plan.chunk_size)), None)
         example = chunk_request(base, plan.kind, first, now=now) if first is not None else plan.template
@@ -229,25 +135,10 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             ChunkSchedule(position, f"dry-run-{digest}", None, size)
             for position, (digest, size) in enumerate(zip(plan.digests, plan.sizes, strict=True))
         )
-        handle = self._group(plan, chunks, dry_run=True)
+        handle = group_handle(plan, chunks, dry_run=True)
         context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
         self._emit_group(context, handle.to_xcom(), "create", None, dry_run=True)
         return handle.to_xcom()
-
-    def _group(self, plan: BulkPlan, chunks: tuple[Any, ...], **flags: Any) -> GroupHandle:
-        from airflow_braze_schedule.core.group import GroupHandle
-
-        assert plan.template.body is not None
-        return GroupHandle(
-            kind=plan.kind,
-            schedule=plan.schedule,
-            recipients=plan.recipients,
-            chunk_size=plan.chunk_size,
-            chunks=chunks,
-            campaign_id=plan.template.body.get("campaign_id"),
-            canvas_id=plan.template.body.get("canvas_id"),
-            **flags,
-        )
 
     def _send_all(
         self,
@@ -260,83 +151,139 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         emit: bool = True,
         push: bool = True,
     ) -> dict[str, Any]:
-        """Send the plan's chunks (the engine's :class:`~airflow_braze_schedule.engine.bulk.BulkSend`) with
-        the task's ledger; ``emit``: put the group on the task's event; ``push``: push its ids and, if
-        incomplete, its handle to XCom (a reconcile's group does neither: the reconcile reports)."""
-        from airflow_braze_schedule.core.group import BulkLedger
-        from airflow_braze_schedule.engine.bulk import LEDGER_WINDOW_PER_THREAD, BulkSend
+        """Send the plan's chunks; see :func:`send_group`."""
+        return send_group(self, context, plan, base, source, now, emit=emit, push=push)
 
-        # Made here, from the connection: the pool's threads must not call into Airflow. The client is
-        # shared by the threads: each has its own session, and all see one rate-limit state.
-        client = self.hook.client
-        store = context.get("task_state_store")
-        ledger = BulkLedger(
-            store,
-            fingerprint=plan.fingerprint,
-            chunks=plan.chunks,
-            window=LEDGER_WINDOW_PER_THREAD * self.max_concurrency,
-            try_number=context["ti"].try_number,
-            resend_unknown=self.on_unknown_outcome == "resend",
-            key=self.ledger_key,
+
+# --- shared by the bulk create and a group upsert (neither inherits them from the other) -------------
+
+
+def validated_plan_of(op: Any) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
+    """Validate a bulk-capable operator's whole audience and request (nothing sent): the engine's
+    :func:`~airflow_braze_schedule.engine.bulk.validated_bulk_plan` over its rendered arguments.
+
+    ``op`` has the create's request fields (``REQUEST_FIELDS``), ``recipients_path``, ``chunk_size``,
+    ``max_concurrency``, ``progress_interval``, ``on_unknown_outcome`` and a ``log``."""
+    from airflow_braze_schedule.core.schedule import rendered_nothing
+    from airflow_braze_schedule.engine.bulk import validated_bulk_plan
+
+    path = op.recipients_path
+    return validated_bulk_plan(
+        {name: getattr(op, name) for name in op.REQUEST_FIELDS},
+        from_file=None if rendered_nothing(path) else (lambda: _file_entries(path)),
+        chunk_size=op.chunk_size,
+        max_concurrency=op.max_concurrency,
+        progress_interval=op.progress_interval,
+        on_unknown_outcome=op.on_unknown_outcome,
+        log=op.log,
+    )
+
+
+def _file_entries(path: Any) -> Iterator[Entry]:
+    """The users of ``recipients_path``, read through Airflow's ``ObjectStoragePath``."""
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    from airflow_braze_schedule.core.audience import read_json_lines
+
+    if not isinstance(path, ObjectStoragePath):
+        path = ObjectStoragePath(str(path).strip())
+    with path.open("r", encoding="utf-8") as stream:
+        yield from read_json_lines(stream, name="recipients_path")
+
+
+def send_group(
+    op: Any,
+    context: Context,
+    plan: BulkPlan,
+    base: dict[str, Any],
+    source: EntrySource,
+    now: Any,
+    *,
+    emit: bool = True,
+    push: bool = True,
+) -> dict[str, Any]:
+    """Send the plan's chunks (the engine's :class:`~airflow_braze_schedule.engine.bulk.BulkSend`) with
+    the task's ledger; ``emit``: put the group on the task's event; ``push``: push its ids and, if
+    incomplete, its handle to XCom (a reconcile's group does neither: the reconcile reports).
+
+    ``op`` (a bulk create or an upsert) gives the hook, ``max_concurrency``, ``progress_interval``,
+    ``on_unknown_outcome`` and ``ledger_key``; its ``requests_sent`` is set to the requests sent."""
+    from airflow_braze_schedule.core.group import BulkLedger
+    from airflow_braze_schedule.engine.bulk import LEDGER_WINDOW_PER_THREAD, BulkSend
+
+    # Made here, from the connection: the pool's threads must not call into Airflow. The client is
+    # shared by the threads: each has its own session, and all see one rate-limit state.
+    client = op.hook.client
+    store = context.get("task_state_store")
+    ledger = BulkLedger(
+        store,
+        fingerprint=plan.fingerprint,
+        chunks=plan.chunks,
+        window=LEDGER_WINDOW_PER_THREAD * op.max_concurrency,
+        try_number=context["ti"].try_number,
+        resend_unknown=op.on_unknown_outcome == "resend",
+        key=op.ledger_key,
+    )
+    with _failing_fast_where_retries_cannot_help(creates=True):
+        earlier = ledger.earlier()
+    bulk = BulkSend(
+        client,
+        plan,
+        base,
+        source,
+        now,
+        ledger=ledger,
+        max_concurrency=op.max_concurrency,
+        progress_interval=op.progress_interval,
+        log=op.log,
+    )
+    try:
+        report, failure = bulk.run(earlier)
+    finally:
+        op.requests_sent = bulk.requests_sent
+    if store is not None:
+        op.log.info("Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds)
+    return _finish(op, context, plan, report, failure, has_store=store is not None, emit=emit, push=push)
+
+
+def _finish(
+    op: Any,
+    context: Context,
+    plan: BulkPlan,
+    report: Any,
+    failure: BaseException | None,
+    *,
+    has_store: bool,
+    emit: bool = True,
+    push: bool = True,
+) -> dict[str, Any]:
+    """Push the group's ids, and its handle if incomplete; emit it (``emit``); fail the task if incomplete."""
+    from airflow_braze_schedule.engine.bulk import group_handle
+
+    complete = report.complete and failure is None
+    handle = group_handle(plan, report.chunks(), complete=complete)
+    # Pushed first, so the ids survive whatever fails after this.
+    if push:
+        context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
+    if complete:
+        op.log.info(
+            "Braze scheduled the %s send for %s recipients in %s schedules.",
+            plan.kind.value,
+            f"{plan.recipients:,}",
+            f"{len(handle.chunks):,}",
         )
-        with _failing_fast_where_retries_cannot_help(creates=True):
-            earlier = ledger.earlier()
-        bulk = BulkSend(
-            client,
-            plan,
-            base,
-            source,
-            now,
-            ledger=ledger,
-            max_concurrency=self.max_concurrency,
-            progress_interval=self.progress_interval,
-            log=self.log,
-        )
-        try:
-            report, failure = bulk.run(earlier)
-        finally:
-            self.requests_sent = bulk.requests_sent
-        if store is not None:
-            self.log.info(
-                "Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds
-            )
-        return self._finish(context, plan, report, failure, has_store=store is not None, emit=emit, push=push)
+        if emit:  # a keyed create emits its own event, with the key
+            op._emit_group(context, handle.to_xcom(), "create", "scheduled")
+        return handle.to_xcom()
+    from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
 
-    def _finish(
-        self,
-        context: Context,
-        plan: BulkPlan,
-        report: Any,
-        failure: BaseException | None,
-        *,
-        has_store: bool,
-        emit: bool = True,
-        push: bool = True,
-    ) -> dict[str, Any]:
-        complete = report.complete and failure is None
-        handle = self._group(plan, report.chunks(), complete=complete)
-        # Pushed first, so the ids survive whatever fails after this.
-        if push:
-            context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
-        if complete:
-            self.log.info(
-                "Braze scheduled the %s send for %s recipients in %s schedules.",
-                plan.kind.value,
-                f"{plan.recipients:,}",
-                f"{len(handle.chunks):,}",
-            )
-            if emit:  # a keyed create emits its own event, with the key
-                self._emit_group(context, handle.to_xcom(), "create", "scheduled")
-            return handle.to_xcom()
-        from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
-
-        if push:
-            context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=handle.to_xcom())
-        what = f"Bulk create of the {plan.kind.value} send ({plan.template.method} {plan.template.path})"
-        self.log.error("%s", report.summary(what=what, limit=None))
-        message = report.summary(what=what)
-        if failure is not None:
-            message = f"{failure}\n{message}"
-        if has_store and report.retry_may_help and failure is None:
-            raise AirflowException(message)
-        raise AirflowFailException(message)
+    if push:
+        context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=handle.to_xcom())
+    what = f"Bulk create of the {plan.kind.value} send ({plan.template.method} {plan.template.path})"
+    op.log.error("%s", report.summary(what=what, limit=None))
+    message = report.summary(what=what)
+    if failure is not None:
+        message = f"{failure}\n{message}"
+    if has_store and report.retry_may_help and failure is None:
+        raise AirflowException(message)
+    raise AirflowFailException(message)
