@@ -248,7 +248,7 @@ def run(workspace: Workspace) -> Table:
         },
     )
     table = Table(
-        title="6. Registry cost per key (issue 17)",
+        title="6. Registry cost per key",
         method=(
             f"put_many of new keys in batches of {BATCH} (intents, then answers) into an empty registry; "
             f"scope('') of {LISTED:,} entries in a fresh process; a query page of 100 at offset "

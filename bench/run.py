@@ -18,6 +18,7 @@ from pathlib import Path
 import bulk
 import dag_e2e
 import import_cost
+import keyed
 import per_call
 import rate_limit
 import registry
@@ -83,6 +84,7 @@ BENCHMARKS = {
     "dag_e2e": dag_e2e.run,
     "bulk": bulk.run,
     "registry": registry.run,
+    "keyed": keyed.run,
 }
 
 

@@ -1,6 +1,6 @@
 """The schedules page at scale: 100,000 keyed entries, one page of 100 (``bench/schedules_page.py``).
 
-Goals (issue 18): the API answers a page of 100 entries out of 100,000 in at most 300 ms; the page renders
+Goals: the API answers a page of 100 entries out of 100,000 in at most 300 ms; the page renders
 (navigation until the table shows the page's first key) in at most 2 s in headless Chromium.
 
 What it does, in a temporary ``AIRFLOW_HOME`` (SQLite metadata database, loopback only):

@@ -10,13 +10,12 @@ a task runs, so a DAG file that uses these operators parses fast.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator, conf
 
+from airflow_braze_schedule.fail_fast import _failing_fast_where_retries_cannot_help
 from airflow_braze_schedule.links import BrazeDashboardLink
 
 if TYPE_CHECKING:
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_braze_schedule.core.errors import BrazeRateLimitError
+    from airflow_braze_schedule.core.group import GroupHandle
     from airflow_braze_schedule.core.handle import ScheduleHandle
     from airflow_braze_schedule.core.ledger import CreateLedger
     from airflow_braze_schedule.core.payload import BrazeRequest
@@ -51,24 +51,6 @@ _JSON_RENDERERS = {
         "schedule_id",
     )
 }
-
-
-@contextlib.contextmanager
-def _failing_fast_where_retries_cannot_help(*, creates: bool) -> Iterator[None]:
-    """Turn errors that a task retry cannot fix into ``AirflowFailException`` (no retries).
-
-    Which errors those are is decided in one place, :func:`~airflow_braze_schedule.core.retry.airflow_may_retry`.
-    The original error stays attached as the exception's cause.
-    """
-    from airflow_braze_schedule.core.errors import BrazeError
-    from airflow_braze_schedule.core.retry import airflow_may_retry
-
-    try:
-        yield
-    except BrazeError as error:
-        if airflow_may_retry(error, creates=creates):
-            raise
-        raise AirflowFailException(str(error)) from error
 
 
 class _BrazeScheduleOperator(BaseOperator):
@@ -264,6 +246,44 @@ class _BrazeScheduleOperator(BaseOperator):
         if dry_run:  # nothing was applied
             change["outcome"] = None
         emit_changes(self, context, [change], dry_run=dry_run)
+
+    def change_group(
+        self,
+        context: Context,
+        group: GroupHandle,
+        action: str,
+        *,
+        not_found_is_cancelled: bool = False,
+        report: bool = True,
+    ) -> dict[str, Any]:
+        """Update or cancel every schedule of a bulk create's group (the engine's
+        :func:`~airflow_braze_schedule.engine.groups.change_group_schedules`), then push its schedule ids
+        and put the change on this task's asset event; return the group handle as XCom holds it. An update
+        applies this operator's ``schedule`` and ``messages``.
+
+        :param report: push the ids and emit the event; False inside a reconcile, which reports every
+            change of the task at once.
+        """
+        from airflow_braze_schedule.engine.groups import change_group_schedules
+
+        with _failing_fast_where_retries_cannot_help(creates=False):
+            dry_run = group.dry_run or self._is_dry_run()
+            updated = change_group_schedules(
+                lambda request: self.hook.client.send(request),
+                group,
+                action,
+                log=self.log,
+                dry_run=dry_run,
+                retried=context["ti"].try_number > 1,
+                schedule=getattr(self, "schedule", None),
+                messages=getattr(self, "messages", None),
+                not_found_is_cancelled=not_found_is_cancelled,
+            )
+            if report:
+                context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
+                state = None if dry_run else "cancelled" if action == "cancel" else "updated"
+                self._emit_group(context, updated.to_xcom(), action, state, dry_run=dry_run)
+            return updated.to_xcom()
 
     def _keyed_dry_run(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
         """A keyed task's result, its event marked where it was a dry run (the keyed code emits the rest)."""
@@ -551,7 +571,7 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         """How this change will land, said plainly: ``outcome`` (``applied``, ``best_effort``,
         ``refused_too_late``: nothing is sent) and ``reason``, logged unless applied."""
         from airflow_braze_schedule.core.registry_model import DEFAULT_BEST_EFFORT_WINDOW, check_window
-        from airflow_braze_schedule.operators.keyed_steps import judge_late_change
+        from airflow_braze_schedule.engine.keyed_steps import judge_late_change
 
         window = self.best_effort_window
         outcome, reason = judge_late_change(
@@ -573,9 +593,7 @@ class _ExistingScheduleOperator(_BrazeScheduleOperator):
         group = as_group_handle(self.schedule_id)
         if group is None:
             return None
-        from airflow_braze_schedule.operators.bulk import change_group
-
-        return change_group(self, context, group, action)
+        return self.change_group(context, group, action)
 
     def _target(self, messages: Any = None) -> ScheduleHandle:
         from airflow_braze_schedule.core.handle import resolve_schedule

@@ -10,29 +10,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_braze_schedule.engine.groups import DEFAULT_MAX_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL
 from airflow_braze_schedule.operators.braze import (
     BrazeCreateScheduleOperator,
     _failing_fast_where_retries_cannot_help,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_braze_schedule.core.audience import BulkPlan, Chunk, Entry, EntrySource
-    from airflow_braze_schedule.core.client import BrazeClient
-    from airflow_braze_schedule.core.endpoints import ScheduleKind
-    from airflow_braze_schedule.core.fanout import Progress
-    from airflow_braze_schedule.core.group import ChunkSchedule, GroupHandle
-    from airflow_braze_schedule.core.payload import BrazeRequest
-    from airflow_braze_schedule.operators.braze import _ExistingScheduleOperator
-
-DEFAULT_MAX_CONCURRENCY = 8
-DEFAULT_PROGRESS_INTERVAL = 10.0
-#: Chunks marked ``sending`` by one task_state_store write, per request in flight: few enough writes to
-#: cost little against the sends (benchmark 5e), while a dead worker leaves at most this many unknown.
-LEDGER_WINDOW_PER_THREAD = 8
+    from airflow_braze_schedule.core.audience import BulkPlan, Entry, EntrySource
 
 
 class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
@@ -104,104 +93,11 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         self.max_concurrency = max_concurrency
         self.progress_interval = progress_interval
 
-    # --- the audience ------------------------------------------------------------------------------
-
-    def _audience(self, kind: ScheduleKind) -> EntrySource:
-        """Where the users come from; each call reads them afresh."""
-        from airflow_braze_schedule.core.audience import list_entries
-        from airflow_braze_schedule.core.endpoints import ScheduleKind
-        from airflow_braze_schedule.core.errors import BrazeValidationError
-        from airflow_braze_schedule.core.schedule import rendered_nothing
-
-        lists = {name: getattr(self, name) for name in self.USER_FIELDS if getattr(self, name) is not None}
-        if not rendered_nothing(self.recipients_path):
-            if lists:
-                raise BrazeValidationError(
-                    "recipients_path",
-                    f"is given together with {', '.join(lists)}",
-                    "the users either in a file or in a list, not both",
-                )
-            return self._file_entries
-        users_field = "recipients" if kind is not ScheduleKind.MESSAGE else "external_user_ids / user_aliases"
-        allowed = (
-            ("recipients",) if kind is not ScheduleKind.MESSAGE else ("external_user_ids", "user_aliases")
-        )
-        misplaced = sorted(set(lists) - set(allowed))
-        if misplaced:
-            raise BrazeValidationError(
-                misplaced[0],
-                f"is not accepted by {kind.value} schedules",
-                f"{users_field}, or recipients_path",
-            )
-        if not lists:
-            raise BrazeValidationError(
-                users_field,
-                "is missing: a bulk create needs a list of users",
-                f"{users_field}, or recipients_path",
-            )
-
-        def entries() -> Iterator[Entry]:
-            for name in allowed:
-                if name in lists:
-                    yield from list_entries(name, lists[name])
-
-        return entries
-
-    def _file_entries(self) -> Iterator[Entry]:
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-        from airflow_braze_schedule.core.audience import read_json_lines
-
-        path = self.recipients_path
-        if not isinstance(path, ObjectStoragePath):
-            path = ObjectStoragePath(str(path).strip())
-        with path.open("r", encoding="utf-8") as stream:
-            yield from read_json_lines(stream, name="recipients_path")
-
     # --- execute -----------------------------------------------------------------------------------
 
     def _validated_plan(self) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
-        """Validate the whole audience and request (nothing sent); return the plan, the fields shared by
-        every chunk, the audience's source and the moment validated against."""
-        from datetime import UTC, datetime
-
-        from airflow_braze_schedule.core.audience import make_plan
-        from airflow_braze_schedule.core.errors import BrazeValidationError
-        from airflow_braze_schedule.core.fanout import Ticker
-        from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
-        from airflow_braze_schedule.core.payload import kind_for
-
-        check_on_unknown_outcome(self.on_unknown_outcome)
-        if (
-            isinstance(self.max_concurrency, bool)
-            or not isinstance(self.max_concurrency, int)
-            or self.max_concurrency < 1
-        ):
-            raise BrazeValidationError(
-                "max_concurrency", f"{self.max_concurrency!r} is not a number of requests", "1 or more"
-            )
-        base = {name: getattr(self, name) for name in self.REQUEST_FIELDS if name not in self.USER_FIELDS}
-        kind = kind_for(canvas_id=self.canvas_id, campaign_id=self.campaign_id, messages=self.messages)
-        source = self._audience(kind)
-        now = datetime.now(tz=UTC)
-        checked = [0, 0]
-
-        def validating(chunk: Chunk, _: Any) -> None:
-            checked[0] += 1
-            checked[1] += len(chunk.users)
-            ticker.tick()
-
-        ticker = Ticker(
-            self.progress_interval,
-            lambda: self.log.info(
-                "Validating: %s chunks, %s recipients so far", f"{checked[0]:,}", f"{checked[1]:,}"
-            ),
-        )
-        plan = make_plan(base, kind, source, chunk_size=self.chunk_size, now=now, on_chunk=validating)
-        for note in plan.template.notes:
-            self.log.warning("%s", note)
-        self.log.info("Validated %s.", plan.describe())
-        return plan, base, source, now
+        """Validate the whole audience and request (nothing sent); see :func:`validated_plan_of`."""
+        return validated_plan_of(self)
 
     def execute(self, context: Context) -> dict[str, Any]:
         with _failing_fast_where_retries_cannot_help(creates=True):
@@ -226,6 +122,7 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
     ) -> dict[str, Any]:
         from airflow_braze_schedule.core.audience import chunk_request, chunked
         from airflow_braze_schedule.core.group import ChunkSchedule
+        from airflow_braze_schedule.engine.bulk import group_handle
 
         first = next(iter(chunked(source(), plan.chunk_size)), None)
         example = chunk_request(base, plan.kind, first, now=now) if first is not None else plan.template
@@ -238,25 +135,10 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
             ChunkSchedule(position, f"dry-run-{digest}", None, size)
             for position, (digest, size) in enumerate(zip(plan.digests, plan.sizes, strict=True))
         )
-        handle = self._group(plan, chunks, dry_run=True)
+        handle = group_handle(plan, chunks, dry_run=True)
         context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
         self._emit_group(context, handle.to_xcom(), "create", None, dry_run=True)
         return handle.to_xcom()
-
-    def _group(self, plan: BulkPlan, chunks: tuple[Any, ...], **flags: Any) -> GroupHandle:
-        from airflow_braze_schedule.core.group import GroupHandle
-
-        assert plan.template.body is not None
-        return GroupHandle(
-            kind=plan.kind,
-            schedule=plan.schedule,
-            recipients=plan.recipients,
-            chunk_size=plan.chunk_size,
-            chunks=chunks,
-            campaign_id=plan.template.body.get("campaign_id"),
-            canvas_id=plan.template.body.get("canvas_id"),
-            **flags,
-        )
 
     def _send_all(
         self,
@@ -267,372 +149,141 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         now: Any,
         *,
         emit: bool = True,
+        push: bool = True,
     ) -> dict[str, Any]:
-        from airflow_braze_schedule.core.audience import (
-            AudienceChangedError,
-            Sender,
-            chunked,
-        )
-        from airflow_braze_schedule.core.errors import (
-            BrazeApiError,
-            BrazeAuthenticationError,
-            BrazeError,
-            BrazeNotFoundError,
-            BrazeOutcomeUnknownError,
-            BrazePermissionError,
-            BrazeRateLimitError,
-            BrazeUnreachableError,
-        )
-        from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
-        from airflow_braze_schedule.core.group import BulkLedger, BulkReport, ChunkFailure, ChunkSchedule
-        from airflow_braze_schedule.core.retry import airflow_may_retry
-
-        # Made here, from the connection: the pool's threads must not call into Airflow. The client is
-        # shared by the threads: each has its own session, and all see one rate-limit state.
-        client = self.hook.client
-        store = context.get("task_state_store")
-        ledger = BulkLedger(
-            store,
-            fingerprint=plan.fingerprint,
-            chunks=plan.chunks,
-            window=LEDGER_WINDOW_PER_THREAD * self.max_concurrency,
-            try_number=context["ti"].try_number,
-            resend_unknown=self.on_unknown_outcome == "resend",
-            key=self.ledger_key,
-        )
-        with _failing_fast_where_retries_cannot_help(creates=True):
-            earlier = ledger.earlier()
-        report = BulkReport(plan.chunks, plan.recipients)
-        for position, (schedule_id, dispatch_id) in earlier.created.items():
-            report.created[position] = ChunkSchedule(position, schedule_id, dispatch_id, plan.sizes[position])
-        if earlier.created or earlier.unknown:
-            self.log.warning(
-                "Resuming: an earlier try created %s chunks (not sent again) and left %s with an unknown outcome "
-                "(not resent); %s chunks to send.",
-                f"{len(earlier.created):,}",
-                f"{len(earlier.unknown):,}",
-                f"{plan.chunks - len(earlier.created) - len(earlier.unknown):,}",
-            )
-        ledger.begin(earlier)
-
-        progress = Progress(total=plan.chunks, recipients_total=plan.recipients)
-        progress.done = len(report.created)
-        progress.recipients = sum(chunk.recipients for chunk in report.created.values())
-        restore_sleep = _count_waits(client, progress)
-        seen = [0]
-
-        def to_send() -> Iterator[Chunk]:
-            for chunk in chunked(source(), plan.chunk_size):
-                seen[0] += 1
-                if chunk.position in earlier.created:
-                    continue
-                if chunk.position in earlier.unknown:
-                    report.unknown.append(
-                        ChunkFailure(
-                            chunk.position,
-                            len(chunk.users),
-                            _where(chunk),
-                            "an earlier try sent it and never recorded Braze's answer",
-                            users=chunk.describe_users(),
-                        )
-                    )
-                    progress.done += 1
-                    progress.failed += 1
-                    continue
-                yield chunk
-            if seen[0] != plan.chunks:
-                raise AudienceChangedError(
-                    "audience",
-                    f"has {seen[0]:,} chunks now and had {plan.chunks:,} when validated: it changed while the task ran",
-                    "an audience that stays the same until the task ends",
-                )
-
-        sender = Sender(plan, base, now)
-
-        def send(chunk: Chunk) -> dict[str, Any]:
-            return client.send(sender.request(chunk))
-
-        def on_done(chunk: Chunk, answer: dict[str, Any] | None, error: BaseException | None) -> None:
-            progress.done += 1
-            progress.requests += 1
-            if (
-                error is None
-                and answer is not None
-                and isinstance(answer.get("schedule_id"), str)
-                and answer["schedule_id"]
-            ):
-                dispatch_id = answer.get("dispatch_id")
-                dispatch_id = dispatch_id if isinstance(dispatch_id, str) else None
-                report.created[chunk.position] = ChunkSchedule(
-                    chunk.position, answer["schedule_id"], dispatch_id, len(chunk.users)
-                )
-                ledger.created(chunk.position, answer["schedule_id"], dispatch_id)
-                progress.recipients += len(chunk.users)
-                return
-            progress.failed += 1
-            where = _where(chunk)
-            if (
-                error is None
-                or isinstance(error, BrazeOutcomeUnknownError)
-                or not isinstance(error, BrazeError)
-            ):
-                reason = (
-                    f"Braze answered {answer!r} with no schedule_id"
-                    if error is None
-                    else str(error)
-                    if isinstance(error, BrazeError)
-                    else f"{type(error).__name__}: {error}"
-                )
-                ledger.unknown(chunk.position)
-                report.unknown.append(
-                    ChunkFailure(
-                        chunk.position, len(chunk.users), where, reason, users=chunk.describe_users()
-                    )
-                )
-                if not isinstance(error, BrazeError | type(None)):
-                    report.stopped_by = report.stopped_by or reason
-                return
-            # A 4xx/5xx answer, an unreachable Braze, or a chunk that failed its check before sending:
-            # nothing was created.
-            ledger.refused(chunk.position, str(error))
-            retryable = isinstance(error, BrazeApiError | BrazeUnreachableError) and airflow_may_retry(
-                error, creates=True
-            )
-            report.refused.append(
-                ChunkFailure(chunk.position, len(chunk.users), where, str(error), retryable=retryable)
-            )
-            if isinstance(
-                error,
-                BrazeAuthenticationError
-                | BrazePermissionError
-                | BrazeNotFoundError
-                | BrazeRateLimitError
-                | BrazeUnreachableError
-                | AudienceChangedError,
-            ):
-                # Every other chunk would meet the same answer: stop sending.
-                report.stopped_by = report.stopped_by or str(error)
-
-        def report_progress() -> None:
-            ledger.flush()
-            self.log.info("Progress: %s", progress.line())
-
-        ticker = Ticker(self.progress_interval, report_progress)
-
-        def tick() -> None:
-            ledger.flush()
-            ticker.tick()
-
-        self.log.info(
-            "Sending %s chunks, %s at a time.",
-            f"{plan.chunks - len(earlier.created) - len(earlier.unknown):,}",
-            self.max_concurrency,
-        )
-        fan_out = FanOut(send, concurrency=self.max_concurrency, ahead=self.max_concurrency)
-        failure: BaseException | None = None
-        try:
-            fan_out.run(
-                to_send(),
-                before=lambda chunk: ledger.sending(chunk.position),
-                on_done=on_done,
-                tick=tick,
-                stop=lambda: report.stopped_by is not None,
-            )
-        except Exception as error:  # reading the audience failed, or it changed between the passes
-            failure = error
-            report.stopped_by = report.stopped_by or str(error)
-        finally:
-            restore_sleep()
-            ledger.finish(report.not_sent)
-            self.requests_sent = progress.requests
-        self.log.info("Progress: %s", progress.line())
-        if store is not None:
-            self.log.info(
-                "Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds
-            )
-        return self._finish(context, plan, report, failure, has_store=store is not None, emit=emit)
-
-    def _finish(
-        self,
-        context: Context,
-        plan: BulkPlan,
-        report: Any,
-        failure: BaseException | None,
-        *,
-        has_store: bool,
-        emit: bool = True,
-    ) -> dict[str, Any]:
-        complete = report.complete and failure is None
-        handle = self._group(plan, report.chunks(), complete=complete)
-        # Pushed first, so the ids survive whatever fails after this.
-        context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
-        if complete:
-            self.log.info(
-                "Braze scheduled the %s send for %s recipients in %s schedules.",
-                plan.kind.value,
-                f"{plan.recipients:,}",
-                f"{len(handle.chunks):,}",
-            )
-            if emit:  # a keyed create emits its own event, with the key
-                self._emit_group(context, handle.to_xcom(), "create", "scheduled")
-            return handle.to_xcom()
-        from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
-
-        context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=handle.to_xcom())
-        what = f"Bulk create of the {plan.kind.value} send ({plan.template.method} {plan.template.path})"
-        self.log.error("%s", report.summary(what=what, limit=None))
-        message = report.summary(what=what)
-        if failure is not None:
-            message = f"{failure}\n{message}"
-        if has_store and report.retry_may_help and failure is None:
-            raise AirflowException(message)
-        raise AirflowFailException(message)
+        """Send the plan's chunks; see :func:`send_group`."""
+        return send_group(self, context, plan, base, source, now, emit=emit, push=push)
 
 
-def _where(chunk: Chunk) -> str:
-    if not chunk.labels:
-        return "no users"
-    if len(chunk.labels) == 1:
-        return chunk.labels[0]
-    last = chunk.labels[-1].rsplit(" ", 1)[-1] if " line " in chunk.labels[-1] else chunk.labels[-1]
-    return f"{chunk.labels[0]} to {last}"
+# --- shared by the bulk create and a group upsert (neither inherits them from the other) -------------
 
 
-def _count_waits(client: BrazeClient, progress: Progress) -> Callable[[], None]:
-    """Count the client's waits (rate-limit resets, back-off) for the progress line; returns the undo."""
-    original = client._sleep
+def validated_plan_of(op: Any) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
+    """Validate a bulk-capable operator's whole audience and request (nothing sent): the engine's
+    :func:`~airflow_braze_schedule.engine.bulk.validated_bulk_plan` over its rendered arguments.
 
-    def sleep(seconds: float) -> None:
-        progress.waits += 1
-        progress.waited_seconds += seconds
-        original(seconds)
+    ``op`` has the create's request fields (``REQUEST_FIELDS``), ``recipients_path``, ``chunk_size``,
+    ``max_concurrency``, ``progress_interval``, ``on_unknown_outcome`` and a ``log``."""
+    from airflow_braze_schedule.core.schedule import rendered_nothing
+    from airflow_braze_schedule.engine.bulk import validated_bulk_plan
 
-    client._sleep = sleep
+    path = op.recipients_path
+    return validated_bulk_plan(
+        {name: getattr(op, name) for name in op.REQUEST_FIELDS},
+        from_file=None if rendered_nothing(path) else (lambda: _file_entries(path)),
+        chunk_size=op.chunk_size,
+        max_concurrency=op.max_concurrency,
+        progress_interval=op.progress_interval,
+        on_unknown_outcome=op.on_unknown_outcome,
+        log=op.log,
+    )
 
-    def restore() -> None:
-        client._sleep = original
 
-    return restore
+def _file_entries(path: Any) -> Iterator[Entry]:
+    """The users of ``recipients_path``, read through Airflow's ``ObjectStoragePath``."""
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    from airflow_braze_schedule.core.audience import read_json_lines
+
+    if not isinstance(path, ObjectStoragePath):
+        path = ObjectStoragePath(str(path).strip())
+    with path.open("r", encoding="utf-8") as stream:
+        yield from read_json_lines(stream, name="recipients_path")
 
 
-# --- update and cancel of a whole group --------------------------------------------------------------
-
-
-def change_group(
-    operator: _ExistingScheduleOperator,
+def send_group(
+    op: Any,
     context: Context,
-    group: GroupHandle,
-    action: str,
+    plan: BulkPlan,
+    base: dict[str, Any],
+    source: EntrySource,
+    now: Any,
     *,
-    not_found_is_cancelled: bool = False,
+    emit: bool = True,
+    push: bool = True,
 ) -> dict[str, Any]:
-    """Update or cancel every schedule of a bulk create's group, concurrently, as the single operators do
-    for one schedule; return the group handle updated (or marked cancelled).
+    """Send the plan's chunks (the engine's :class:`~airflow_braze_schedule.engine.bulk.BulkSend`) with
+    the task's ledger; ``emit``: put the group on the task's event; ``push``: push its ids and, if
+    incomplete, its handle to XCom (a reconcile's group does neither: the reconcile reports).
 
-    :param action: ``"update"`` or ``"cancel"``.
-    :param not_found_is_cancelled: a schedule Braze no longer has (404, or 400 on some servers) counts
-        as cancelled even on a first try (a keyed cancel finishing what another task began; otherwise only a retry assumes so).
-    """
-    from airflow_braze_schedule.core.errors import schedule_already_gone
-    from airflow_braze_schedule.core.fanout import FanOut, Progress, Ticker
-    from airflow_braze_schedule.core.handle import schedule_for_update
-    from airflow_braze_schedule.core.payload import build_delete_request, build_update_request
+    ``op`` (a bulk create or an upsert) gives the hook, ``max_concurrency``, ``progress_interval``,
+    ``on_unknown_outcome`` and ``ledger_key``; its ``requests_sent`` is set to the requests sent."""
+    from airflow_braze_schedule.core.group import BulkLedger
+    from airflow_braze_schedule.engine.bulk import LEDGER_WINDOW_PER_THREAD, BulkSend
 
-    with _failing_fast_where_retries_cannot_help(creates=False):
-        schedule = None
-        if action == "update":
-            schedule = schedule_for_update(getattr(operator, "schedule", None), group.schedule)
-            messages = getattr(operator, "messages", None)
+    # Made here, from the connection: the pool's threads must not call into Airflow. The client is
+    # shared by the threads: each has its own session, and all see one rate-limit state.
+    client = op.hook.client
+    store = context.get("task_state_store")
+    ledger = BulkLedger(
+        store,
+        fingerprint=plan.fingerprint,
+        chunks=plan.chunks,
+        window=LEDGER_WINDOW_PER_THREAD * op.max_concurrency,
+        try_number=context["ti"].try_number,
+        resend_unknown=op.on_unknown_outcome == "resend",
+        key=op.ledger_key,
+    )
+    with _failing_fast_where_retries_cannot_help(creates=True):
+        earlier = ledger.earlier()
+    bulk = BulkSend(
+        client,
+        plan,
+        base,
+        source,
+        now,
+        ledger=ledger,
+        max_concurrency=op.max_concurrency,
+        progress_interval=op.progress_interval,
+        log=op.log,
+    )
+    try:
+        report, failure = bulk.run(earlier)
+    finally:
+        op.requests_sent = bulk.requests_sent
+    if store is not None:
+        op.log.info("Bookkeeping: %s task_state_store writes, %.2f s.", ledger.writes, ledger.write_seconds)
+    return _finish(op, context, plan, report, failure, has_store=store is not None, emit=emit, push=push)
 
-            def build(schedule_id: str) -> Any:
-                return build_update_request(
-                    group.kind, schedule_id, owner_id=group.owner_id, schedule=schedule, messages=messages
-                )
-        else:
 
-            def build(schedule_id: str) -> Any:  # the group's ids are its bulk create's, as Braze took them
-                return build_delete_request(
-                    group.kind, schedule_id, owner_id=group.owner_id, addressed_as_created=True
-                )
+def _finish(
+    op: Any,
+    context: Context,
+    plan: BulkPlan,
+    report: Any,
+    failure: BaseException | None,
+    *,
+    has_store: bool,
+    emit: bool = True,
+    push: bool = True,
+) -> dict[str, Any]:
+    """Push the group's ids, and its handle if incomplete; emit it (``emit``); fail the task if incomplete."""
+    from airflow_braze_schedule.engine.bulk import group_handle
 
-        # Every request is validated before the first goes out.
-        requests = [(chunk, build(chunk.schedule_id)) for chunk in group.chunks]
-        example = requests[0][1] if requests else build("placeholder")
-        for note in example.notes:
-            operator.log.warning("%s", note)
-        dry_run = group.dry_run or operator._is_dry_run()
-        verb = "updated" if action == "update" else "cancelled"
-        operator.log.info(
-            "%s %s schedules of the %s group (%s recipients); each request like: %s",
-            "Dry run, NOT sending:" if dry_run else "Sending:",
-            f"{len(requests):,}",
-            group.kind.value,
-            f"{group.recipients:,}",
-            example.describe()[:4000],
+    complete = report.complete and failure is None
+    handle = group_handle(plan, report.chunks(), complete=complete)
+    # Pushed first, so the ids survive whatever fails after this.
+    if push:
+        context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
+    if complete:
+        op.log.info(
+            "Braze scheduled the %s send for %s recipients in %s schedules.",
+            plan.kind.value,
+            f"{plan.recipients:,}",
+            f"{len(handle.chunks):,}",
         )
-        if action == "update" and example.body is not None:
-            new_schedule = example.body.get("schedule", group.schedule)
-        else:
-            new_schedule = group.schedule
-        if not dry_run and requests:
-            client = operator.hook.client
-            try_number = context["ti"].try_number
-            progress = Progress(total=len(requests), recipients_total=group.recipients)
-            failures: list[str] = []
+        if emit:  # a keyed create emits its own event, with the key
+            op._emit_group(context, handle.to_xcom(), "create", "scheduled")
+        return handle.to_xcom()
+    from airflow.providers.common.compat.sdk import XCOM_RETURN_KEY
 
-            def on_done(item: Any, _: Any, error: BaseException | None) -> None:
-                chunk, request = item
-                progress.done += 1
-                progress.requests += 1
-                if error is None:
-                    progress.recipients += chunk.recipients
-                    return
-                if (
-                    action == "cancel"
-                    and (try_number > 1 or not_found_is_cancelled)
-                    and schedule_already_gone(error, addressed_as_created=request.addressed_as_created)
-                ):
-                    operator.log.warning(
-                        "Braze no longer holds schedule %s (it answered %s: %s): an earlier try cancelled "
-                        "it, or someone else did, or it was sent.",
-                        chunk.schedule_id,
-                        error.status_code,
-                        error.message,
-                    )
-                    return
-                progress.failed += 1
-                failures.append(f"  chunk {chunk.position}, schedule_id {chunk.schedule_id}: {error}")
-
-            ticker = Ticker(
-                DEFAULT_PROGRESS_INTERVAL, lambda: operator.log.info("Progress: %s", progress.line())
-            )
-
-            def send(item: tuple[ChunkSchedule, BrazeRequest]) -> dict[str, Any]:
-                return client.send(item[1])
-
-            FanOut(send, concurrency=DEFAULT_MAX_CONCURRENCY).run(
-                requests, before=lambda item: None, on_done=on_done, tick=ticker.tick, stop=lambda: False
-            )
-            operator.log.info("Progress: %s", progress.line())
-            if failures:
-                message = (
-                    f"{len(failures):,} of {len(requests):,} schedules of the group were not {verb}:\n"
-                    + "\n".join(failures[:50])
-                    + (f"\n  … and {len(failures) - 50:,} more (see the log)" if len(failures) > 50 else "")
-                )
-                operator.log.error("%s", "\n".join(failures))
-                raise BrazeGroupChangeError(message)
-            operator.log.info("Braze %s all %s schedules of the group.", verb, f"{len(requests):,}")
-        updated = group.with_schedule(new_schedule)
-        if action == "cancel" and not dry_run:
-            from dataclasses import replace
-
-            updated = replace(updated, cancelled=True)
-        context["ti"].xcom_push(key="schedule_ids", value=updated.schedule_ids)
-        state = None if dry_run else "cancelled" if action == "cancel" else "updated"
-        operator._emit_group(context, updated.to_xcom(), action, state, dry_run=dry_run)
-        return updated.to_xcom()
-
-
-class BrazeGroupChangeError(Exception):
-    """Some schedules of a group could not be updated or cancelled (the others were); a retry redoes it."""
+    if push:
+        context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=handle.to_xcom())
+    what = f"Bulk create of the {plan.kind.value} send ({plan.template.method} {plan.template.path})"
+    op.log.error("%s", report.summary(what=what, limit=None))
+    message = report.summary(what=what)
+    if failure is not None:
+        message = f"{failure}\n{message}"
+    if has_store and report.retry_may_help and failure is None:
+        raise AirflowException(message)
+    raise AirflowFailException(message)

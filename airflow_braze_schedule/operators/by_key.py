@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.events import emit_changes
-from airflow_braze_schedule.operators.braze import _failing_fast_where_retries_cannot_help
+from airflow_braze_schedule.fail_fast import _failing_fast_where_retries_cannot_help
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_braze_schedule.core.registry_model import Actor
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
     from airflow_braze_schedule.operators.braze import BrazeCreateScheduleOperator
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
 
@@ -37,6 +38,18 @@ def open_registry_of(op: Any, context: Context) -> ScheduleRegistry:
     )
 
 
+def actor_from_context(context: Any) -> Actor:
+    """The DAG run and task making a change, from a task's context."""
+    from airflow_braze_schedule.core.registry_model import Actor
+
+    if not context:
+        return Actor()
+    ti = context.get("ti")
+    dag_id = getattr(ti, "dag_id", None)
+    task_id = getattr(ti, "task_id", None)
+    return Actor(dag_id=dag_id, run_id=context.get("run_id"), task_id=task_id)
+
+
 def keyed_steps_of(op: Any, context: Context, registry: ScheduleRegistry) -> KeyedSteps:
     """The steps that change the task's keys, with its ``on_unknown_outcome``, ``best_effort_window`` and
     ``freeze_window`` where it has them (the defaults where not)."""
@@ -45,7 +58,7 @@ def keyed_steps_of(op: Any, context: Context, registry: ScheduleRegistry) -> Key
         DEFAULT_FREEZE_WINDOW,
         check_window,
     )
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps, actor_from_context
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
 
     best_effort = getattr(op, "best_effort_window", None)
     freeze = getattr(op, "freeze_window", None)
@@ -77,7 +90,7 @@ def keyed_task_result(
     """What a keyed task on one schedule returns (the handle with key, action, state and outcome), having
     pushed its ``schedule_id``, logged it and put it on the task's event (or ``report`` instead, when
     other changes are to be reported: an earlier try's)."""
-    from airflow_braze_schedule.operators.keyed_steps import keyed_result
+    from airflow_braze_schedule.engine.keyed_steps import keyed_result
 
     result = keyed_result(entry, action, reason=reason)
     if entry.schedule_id:
@@ -106,7 +119,7 @@ def create_by_key(op: BrazeCreateScheduleOperator, context: Context) -> dict[str
     from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
     from airflow_braze_schedule.core.plan import Action
     from airflow_braze_schedule.core.registry_model import check_schedule_key
-    from airflow_braze_schedule.operators.keyed_steps import ScheduleKeyConflictError
+    from airflow_braze_schedule.engine.keyed_steps import ScheduleKeyConflictError
 
     with _failing_fast_where_retries_cannot_help(creates=True):
         key = check_schedule_key(op.schedule_key)
@@ -210,7 +223,7 @@ def _group_result(
 ) -> dict[str, Any]:
     """What a keyed task on a group returns (the group handle, key, action, state, outcome) and emits; a
     key still holding a single schedule (a change to a group frozen or refused) returns as one does."""
-    from airflow_braze_schedule.operators.keyed_steps import change_of, keyed_result
+    from airflow_braze_schedule.engine.keyed_steps import change_of, keyed_result
 
     if "chunks" not in (entry.handle or {}):
         return keyed_task_result(op, context, entry, action, reason)
@@ -238,7 +251,7 @@ def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -
     :param send: sends every chunk and returns the group handle (raises if some chunk failed).
     """
     from airflow_braze_schedule.core.registry_model import SCHEDULED, RegistryEntry, check_schedule_key
-    from airflow_braze_schedule.operators.keyed_steps import ScheduleKeyConflictError
+    from airflow_braze_schedule.engine.keyed_steps import ScheduleKeyConflictError
 
     key = check_schedule_key(op.schedule_key)
     _, steps = _steps(op, context)
@@ -270,11 +283,10 @@ def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -
 def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, action: str) -> dict[str, Any]:
     """Update or cancel every schedule of the group recorded under a key, each step recorded."""
     from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.operators.bulk import change_group
     from airflow_braze_schedule.operators.keyed_groups import GroupSteps
 
     if op._is_dry_run():
-        changed = change_group(op, context, GroupHandle.from_xcom(entry.handle), action)
+        changed = op.change_group(context, GroupHandle.from_xcom(entry.handle), action)
         return {**changed, "schedule_key": entry.schedule_key, "action": action, "dry_run": True}
     groups = GroupSteps(steps, op, context)
     entry = groups.update(entry, op, None) if action == "update" else groups.cancel(entry)

@@ -23,13 +23,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_braze_schedule.engine.groups import DEFAULT_MAX_CONCURRENCY, DEFAULT_PROGRESS_INTERVAL
 from airflow_braze_schedule.events import emit_changes
+from airflow_braze_schedule.fail_fast import _failing_fast_where_retries_cannot_help
 from airflow_braze_schedule.operators.braze import (
     DEFAULT_CONN_ID,
+    BrazeCreateScheduleOperator,
     _BrazeScheduleOperator,
-    _failing_fast_where_retries_cannot_help,
 )
-from airflow_braze_schedule.operators.bulk import BrazeBulkCreateScheduleOperator
+from airflow_braze_schedule.operators.bulk import send_group, validated_plan_of
 from airflow_braze_schedule.operators.by_key import (
     keyed_steps_of,
     keyed_task_result,
@@ -42,10 +44,11 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_braze_schedule.core.audience import BulkPlan, EntrySource
     from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.core.plan import ScopePlan
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
     from airflow_braze_schedule.operators.keyed_groups import GroupMember
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
 #: The task_state_store key under which a keyed task notes when its last successful try ended: changes it
@@ -122,7 +125,8 @@ def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -
     :param entries: the registry entries this try considered (after settling).
     :param reported: the keys this try's event already carries.
     """
-    from airflow_braze_schedule.operators.keyed_steps import actor_from_context, change_of
+    from airflow_braze_schedule.engine.keyed_steps import change_of
+    from airflow_braze_schedule.operators.by_key import actor_from_context
 
     actor = actor_from_context(context)
     if actor.task_id is None:
@@ -150,7 +154,7 @@ def note_changes_reported(context: Any) -> None:
         store.set(REPORTED_UNTIL_KEY, utc_now().isoformat(), retention=RETENTION)
 
 
-class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOperator):
+class BrazeUpsertScheduleOperator(KeyedOperatorMixin, _BrazeScheduleOperator):
     """Make the send under ``schedule_key`` be the one described, whatever was there before.
 
     Takes the create operator's arguments (Braze's request fields) and a ``schedule_key``:
@@ -176,6 +180,33 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
     ``"action": "frozen"`` and why). Returns the handle (update and cancel accept it) with ``schedule_key``,
     ``action`` (``create``, ``unchanged``, ``update``, ``replace``, ``frozen``), ``state`` and ``outcome``.
 
+    It shares no code with the create operators by inheritance: its request is built and validated by the
+    core (:func:`~airflow_braze_schedule.core.payload.build_create_request`), a group's by the engine
+    (:func:`~airflow_braze_schedule.engine.bulk.validated_bulk_plan`), the rules the create operators use.
+
+    :param schedule: as for :class:`~airflow_braze_schedule.operators.braze.BrazeCreateScheduleOperator`,
+        like each of Braze's request fields below. (templated)
+    :param messages: a request field. (templated)
+    :param campaign_id: a request field. (templated)
+    :param canvas_id: a request field. (templated)
+    :param recipients: a request field; any number of recipients (a group beyond 50). (templated)
+    :param audience: a request field. (templated)
+    :param broadcast: a request field. (templated)
+    :param external_user_ids: a request field; any number (a group beyond 50). (templated)
+    :param user_aliases: a request field; any number (a group beyond 50). (templated)
+    :param segment_id: a request field. (templated)
+    :param send_id: a request field. (templated)
+    :param trigger_properties: a request field. (templated)
+    :param context: a request field. (templated)
+    :param canvas_entry_properties: a request field. (templated)
+    :param override_messaging_limits: a request field. (templated)
+    :param recipient_subscription_state: a request field. (templated)
+    :param on_unknown_outcome: as for the create operator. (templated)
+    :param recipients_path: as for :class:`~airflow_braze_schedule.operators.bulk.BrazeBulkCreateScheduleOperator`:
+        the audience in a JSON Lines file (a group). (templated)
+    :param chunk_size: a group's users per schedule, 1 to 50 (default 50).
+    :param max_concurrency: a group's requests in flight at once (default 8).
+    :param progress_interval: seconds between a group's progress lines (default 10).
     :param schedule_key: your name for this send, unique per Braze connection, e.g.
         ``"order-4711/reminder"``. (templated)
     :param registry_conn_id: an Airflow SQL connection to keep the registry in (any ``DbApiHook``). Default:
@@ -188,9 +219,44 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
     ``braze_conn_id`` must be given literally (not templated): it names the registry and the asset.
     """
 
+    REQUEST_FIELDS: ClassVar[tuple[str, ...]] = BrazeCreateScheduleOperator.REQUEST_FIELDS
+    template_fields: Sequence[str] = (
+        *REQUEST_FIELDS,
+        "braze_conn_id",
+        "on_unknown_outcome",
+        "schedule_key",
+        "recipients_path",
+    )
+    #: The task_state_store key of a group create's ledger; None: the default. A reconcile gives each
+    #: group's its own.
+    ledger_key: str | None = None
+    #: Requests the last group send sent (chunks created or answered otherwise), for a reconcile's count.
+    requests_sent: int = 0
+
     def __init__(
         self,
         *,
+        schedule: Any,
+        messages: dict[str, Any] | None = None,
+        campaign_id: str | None = None,
+        canvas_id: str | None = None,
+        recipients: list[dict[str, Any]] | None = None,
+        audience: dict[str, Any] | None = None,
+        broadcast: bool | None = None,
+        external_user_ids: list[str] | None = None,
+        user_aliases: list[dict[str, str]] | None = None,
+        segment_id: str | None = None,
+        send_id: str | None = None,
+        trigger_properties: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        canvas_entry_properties: dict[str, Any] | None = None,
+        override_messaging_limits: bool | None = None,
+        recipient_subscription_state: str | None = None,
+        on_unknown_outcome: str = "fail",
+        recipients_path: Any = None,
+        chunk_size: int = 50,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         schedule_key: str,
         registry_conn_id: str | None = None,
         registry_table: str | None = None,
@@ -206,6 +272,29 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
             registry_table=registry_table,
             **kwargs,
         )
+        # Braze's request fields, under Braze's names (the create operator's arguments).
+        self.schedule = schedule
+        self.messages = messages
+        self.campaign_id = campaign_id
+        self.canvas_id = canvas_id
+        self.recipients = recipients
+        self.audience = audience
+        self.broadcast = broadcast
+        self.external_user_ids = external_user_ids
+        self.user_aliases = user_aliases
+        self.segment_id = segment_id
+        self.send_id = send_id
+        self.trigger_properties = trigger_properties
+        self.context = context
+        self.canvas_entry_properties = canvas_entry_properties
+        self.override_messaging_limits = override_messaging_limits
+        self.recipient_subscription_state = recipient_subscription_state
+        self.on_unknown_outcome = on_unknown_outcome
+        # A group's (the bulk create's arguments).
+        self.recipients_path = recipients_path
+        self.chunk_size = chunk_size
+        self.max_concurrency = max_concurrency
+        self.progress_interval = progress_interval
         self.freeze_window = freeze_window  # type: ignore[assignment]
         self.best_effort_window = best_effort_window  # type: ignore[assignment]
 
@@ -259,10 +348,29 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, BrazeBulkCreateScheduleOpe
 
     def _as_group(self, recorded: Any) -> bool:
         """Whether this upsert is a group's: more users than one request takes, or a group recorded."""
+        from airflow_braze_schedule.core.audience import USER_FIELDS
         from airflow_braze_schedule.core.plan import sends_as_group
 
-        fields = {name: getattr(self, name) for name in (*self.USER_FIELDS, "recipients_path")}
+        fields = {name: getattr(self, name) for name in (*USER_FIELDS, "recipients_path")}
         return sends_as_group(fields, recorded)
+
+    # A group's validation and send: the bulk create's functions (the engine's rule), not its methods.
+
+    def _validated_plan(self) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
+        return validated_plan_of(self)
+
+    def _send_all(
+        self,
+        context: Context,
+        plan: BulkPlan,
+        base: dict[str, Any],
+        source: EntrySource,
+        now: Any,
+        *,
+        emit: bool = True,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        return send_group(self, context, plan, base, source, now, emit=emit, push=push)
 
 
 @contextmanager
@@ -420,7 +528,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         desired: dict[str, dict[str, Any]], registered: dict[str, Any]
     ) -> dict[str, BrazeRequest]:
         """Every desired send validated (nothing is sent if one breaks a rule), as its key's request."""
-        from airflow_braze_schedule.operators.keyed_steps import keyed_request
+        from airflow_braze_schedule.engine.keyed_steps import keyed_request
 
         requests: dict[str, BrazeRequest] = {}
         for key, fields in desired.items():
@@ -460,8 +568,9 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
         from airflow_braze_schedule.core.plan import GroupSend, check_scope, plan_scope, sends_as_group
         from airflow_braze_schedule.core.registry_model import check_window
-        from airflow_braze_schedule.operators.bulk import BrazeGroupChangeError
-        from airflow_braze_schedule.operators.keyed_groups import GroupSteps, quiet_context
+        from airflow_braze_schedule.engine.groups import BrazeGroupChangeError
+        from airflow_braze_schedule.engine.reconcile import building_in_bulk
+        from airflow_braze_schedule.operators.keyed_groups import GroupSteps
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
@@ -471,9 +580,10 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             scope = check_scope(self.scope, desired_fields)
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
-            groups = GroupSteps(steps, self, quiet_context(context))
+            groups = GroupSteps(steps, self, context, quiet=True)
             dry_run = self._is_dry_run()
-            registered = registry.scope(scope)
+            with building_in_bulk():
+                registered = registry.scope(scope)
             # Keys whose earlier job cannot be settled now (a create whose answer never came, or Braze
             # failing again) are left out of this run, named in the plan, and fail the task at the end:
             # one such key must not hold up the rest of the scope.
@@ -490,18 +600,20 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 registered.pop(key)
                 desired_fields.pop(key, None)
             # A send larger than one request, or under a key holding a group, is a group (as for upsert).
-            members = {
-                key: self._group_member(key, fields)
-                for key, fields in desired_fields.items()
-                if sends_as_group(fields, registered.get(key))
-            }
-            desired: dict[str, BrazeRequest | GroupSend] = {
-                **self.desired_requests(
-                    {key: fields for key, fields in desired_fields.items() if key not in members}, registered
-                ),
-                **{key: member.send() for key, member in members.items()},
-            }
-            plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
+            with building_in_bulk():
+                members = {
+                    key: self._group_member(key, fields)
+                    for key, fields in desired_fields.items()
+                    if sends_as_group(fields, registered.get(key))
+                }
+                desired: dict[str, BrazeRequest | GroupSend] = {
+                    **self.desired_requests(
+                        {key: fields for key, fields in desired_fields.items() if key not in members},
+                        registered,
+                    ),
+                    **{key: member.send() for key, member in members.items()},
+                }
+                plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
             self._log_plan(plan)
             plan_json = {
                 **plan.to_json(),
@@ -512,7 +624,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 planned = [{"schedule_key": k.schedule_key, "action": k.action.value} for k in plan.keys]
                 emit_changes(self, context, planned, dry_run=True, scope=scope)
                 return {"plan": plan_json, "outcome": None, "dry_run": True}
-            from airflow_braze_schedule.operators.reconcile_run import carry_out_plan
+            from airflow_braze_schedule.engine.reconcile import carry_out_plan
 
             outcome, changes, errors = carry_out_plan(
                 plan, steps, max_workers=self.max_workers, log=self.log, groups=groups, members=members

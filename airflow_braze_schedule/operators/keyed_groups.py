@@ -2,7 +2,7 @@
 
 A bulk create's group (one schedule per chunk of at most 50 users) is created, moved, cancelled or
 replaced as a whole, with the bulk machinery (:mod:`airflow_braze_schedule.operators.bulk`). As for a
-single schedule (:mod:`~airflow_braze_schedule.operators.keyed_steps`), the registry holds the intent
+single schedule (:mod:`~airflow_braze_schedule.engine.keyed_steps`), the registry holds the intent
 before the requests go out, and a later try *settles* it first:
 
 * ``group_create``: the group's creates were under way. The bulk create's ledger (in the task's
@@ -22,7 +22,6 @@ Updates and cancels land as a single schedule's do (:func:`late_change_outcome`)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,15 +36,14 @@ from airflow_braze_schedule.core.registry_model import (
     UPDATED,
     RegistryEntry,
 )
-from airflow_braze_schedule.operators.bulk import change_group
-from airflow_braze_schedule.operators.keyed_steps import KeyedOutcomeUnknownError, log_settling
+from airflow_braze_schedule.engine.keyed_steps import KeyedOutcomeUnknownError, log_settling
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from airflow_braze_schedule.core.audience import BulkPlan, EntrySource
     from airflow_braze_schedule.core.plan import KeyPlan
-    from airflow_braze_schedule.operators.keyed_steps import KeyedSteps
+    from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
 
 
 def ledger_key(schedule_key: str) -> str:
@@ -73,55 +71,21 @@ class GroupMember:
         return GroupSend(self.plan.fingerprint, self.plan.content_fingerprint, self.plan.chunks)
 
 
-class _QuietTaskInstance:
-    """The task instance as one group's steps see it inside a reconcile: the reconcile's own XCom (its
-    plan and outcome) is not overwritten with one group's schedule ids or partial handle."""
-
-    def __init__(self, ti: Any) -> None:
-        self._ti = ti
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ti, name)
-
-    def xcom_push(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class _GroupContext(Mapping[str, Any]):
-    """A task's context with some entries replaced (see :func:`quiet_context`)."""
-
-    def __init__(self, context: Any, overrides: dict[str, Any]) -> None:
-        self._context = context
-        self._overrides = overrides
-
-    def __getitem__(self, name: str) -> Any:
-        return self._overrides[name] if name in self._overrides else self._context[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({*self._context.keys(), *self._overrides})
-
-    def __len__(self) -> int:
-        return len({*self._context.keys(), *self._overrides})
-
-
-def quiet_context(context: Any) -> Any:
-    """The context for a reconcile's group steps: no XCom pushes and no asset event of their own (the
-    reconcile emits one event with every change)."""
-    return _GroupContext(context, {"ti": _QuietTaskInstance(context["ti"]), "outlet_events": None})
-
-
 class GroupSteps:
     """Creates, updates, cancels and replaces a group under a key, recording each step.
 
     :param steps: the single-schedule steps (registry, actor, windows, ``on_unknown_outcome``).
     :param operator: the task's operator: its hook and log send and tell the changes.
     :param context: the task's context (its ``ti`` and ``task_state_store``).
+    :param quiet: push nothing to XCom and emit no event of the group's own: a reconcile reports every
+        change of the task at once, and its XCom is its plan and outcome.
     """
 
-    def __init__(self, steps: KeyedSteps, operator: Any, context: Any) -> None:
+    def __init__(self, steps: KeyedSteps, operator: Any, context: Any, *, quiet: bool = False) -> None:
         self.steps = steps
         self.operator = operator
         self.context = context
+        self.report = not quiet
         #: Requests sent so far (a change of a group sends one per schedule).
         self.sent = 0
 
@@ -142,7 +106,9 @@ class GroupSteps:
         if "chunks" in (entry.handle or {}):
             group = GroupHandle.from_xcom(entry.handle or {})
             self.sent += len(group.chunks)
-            change_group(self.operator, self.context, group, "cancel", not_found_is_cancelled=True)
+            self.operator.change_group(
+                self.context, group, "cancel", not_found_is_cancelled=True, report=self.report
+            )
             return None
         self.sent += 1
         _, note = self.steps.send_cancel(self.steps.cancel_request(entry))
@@ -158,7 +124,7 @@ class GroupSteps:
         member.operator.ledger_key = ledger_key(schedule_key)
         try:
             handle = member.operator._send_all(
-                self.context, plan, member.base, member.source, member.now, emit=False
+                self.context, plan, member.base, member.source, member.now, emit=False, push=self.report
             )
         finally:
             self.sent += member.operator.requests_sent
@@ -188,7 +154,7 @@ class GroupSteps:
         entry = self.steps.intend(entry, {"op": "group_update", "outcome": outcome})
         group = GroupHandle.from_xcom(entry.handle or {})
         self.sent += len(group.chunks)
-        changed = change_group(operator, self.context, group, "update")
+        changed = operator.change_group(self.context, group, "update", report=self.report)
         full, content = fingerprints or (None, entry.content_fingerprint)
         return self.steps.record(
             entry,

@@ -11,12 +11,16 @@ result, with the intent cleared. A later try that finds an intent *settles* it f
 * ``create`` whose answer never came is the one case that cannot be settled: a schedule may exist whose
   id is unknown. It is reported and not resent, unless ``on_unknown_outcome="resend"``.
 
-Only the calling thread touches the registry; :meth:`KeyedSteps.send` may run on worker threads.
+Only the calling thread touches the registry; :meth:`KeyedSteps.send` may run on worker threads. Steps
+write through ``writes``: the registry itself, or, while a reconcile carries out its plan
+(:meth:`KeyedSteps.recording_to`), a :class:`~airflow_braze_schedule.engine.recorder.BatchedRecorder`
+that writes a wave's intents and results in one batch.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_braze_schedule.core.errors import (
     BrazeApiError,
@@ -49,12 +53,16 @@ from airflow_braze_schedule.core.registry_model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from datetime import timedelta
     from logging import Logger
 
     from airflow_braze_schedule.core.payload import BrazeRequest
-    from airflow_braze_schedule.registry.store import ScheduleRegistry
+    from airflow_braze_schedule.engine.ports import RegistryStore
+
+
+class _Writes(Protocol):
+    def put(self, entry: RegistryEntry) -> RegistryEntry: ...
 
 
 def judge_late_change(
@@ -109,16 +117,6 @@ class ScheduleKeyConflictError(EarlierAttemptError):
     """A create names a key that already has a live schedule made from a different request."""
 
 
-def actor_from_context(context: Any) -> Actor:
-    """The DAG run and task making a change, from a task's context."""
-    if not context:
-        return Actor()
-    ti = context.get("ti")
-    dag_id = getattr(ti, "dag_id", None)
-    task_id = getattr(ti, "task_id", None)
-    return Actor(dag_id=dag_id, run_id=context.get("run_id"), task_id=task_id)
-
-
 def handle_of(entry: RegistryEntry) -> ScheduleHandle:
     assert entry.handle is not None
     return ScheduleHandle.from_xcom(entry.handle)
@@ -167,7 +165,7 @@ class KeyedSteps:
 
     def __init__(
         self,
-        registry: ScheduleRegistry,
+        registry: RegistryStore,
         send: Callable[[BrazeRequest], dict[str, Any]],
         actor: Actor,
         log: Logger,
@@ -178,6 +176,7 @@ class KeyedSteps:
         log_request: Callable[[BrazeRequest], None] | None = None,
     ) -> None:
         self.registry = registry
+        self.writes: _Writes = registry
         self.send = send
         self.actor = actor
         self.log = log
@@ -191,15 +190,24 @@ class KeyedSteps:
         if self.log_request is not None:
             self.log_request(request)
 
+    @contextmanager
+    def recording_to(self, writes: _Writes) -> Iterator[None]:
+        """Write intents and results through ``writes`` (a batching recorder) for the ``with`` block."""
+        self.writes = writes
+        try:
+            yield
+        finally:
+            self.writes = self.registry
+
     # --- intents and results (calling thread) --------------------------------------------------------
 
     def intend(self, entry: RegistryEntry, intent: dict[str, Any]) -> RegistryEntry:
-        return self.registry.put(entry.intend(intent, self.actor))
+        return self.writes.put(entry.intend(intent, self.actor))
 
     def record(
         self, entry: RegistryEntry, action: str, *, note: str | None = None, **changes: Any
     ) -> RegistryEntry:
-        return self.registry.put(entry.record(action, self.actor, note=note, **changes))
+        return self.writes.put(entry.record(action, self.actor, note=note, **changes))
 
     # --- create --------------------------------------------------------------------------------------
 

@@ -1,0 +1,67 @@
+"""A registry backend in memory, for tests and benchmarks of the engine (no Airflow, no database).
+
+It keeps what a crash would leave: every write is "durable" the moment it returns. Entries are kept as
+JSON text, as the SQL backend keeps them, so a read returns fresh objects and costs what a parse costs. ``latency`` adds a
+fixed wait per call (not per entry), as a database round trip would; ``on_write`` is called after each
+write with the backend, so a test can check an invariant at every point a process could die.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+class MemoryRegistryBackend:
+    description = "memory"
+
+    def __init__(
+        self, *, latency: float = 0.0, on_write: Callable[[MemoryRegistryBackend], None] | None = None
+    ) -> None:
+        self._text: dict[str, str] = {}
+        self.latency = latency
+        self.on_write = on_write
+        #: Calls made, by method name.
+        self.calls: dict[str, int] = {}
+
+    def _call(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self.latency:
+            time.sleep(self.latency)
+
+    def load(self, schedule_key: str) -> dict[str, Any] | None:
+        self._call("load")
+        text = self._text.get(schedule_key)
+        return json.loads(text) if text is not None else None
+
+    def load_many(self, schedule_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        self._call("load_many")
+        return {key: json.loads(self._text[key]) for key in schedule_keys if key in self._text}
+
+    def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
+        self._call("load_scope")
+        return {key: json.loads(text) for key, text in self._text.items() if key.startswith(prefix)}
+
+    def save(self, entry: dict[str, Any]) -> None:
+        self._call("save")
+        self._text[entry["schedule_key"]] = json.dumps(entry)
+        if self.on_write is not None:
+            self.on_write(self)
+
+    def save_many(self, entries: Iterable[dict[str, Any]]) -> None:
+        self._call("save_many")
+        for entry in entries:
+            self._text[entry["schedule_key"]] = json.dumps(entry)
+        if self.on_write is not None:
+            self.on_write(self)
+
+    @property
+    def values(self) -> dict[str, dict[str, Any]]:
+        """Every stored entry, by key (a copy)."""
+        return {key: json.loads(text) for key, text in self._text.items()}
+
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """The keys whose stored entry holds an intent (what a crash now would leave to settle)."""
+        return {key: value["pending"] for key, value in self.values.items() if value.get("pending")}
