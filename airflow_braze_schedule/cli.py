@@ -141,10 +141,20 @@ def list_schedules(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if not args.verbose:
-        # Airflow logs connection look-ups and the like to stdout on some lines: the table or the JSON
-        # must be all a pipe gets. Errors of this command are printed, not logged.
-        logging.disable(logging.ERROR)
+    if args.verbose:
+        return _run(args)
+    # Airflow logs connection look-ups and the like to stdout on some lines: the table or the JSON must
+    # be all a pipe gets. Errors of this command are printed, not logged. Logging is process-wide, so it
+    # is given back as it was: main() may be called from other code (and the tests) in one process.
+    previous = logging.root.manager.disable
+    logging.disable(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        logging.disable(previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     from airflow_braze_schedule.core.errors import BrazeError
     from airflow_braze_schedule.plugins.entries import entry_detail
 

@@ -109,6 +109,18 @@ def test_cli_list_prints_a_table_with_the_page_and_its_total(sql_registry, capsy
     assert "1-3 of 13 schedules" in out
 
 
+def test_cli_main_gives_logging_back_as_it_found_it(sql_registry, capsys):
+    import logging
+
+    before = logging.root.manager.disable
+
+    assert main(["list", "--registry-conn-id", sql_registry, "--json"]) == 0
+    assert main(["show", "--registry-conn-id", sql_registry, "shop-0/nothing"]) == 1
+
+    # Quieting Airflow's log lines for a clean pipe must not silence the rest of the process.
+    assert logging.root.manager.disable == before
+
+
 def test_cli_list_json_filters_by_state(sql_registry, capsys):
     code = main(["list", "--registry-conn-id", sql_registry, "--state", "cancelled", "--json"])
 
