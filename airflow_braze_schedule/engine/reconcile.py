@@ -10,7 +10,7 @@ settle (the argument is in :mod:`~airflow_braze_schedule.engine.recorder`).
 
 Then the groups (sends of one schedule per chunk of users), one key at a time, each sending its
 schedules' requests ``max_workers`` at a time through the bulk machinery
-(:class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`), writing directly.
+(:class:`~airflow_braze_schedule.engine.group_steps.GroupSteps`), writing directly.
 """
 
 from __future__ import annotations

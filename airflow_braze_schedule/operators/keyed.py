@@ -31,13 +31,13 @@ from airflow_braze_schedule.operators.braze import (
     BrazeCreateScheduleOperator,
     _BrazeScheduleOperator,
 )
-from airflow_braze_schedule.operators.bulk import send_group, validated_plan_of
 from airflow_braze_schedule.operators.by_key import (
     keyed_steps_of,
     keyed_task_result,
     open_registry_of,
     upsert_group_by_key,
 )
+from airflow_braze_schedule.operators.group_send import send_group, validated_plan_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from airflow_braze_schedule.core.audience import BulkPlan, EntrySource
     from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.core.plan import ScopePlan
+    from airflow_braze_schedule.engine.group_steps import GroupMember
     from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
-    from airflow_braze_schedule.operators.keyed_groups import GroupMember
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
 #: The task_state_store key under which a keyed task notes when its last successful try ended: changes it
@@ -540,7 +540,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         """A desired send sent as a group: validated whole (nothing sent) through a bulk-capable operator
         of its own (its fields, its key's ledger), which sends through this task's hook."""
         from airflow_braze_schedule.core.errors import BrazeValidationError
-        from airflow_braze_schedule.operators.keyed_groups import GroupMember
+        from airflow_braze_schedule.operators.keyed_groups import validated_member
 
         allowed = {*BrazeUpsertScheduleOperator.REQUEST_FIELDS, "recipients_path", "chunk_size"}
         unknown = sorted(set(fields) - allowed)
@@ -561,7 +561,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         )
         member.hook = self.hook  # one client: one rate-limit state for every request of the task
         with _naming_desired_item(key):
-            return GroupMember.validated(member)
+            return validated_member(member)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.core.errors import BrazeError
@@ -570,7 +570,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         from airflow_braze_schedule.core.registry_model import check_window
         from airflow_braze_schedule.engine.groups import BrazeGroupChangeError
         from airflow_braze_schedule.engine.reconcile import building_in_bulk
-        from airflow_braze_schedule.operators.keyed_groups import GroupSteps
+        from airflow_braze_schedule.operators.keyed_groups import group_steps
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
@@ -580,7 +580,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             scope = check_scope(self.scope, desired_fields)
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
-            groups = GroupSteps(steps, self, context, quiet=True)
+            groups = group_steps(steps, self, context, quiet=True)
             dry_run = self._is_dry_run()
             with building_in_bulk():
                 registered = registry.scope(scope)
