@@ -54,6 +54,8 @@ class GroupSteps(Protocol):
 
     def carry_out(self, plan: KeyPlan, member: Any) -> RegistryEntry | None: ...
 
+    def settle(self, entry: RegistryEntry) -> RegistryEntry: ...
+
 
 class GroupSender(Protocol):
     """Sends a group's requests for :class:`~airflow_braze_schedule.engine.group_steps.GroupSteps`; the
