@@ -105,7 +105,7 @@ class GroupSend:
     chunks: int
 
 
-#: The intents a group's steps write (see operators/keyed_groups.py); a key with one is a group's.
+#: The intents a group's steps write (see engine/group_steps.py); a key with one is a group's.
 GROUP_OPS = ("group_create", "group_update", "group_cancel", "group_replace")
 
 

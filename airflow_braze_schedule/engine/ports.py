@@ -47,9 +47,33 @@ class Log(Protocol):
 
 class GroupSteps(Protocol):
     """Carries out a group key's plan (a send made of many schedules) for a reconcile; the operators'
-    :class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps` is one."""
+    :class:`~airflow_braze_schedule.engine.group_steps.GroupSteps` is one."""
 
     #: Requests sent so far.
     sent: int
 
     def carry_out(self, plan: KeyPlan, member: Any) -> RegistryEntry | None: ...
+
+    def settle(self, entry: RegistryEntry) -> RegistryEntry: ...
+
+
+class GroupSender(Protocol):
+    """Sends a group's requests for :class:`~airflow_braze_schedule.engine.group_steps.GroupSteps`; the
+    operators' :class:`~airflow_braze_schedule.operators.keyed_groups.TaskGroupSender` is one.
+
+    ``report``: push the group's ids to XCom and put its change on the task's event (a reconcile's groups
+    do not: it reports every change at once).
+    """
+
+    #: Requests the last :meth:`create` sent (chunks created or answered otherwise), even if it failed.
+    requests_sent: int
+
+    def create(self, member: Any, ledger_key: str, *, report: bool) -> dict[str, Any]:
+        """Send a validated group (``member``) with the chunk ledger named ``ledger_key``; its handle."""
+        ...
+
+    def change(
+        self, group: Any, action: str, operator: Any, *, not_found_is_cancelled: bool = False, report: bool
+    ) -> dict[str, Any]:
+        """Update (to ``operator``'s schedule; None: the task's) or cancel every schedule of ``group``."""
+        ...

@@ -1,4 +1,5 @@
-"""Carrying out a reconcile plan: requests concurrently, registry writes batched per wave.
+"""A reconcile: its plan (:func:`plan_reconcile`), then carrying it out (:func:`carry_out_plan`):
+requests concurrently, registry writes batched per wave.
 
 Two phases, so a replace's cancel is recorded before its create starts: first every cancel (of keys no
 longer desired, and the first half of each replace), then every create and update. Within a phase at most
@@ -10,7 +11,7 @@ settle (the argument is in :mod:`~airflow_braze_schedule.engine.recorder`).
 
 Then the groups (sends of one schedule per chunk of users), one key at a time, each sending its
 schedules' requests ``max_workers`` at a time through the bulk machinery
-(:class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`), writing directly.
+(:class:`~airflow_braze_schedule.engine.group_steps.GroupSteps`), writing directly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +34,11 @@ from airflow_braze_schedule.engine.recorder import BatchedRecorder
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.core.plan import KeyPlan, ScopePlan
     from airflow_braze_schedule.core.registry_model import RegistryEntry
     from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
-    from airflow_braze_schedule.engine.ports import Clock, GroupSteps, Log
+    from airflow_braze_schedule.engine.ports import Clock, GroupSteps, Log, RegistryStore
 
 # A job is (key, start): start() writes the intent and returns (entry, send, finish), or None when
 # nothing is to be sent (a refused change, queued). send() runs on a worker thread; finish(entry, answer)
@@ -82,6 +85,130 @@ def building_in_bulk() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def naming_desired_item(key: str) -> Iterator[None]:
+    """A validation error about one desired send names it: ``desired['<key>'].<field>``."""
+    from airflow_braze_schedule.core.errors import BrazeValidationError
+
+    try:
+        yield
+    except BrazeValidationError as error:
+        raise BrazeValidationError(f"desired[{key!r}].{error.field}", error.problem, error.expected) from None
+
+
+def desired_requests(
+    desired: dict[str, dict[str, Any]], registered: Mapping[str, Any]
+) -> dict[str, BrazeRequest]:
+    """Every desired send validated (nothing is sent if one breaks a rule), as its key's request."""
+    from airflow_braze_schedule.engine.keyed_steps import keyed_request
+
+    requests: dict[str, BrazeRequest] = {}
+    for key, fields in desired.items():
+        with naming_desired_item(key):
+            requests[key] = keyed_request(fields, registered.get(key))
+    return requests
+
+
+@dataclass
+class ReconcilePlan:
+    """What a reconcile will do: the scope's plan, the registry as read (earlier jobs settled), the
+    desired groups by key, and the keys left out of this run (their earlier job could not be settled)."""
+
+    plan: ScopePlan
+    registered: dict[str, RegistryEntry]
+    members: dict[str, Any]
+    blocked: dict[str, BaseException]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.plan.to_json(),
+            "blocked": {key: str(error)[:300] for key, error in self.blocked.items()},
+        }
+
+
+def plan_reconcile(
+    scope: str,
+    registry: RegistryStore,
+    desired_fields: dict[str, dict[str, Any]],
+    *,
+    groups: GroupSteps,
+    member: Callable[[str, dict[str, Any]], Any],
+    freeze_window: Any,
+    dry_run: bool,
+    log: Log,
+) -> ReconcilePlan:
+    """Read the scope, settle what earlier tries left under way (not in a dry run), validate every
+    desired send and plan the scope (:func:`~airflow_braze_schedule.core.plan.plan_scope`); nothing is
+    sent but a settling's requests.
+
+    :param desired_fields: the desired sends' create fields by key (keys checked); keys left out of the
+        run are removed from it.
+    :param groups: settles a key's earlier job (a group's or a single schedule's).
+    :param member: a desired send sent as a group, validated whole: its ``send()`` is what is planned.
+    """
+    from airflow_braze_schedule.core.errors import BrazeError
+    from airflow_braze_schedule.core.plan import GroupSend, plan_scope, sends_as_group
+    from airflow_braze_schedule.engine.groups import BrazeGroupChangeError
+
+    with building_in_bulk():
+        registered = registry.scope(scope)
+    # Keys whose earlier job cannot be settled now (a create whose answer never came, or Braze failing
+    # again) are left out of this run, named in the plan, and fail the task at the end: one such key must
+    # not hold up the rest of the scope.
+    blocked: dict[str, BaseException] = {}
+    if not dry_run:
+        for key, entry in list(registered.items()):
+            if entry.pending:
+                try:
+                    registered[key] = groups.settle(entry)
+                except (BrazeError, BrazeGroupChangeError) as error:
+                    blocked[key] = error
+                    log.warning("schedule_key %r left out of this run: %s", key, error)
+    for key in blocked:
+        registered.pop(key)
+        desired_fields.pop(key, None)
+    # A send larger than one request, or under a key holding a group, is a group (as for upsert).
+    with building_in_bulk():
+        members = {
+            key: member(key, fields)
+            for key, fields in desired_fields.items()
+            if sends_as_group(fields, registered.get(key))
+        }
+        desired: dict[str, BrazeRequest | GroupSend] = {
+            **desired_requests(
+                {key: fields for key, fields in desired_fields.items() if key not in members}, registered
+            ),
+            **{key: group.send() for key, group in members.items()},
+        }
+        plan = plan_scope(scope, registered, desired, freeze_window=freeze_window)
+    log_plan(plan, log)
+    return ReconcilePlan(plan, registered, members, blocked)
+
+
+def log_plan(plan: ScopePlan, log: Log) -> None:
+    """Log a scope's plan: counts and keys per action, groups, and why keys are frozen."""
+    counts = plan.counts()
+    log.info(
+        "Reconcile plan for scope %r: %s; %d requests to send.",
+        plan.scope,
+        ", ".join(f"{action} {count}" for action, count in counts.items()),
+        plan.requests_expected(),
+    )
+    for action, keys in plan.by_action().items():
+        if keys and action != "unchanged":
+            shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
+            log.info("  %s: %s", action, shown)
+    groups = [item for item in plan.keys if item.is_group and item.sends]
+    if groups:
+        log.info(
+            "  groups: %s",
+            ", ".join(f"{item.schedule_key} ({item.action}, {item.requests()} requests)" for item in groups),
+        )
+    for item in plan.keys:
+        if item.action == "frozen":
+            log.warning("  %s frozen: %s", item.schedule_key, item.reason)
 
 
 def _run_phase(

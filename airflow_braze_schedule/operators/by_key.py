@@ -160,9 +160,9 @@ def _existing_entry(op: Any, context: Context) -> tuple[Any, KeyedSteps, str]:
     registry, steps = _steps(op, context)
     entry = registry.require(key)
     if entry.pending and not op._is_dry_run():
-        from airflow_braze_schedule.operators.keyed_groups import GroupSteps
+        from airflow_braze_schedule.operators.keyed_groups import group_steps
 
-        entry = GroupSteps(steps, op, context).settle(entry)  # a single schedule's job: the single steps'
+        entry = group_steps(steps, op, context).settle(entry)  # a single schedule's job: the single steps'
     return entry, steps, key
 
 
@@ -283,12 +283,12 @@ def bulk_create_by_key(op: Any, context: Context, fingerprint: str, send: Any) -
 def _change_group_by_key(op: Any, context: Context, entry: Any, steps: Any, action: str) -> dict[str, Any]:
     """Update or cancel every schedule of the group recorded under a key, each step recorded."""
     from airflow_braze_schedule.core.group import GroupHandle
-    from airflow_braze_schedule.operators.keyed_groups import GroupSteps
+    from airflow_braze_schedule.operators.keyed_groups import group_steps
 
     if op._is_dry_run():
         changed = op.change_group(context, GroupHandle.from_xcom(entry.handle), action)
         return {**changed, "schedule_key": entry.schedule_key, "action": action, "dry_run": True}
-    groups = GroupSteps(steps, op, context)
+    groups = group_steps(steps, op, context)
     entry = groups.update(entry, op, None) if action == "update" else groups.cancel(entry)
     result = _group_result(op, context, entry, action, entry.refusal_reason())
     return {**result, "cancelled": entry.state == "cancelled"} if action == "cancel" else result
@@ -300,15 +300,15 @@ def upsert_group_by_key(
     """An upsert whose send is (or was) a group of schedules; see :class:`BrazeUpsertScheduleOperator`.
 
     Decided by :func:`~airflow_braze_schedule.core.plan.plan_group` (the rule reconcile uses too) and
-    carried out by :class:`~airflow_braze_schedule.operators.keyed_groups.GroupSteps`: the registry says
+    carried out by :class:`~airflow_braze_schedule.engine.group_steps.GroupSteps`: the registry says
     what is under way before each step, so a retry, or another task, finishes it rather than sending
     twice.
     """
     from airflow_braze_schedule.core.plan import Action, plan_group
-    from airflow_braze_schedule.operators.keyed_groups import GroupMember, GroupSteps
+    from airflow_braze_schedule.operators.keyed_groups import group_steps, validated_member
 
-    member = GroupMember.validated(op)
-    groups = GroupSteps(steps, op, context)
+    member = validated_member(op)
+    groups = group_steps(steps, op, context)
     if entry is not None and entry.pending and not dry_run:
         entry = groups.settle(entry)
     plan = plan_group(key, entry, member.send(), freeze_window=steps.freeze_window)

@@ -19,7 +19,6 @@ Only ``BaseOperator`` and the schedule operators' module are imported at parse t
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,24 +30,23 @@ from airflow_braze_schedule.operators.braze import (
     BrazeCreateScheduleOperator,
     _BrazeScheduleOperator,
 )
-from airflow_braze_schedule.operators.bulk import send_group, validated_plan_of
 from airflow_braze_schedule.operators.by_key import (
     keyed_steps_of,
     keyed_task_result,
     open_registry_of,
     upsert_group_by_key,
 )
+from airflow_braze_schedule.operators.group_send import send_group, validated_plan_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_braze_schedule.core.audience import BulkPlan, EntrySource
     from airflow_braze_schedule.core.payload import BrazeRequest
-    from airflow_braze_schedule.core.plan import ScopePlan
+    from airflow_braze_schedule.engine.group_steps import GroupMember
     from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
-    from airflow_braze_schedule.operators.keyed_groups import GroupMember
     from airflow_braze_schedule.registry.store import ScheduleRegistry
 
 #: The task_state_store key under which a keyed task notes when its last successful try ended: changes it
@@ -373,17 +371,6 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, _BrazeScheduleOperator):
         return send_group(self, context, plan, base, source, now, emit=emit, push=push)
 
 
-@contextmanager
-def _naming_desired_item(key: str) -> Iterator[None]:
-    """A validation error about one desired send names it: ``desired['<key>'].<field>``."""
-    from airflow_braze_schedule.core.errors import BrazeValidationError
-
-    try:
-        yield
-    except BrazeValidationError as error:
-        raise BrazeValidationError(f"desired[{key!r}].{error.field}", error.problem, error.expected) from None
-
-
 class ReconcileIncompleteError(RuntimeError):
     """Some keys of a reconcile failed in a way a retry may fix; everything that succeeded is recorded."""
 
@@ -528,19 +515,16 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         desired: dict[str, dict[str, Any]], registered: dict[str, Any]
     ) -> dict[str, BrazeRequest]:
         """Every desired send validated (nothing is sent if one breaks a rule), as its key's request."""
-        from airflow_braze_schedule.engine.keyed_steps import keyed_request
+        from airflow_braze_schedule.engine.reconcile import desired_requests
 
-        requests: dict[str, BrazeRequest] = {}
-        for key, fields in desired.items():
-            with _naming_desired_item(key):
-                requests[key] = keyed_request(fields, registered.get(key))
-        return requests
+        return desired_requests(desired, registered)
 
     def _group_member(self, key: str, fields: dict[str, Any]) -> GroupMember:
         """A desired send sent as a group: validated whole (nothing sent) through a bulk-capable operator
         of its own (its fields, its key's ledger), which sends through this task's hook."""
         from airflow_braze_schedule.core.errors import BrazeValidationError
-        from airflow_braze_schedule.operators.keyed_groups import GroupMember
+        from airflow_braze_schedule.engine.reconcile import naming_desired_item
+        from airflow_braze_schedule.operators.keyed_groups import validated_member
 
         allowed = {*BrazeUpsertScheduleOperator.REQUEST_FIELDS, "recipients_path", "chunk_size"}
         unknown = sorted(set(fields) - allowed)
@@ -560,17 +544,15 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             **fields,
         )
         member.hook = self.hook  # one client: one rate-limit state for every request of the task
-        with _naming_desired_item(key):
-            return GroupMember.validated(member)
+        with naming_desired_item(key):
+            return validated_member(member)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_braze_schedule.core.errors import BrazeError
         from airflow_braze_schedule.core.ledger import check_on_unknown_outcome
-        from airflow_braze_schedule.core.plan import GroupSend, check_scope, plan_scope, sends_as_group
+        from airflow_braze_schedule.core.plan import check_scope
         from airflow_braze_schedule.core.registry_model import check_window
-        from airflow_braze_schedule.engine.groups import BrazeGroupChangeError
-        from airflow_braze_schedule.engine.reconcile import building_in_bulk
-        from airflow_braze_schedule.operators.keyed_groups import GroupSteps
+        from airflow_braze_schedule.engine.reconcile import carry_out_plan, plan_reconcile
+        from airflow_braze_schedule.operators.keyed_groups import group_steps
 
         with _failing_fast_where_retries_cannot_help(creates=True):
             check_on_unknown_outcome(self.on_unknown_outcome)
@@ -580,59 +562,39 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
             scope = check_scope(self.scope, desired_fields)
             registry = self.open_registry(context)
             steps = self.keyed_steps(context, registry)
-            groups = GroupSteps(steps, self, context, quiet=True)
+            groups = group_steps(steps, self, context, quiet=True)
             dry_run = self._is_dry_run()
-            with building_in_bulk():
-                registered = registry.scope(scope)
-            # Keys whose earlier job cannot be settled now (a create whose answer never came, or Braze
-            # failing again) are left out of this run, named in the plan, and fail the task at the end:
-            # one such key must not hold up the rest of the scope.
-            blocked: dict[str, BaseException] = {}
-            if not dry_run:
-                for key, entry in list(registered.items()):
-                    if entry.pending:
-                        try:
-                            registered[key] = groups.settle(entry)
-                        except (BrazeError, BrazeGroupChangeError) as error:
-                            blocked[key] = error
-                            self.log.warning("schedule_key %r left out of this run: %s", key, error)
-            for key in blocked:
-                registered.pop(key)
-                desired_fields.pop(key, None)
-            # A send larger than one request, or under a key holding a group, is a group (as for upsert).
-            with building_in_bulk():
-                members = {
-                    key: self._group_member(key, fields)
-                    for key, fields in desired_fields.items()
-                    if sends_as_group(fields, registered.get(key))
-                }
-                desired: dict[str, BrazeRequest | GroupSend] = {
-                    **self.desired_requests(
-                        {key: fields for key, fields in desired_fields.items() if key not in members},
-                        registered,
-                    ),
-                    **{key: member.send() for key, member in members.items()},
-                }
-                plan = plan_scope(scope, registered, desired, freeze_window=self.freeze_window)
-            self._log_plan(plan)
-            plan_json = {
-                **plan.to_json(),
-                "blocked": {key: str(error)[:300] for key, error in blocked.items()},
-            }
+            reconcile = plan_reconcile(
+                scope,
+                registry,
+                desired_fields,
+                groups=groups,
+                member=self._group_member,
+                freeze_window=self.freeze_window,
+                dry_run=dry_run,
+                log=self.log,
+            )
+            plan, blocked = reconcile.plan, reconcile.blocked
+            plan_json = reconcile.to_json()
             if dry_run:
                 self.log.info("Dry run: the plan above was NOT carried out.")
                 planned = [{"schedule_key": k.schedule_key, "action": k.action.value} for k in plan.keys]
                 emit_changes(self, context, planned, dry_run=True, scope=scope)
                 return {"plan": plan_json, "outcome": None, "dry_run": True}
-            from airflow_braze_schedule.engine.reconcile import carry_out_plan
-
             outcome, changes, errors = carry_out_plan(
-                plan, steps, max_workers=self.max_workers, log=self.log, groups=groups, members=members
+                plan,
+                steps,
+                max_workers=self.max_workers,
+                log=self.log,
+                groups=groups,
+                members=reconcile.members,
             )
             errors = {**blocked, **errors}
             # Changes an earlier, failed try made were never heard of (its event was not registered).
             late = changes_left_unreported(
-                context, registered.values(), reported={change["schedule_key"] for change in changes}
+                context,
+                reconcile.registered.values(),
+                reported={change["schedule_key"] for change in changes},
             )
             if late:
                 self.log.info(
@@ -657,27 +619,3 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 "plan": plan_json,
                 "outcome": {**outcome, "reported_late": [c["schedule_key"] for c in late]},
             }
-
-    def _log_plan(self, plan: ScopePlan) -> None:
-        counts = plan.counts()
-        self.log.info(
-            "Reconcile plan for scope %r: %s; %d requests to send.",
-            plan.scope,
-            ", ".join(f"{action} {count}" for action, count in counts.items()),
-            plan.requests_expected(),
-        )
-        for action, keys in plan.by_action().items():
-            if keys and action != "unchanged":
-                shown = ", ".join(keys[:20]) + (f", … ({len(keys)} in all)" if len(keys) > 20 else "")
-                self.log.info("  %s: %s", action, shown)
-        groups = [item for item in plan.keys if item.is_group and item.sends]
-        if groups:
-            self.log.info(
-                "  groups: %s",
-                ", ".join(
-                    f"{item.schedule_key} ({item.action}, {item.requests()} requests)" for item in groups
-                ),
-            )
-        for item in plan.keys:
-            if item.action == "frozen":
-                self.log.warning("  %s frozen: %s", item.schedule_key, item.reason)

@@ -1,278 +1,70 @@
-"""A send made of a group of schedules under one key: the steps of upsert, reconcile, update and cancel.
-
-A bulk create's group (one schedule per chunk of at most 50 users) is created, moved, cancelled or
-replaced as a whole, with the bulk machinery (:mod:`airflow_braze_schedule.operators.bulk`). As for a
-single schedule (:mod:`~airflow_braze_schedule.engine.keyed_steps`), the registry holds the intent
-before the requests go out, and a later try *settles* it first:
-
-* ``group_create``: the group's creates were under way. The bulk create's ledger (in the task's
-  ``task_state_store``, under a name of its own per key) lets a retry of the same task resume without
-  sending a chunk twice. Another task cannot know which chunks exist, so it refuses (unless
-  ``on_unknown_outcome="resend"``).
-* ``group_update``: some schedules may have moved. The recorded fingerprint is forgotten, so the next plan
-  moves every schedule to the time desired then (an update is idempotent).
-* ``group_cancel``, and ``group_replace`` while ``cancelling``: the old send is cancelled again; a schedule
-  Braze no longer has was cancelled by the earlier try. A replace's create then follows from the plan.
-* ``group_replace`` while ``creating``: the old send is cancelled and the create never began.
-
-Updates and cancels land as a single schedule's do (:func:`late_change_outcome`): ``applied``,
-``best_effort``, or ``refused_too_late`` (then nothing is sent).
-"""
+"""The operators' side of a group key's steps (:mod:`airflow_braze_schedule.engine.group_steps`): the
+task's hook, ledger, XCom and events, behind the engine's
+:class:`~airflow_braze_schedule.engine.ports.GroupSender` port."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_braze_schedule.core.endpoints import ScheduleKind
-from airflow_braze_schedule.core.group import BULK_LEDGER_KEY, GroupHandle
-from airflow_braze_schedule.core.plan import Action, GroupSend, holds_group
-from airflow_braze_schedule.core.registry_model import (
-    APPLIED,
-    CANCELLED,
-    REFUSED_TOO_LATE,
-    SCHEDULED,
-    UPDATED,
-    RegistryEntry,
-)
-from airflow_braze_schedule.engine.keyed_steps import KeyedOutcomeUnknownError, log_settling
+from airflow_braze_schedule.operators.group_send import send_group, validated_plan_of
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    from airflow_braze_schedule.core.audience import BulkPlan, EntrySource
-    from airflow_braze_schedule.core.plan import KeyPlan
+    from airflow_braze_schedule.core.group import GroupHandle
+    from airflow_braze_schedule.engine.group_steps import GroupMember, GroupSteps
     from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
 
 
-def ledger_key(schedule_key: str) -> str:
-    """The bulk create ledger's name for a key's group: distinct per key, short whatever the key."""
-    return f"{BULK_LEDGER_KEY}@{hashlib.sha256(schedule_key.encode()).hexdigest()[:16]}"
+class TaskGroupSender:
+    """Sends a group's requests for a task: a create with the task's chunk ledger (the engine's
+    :class:`~airflow_braze_schedule.engine.bulk.BulkSend`), an update or cancel through the operator's
+    :meth:`~airflow_braze_schedule.operators.braze._BrazeScheduleOperator.change_group`.
 
-
-@dataclass
-class GroupMember:
-    """A desired group send: the bulk-capable operator that sends it (its fields, hook and ledger), and
-    the bulk plan its whole audience was validated into (nothing sent)."""
-
-    operator: Any  # a BrazeUpsertScheduleOperator
-    plan: BulkPlan
-    base: dict[str, Any]
-    source: EntrySource
-    now: datetime
-
-    @classmethod
-    def validated(cls, operator: Any) -> GroupMember:
-        plan, base, source, now = operator._validated_plan()
-        return cls(operator, plan, base, source, now)
-
-    def send(self) -> GroupSend:
-        return GroupSend(self.plan.fingerprint, self.plan.content_fingerprint, self.plan.chunks)
-
-
-class GroupSteps:
-    """Creates, updates, cancels and replaces a group under a key, recording each step.
-
-    :param steps: the single-schedule steps (registry, actor, windows, ``on_unknown_outcome``).
     :param operator: the task's operator: its hook and log send and tell the changes.
     :param context: the task's context (its ``ti`` and ``task_state_store``).
-    :param quiet: push nothing to XCom and emit no event of the group's own: a reconcile reports every
-        change of the task at once, and its XCom is its plan and outcome.
     """
 
-    def __init__(self, steps: KeyedSteps, operator: Any, context: Any, *, quiet: bool = False) -> None:
-        self.steps = steps
+    def __init__(self, operator: Any, context: Any) -> None:
         self.operator = operator
         self.context = context
-        self.report = not quiet
-        #: Requests sent so far (a change of a group sends one per schedule).
-        self.sent = 0
+        #: Requests the last create sent.
+        self.requests_sent = 0
 
-    # --- what a change will do ----------------------------------------------------------------------
-
-    def late_change(self, entry: RegistryEntry, action: str) -> tuple[str, str | None]:
-        """How an ``update`` or ``cancel`` of the key's send lands (the single schedule's rule)."""
-        handle = entry.handle or {}
-        return self.steps.late_change(
-            entry, handle.get("schedule"), ScheduleKind(str(handle.get("kind"))), action
-        )
-
-    def _refused(self, entry: RegistryEntry, action: str, reason: str | None) -> RegistryEntry:
-        return self.steps.record(entry, action, note=reason, outcome=REFUSED_TOO_LATE)
-
-    def cancel_held(self, entry: RegistryEntry) -> str | None:
-        """Cancel every schedule the key's send is made of (a group's, or its single one)."""
-        if "chunks" in (entry.handle or {}):
-            group = GroupHandle.from_xcom(entry.handle or {})
-            self.sent += len(group.chunks)
-            self.operator.change_group(
-                self.context, group, "cancel", not_found_is_cancelled=True, report=self.report
-            )
-            return None
-        self.sent += 1
-        _, note = self.steps.send_cancel(self.steps.cancel_request(entry))
-        return note
-
-    # --- the steps ----------------------------------------------------------------------------------
-
-    def create(self, schedule_key: str, entry: RegistryEntry | None, member: GroupMember) -> RegistryEntry:
-        plan = member.plan
-        entry = self.steps.intend(
-            entry or RegistryEntry(schedule_key), {"op": "group_create", "fingerprint": plan.fingerprint}
-        )
-        member.operator.ledger_key = ledger_key(schedule_key)
+    def create(self, member: GroupMember, ledger_key: str, *, report: bool) -> dict[str, Any]:
+        op = member.operator
+        op.ledger_key = ledger_key
+        self.requests_sent = 0
         try:
-            handle = member.operator._send_all(
-                self.context, plan, member.base, member.source, member.now, emit=False, push=self.report
+            return send_group(
+                op, self.context, member.plan, member.base, member.source, member.now, emit=False, push=report
             )
         finally:
-            self.sent += member.operator.requests_sent
-        return self.steps.record(
-            entry,
-            "create",
-            note=f"a group of {len(handle.get('chunks') or [])} schedules",
-            handle=handle,
-            fingerprint=plan.fingerprint,
-            content_fingerprint=plan.content_fingerprint,
-            state=SCHEDULED,
-            outcome=None,
-            pending=None,
+            self.requests_sent = op.requests_sent
+
+    def change(
+        self,
+        group: GroupHandle,
+        action: str,
+        operator: Any,
+        *,
+        not_found_is_cancelled: bool = False,
+        report: bool,
+    ) -> dict[str, Any]:
+        return (operator or self.operator).change_group(
+            self.context, group, action, not_found_is_cancelled=not_found_is_cancelled, report=report
         )
 
-    def update(
-        self, entry: RegistryEntry, operator: Any, fingerprints: tuple[str, str] | None
-    ) -> RegistryEntry:
-        """Move every schedule of the group to ``operator.schedule``.
 
-        :param fingerprints: the desired send's (whole, without the schedule), or None where the audience
-            is not known (an update by key): the recorded one no longer matches then.
-        """
-        outcome, reason = self.late_change(entry, "update")
-        if outcome == REFUSED_TOO_LATE:
-            return self._refused(entry, "update", reason)
-        entry = self.steps.intend(entry, {"op": "group_update", "outcome": outcome})
-        group = GroupHandle.from_xcom(entry.handle or {})
-        self.sent += len(group.chunks)
-        changed = operator.change_group(self.context, group, "update", report=self.report)
-        full, content = fingerprints or (None, entry.content_fingerprint)
-        return self.steps.record(
-            entry,
-            "update",
-            handle=changed,
-            fingerprint=full,
-            content_fingerprint=content,
-            state=UPDATED,
-            outcome=outcome,
-            pending=None,
-        )
+def group_steps(steps: KeyedSteps, operator: Any, context: Any, *, quiet: bool = False) -> GroupSteps:
+    """The engine's group steps for this task (see :class:`TaskGroupSender`)."""
+    from airflow_braze_schedule.engine.group_steps import GroupSteps
 
-    def cancel(self, entry: RegistryEntry) -> RegistryEntry:
-        outcome, reason = self.late_change(entry, "cancel")
-        if outcome == REFUSED_TOO_LATE:
-            return self._refused(entry, "cancel", reason)
-        entry = self.steps.intend(entry, {"op": "group_cancel", "outcome": outcome})
-        note = self.cancel_held(entry)
-        return self.steps.record(entry, "cancel", note=note, state=CANCELLED, outcome=outcome, pending=None)
+    ti = context["ti"]
+    return GroupSteps(steps, TaskGroupSender(operator, context), task=(ti.run_id, ti.task_id), quiet=quiet)
 
-    def replace(self, entry: RegistryEntry, member: GroupMember) -> RegistryEntry:
-        """Cancel the key's send (a group or a single schedule), then create the new group; each half is
-        recorded before it is sent."""
-        outcome, reason = self.late_change(entry, "cancel")
-        if outcome == REFUSED_TOO_LATE:
-            return self._refused(entry, "cancel", reason)
-        entry = self.steps.intend(
-            entry,
-            {
-                "op": "group_replace",
-                "stage": "cancelling",
-                "fingerprint": member.plan.fingerprint,
-                "outcome": outcome,
-            },
-        )
-        note = self.cancel_held(entry)
-        entry = self.steps.record(
-            entry,
-            "replace_cancelled",
-            note=note or "the old send is cancelled; the new group is next",
-            state=CANCELLED,
-            outcome=outcome,
-            pending={**(entry.pending or {}), "stage": "creating"},
-        )
-        return self.create(entry.schedule_key, entry, member)
 
-    def carry_out(self, plan: KeyPlan, member: GroupMember | None) -> RegistryEntry | None:
-        """Do what a group key's plan says; ``member`` is the desired group (None for a cancel)."""
-        if plan.sends:
-            self.steps.log.info(
-                "schedule_key %r: %s of a group: %d requests.",
-                plan.schedule_key,
-                plan.action.value,
-                plan.requests(),
-            )
-        if plan.action == Action.CANCEL:
-            assert plan.entry is not None
-            return self.cancel(plan.entry)
-        if plan.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
-            return plan.entry
-        assert member is not None
-        if plan.action == Action.CREATE:
-            return self.create(plan.schedule_key, plan.entry, member)
-        assert plan.entry is not None
-        if plan.action == Action.UPDATE:
-            return self.update(
-                plan.entry, member.operator, (member.plan.fingerprint, member.plan.content_fingerprint)
-            )
-        return self.replace(plan.entry, member)
+def validated_member(operator: Any) -> GroupMember:
+    """A desired group send: ``operator``'s whole audience and request validated (nothing sent)."""
+    from airflow_braze_schedule.engine.group_steps import GroupMember
 
-    # --- an earlier try's job ----------------------------------------------------------------------
-
-    def settle(self, entry: RegistryEntry) -> RegistryEntry:
-        """Finish or clear what an earlier try left under way under a group key (see the module's
-        docstring); a single schedule's job is the single steps'."""
-        pending = entry.pending
-        if not pending:
-            return entry
-        if not holds_group(entry):
-            return self.steps.settle(entry)
-        op, stage = pending.get("op"), pending.get("stage")
-        ti = self.context["ti"]
-        same_task = (pending.get("run_id"), pending.get("task_id")) == (ti.run_id, ti.task_id)
-        if op == "group_create" and same_task:
-            self.steps.log.warning(
-                "schedule_key %r: this task's earlier try left the group's create under way; resuming it "
-                "(chunks it created are not sent again).",
-                entry.schedule_key,
-            )
-            return entry
-        log_settling(self.steps.log, entry)
-        if op == "group_create":
-            if not self.steps.resend:
-                raise KeyedOutcomeUnknownError(
-                    f"schedule_key {entry.schedule_key!r}: an earlier try (task {pending.get('task_id')!r}, run "
-                    f"{pending.get('run_id')!r}) sent a group's creates at {pending.get('at')} and never recorded "
-                    "the group. Schedules may exist whose ids are unknown, so this try does not send again. Check "
-                    "Braze for the send; to create it anyway, set on_unknown_outcome='resend'"
-                )
-            return self.steps.record(
-                entry, "create_abandoned", note="resent after an unknown outcome", pending=None
-            )
-        if op == "group_update":
-            return self.steps.record(
-                entry,
-                "update_interrupted",
-                note="some schedules of the group may have moved: the send is planned anew",
-                fingerprint=None,
-                pending=None,
-            )
-        if op == "group_cancel" or stage == "cancelling":
-            note = self.cancel_held(entry)
-            return self.steps.record(
-                entry,
-                "cancel",
-                note=note or "finished the earlier try's cancel",
-                state=CANCELLED,
-                outcome=pending.get("outcome", APPLIED),
-                pending=None,
-            )
-        return self.steps.record(entry, "replace_resumed", pending=None)  # the plan creates the new group
+    plan, base, source, now = validated_plan_of(operator)
+    return GroupMember(operator, plan, base, source, now)
