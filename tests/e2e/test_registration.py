@@ -28,8 +28,13 @@ def _airflow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     [
         (("providers", "list"), "airflow-braze-schedule"),
         (("providers", "hooks"), "airflow_braze_schedule.hooks.braze.BrazeHook"),
-        (("providers", "links"), "airflow_braze_schedule.links.BrazeDashboardLink"),
-        (("providers", "triggers"), "airflow_braze_schedule.triggers.braze"),
+        # Five seconds each, for an Airflow process: these two in `make test-slow`, within make test's budget.
+        pytest.param(
+            ("providers", "links"), "airflow_braze_schedule.links.BrazeDashboardLink", marks=pytest.mark.slow
+        ),
+        pytest.param(
+            ("providers", "triggers"), "airflow_braze_schedule.triggers.braze", marks=pytest.mark.slow
+        ),
     ],
 )
 def test_airflow_cli_lists_the_provider_without_warnings(command, expected):

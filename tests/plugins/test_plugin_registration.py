@@ -14,7 +14,14 @@ from airflow_braze_schedule.get_provider_info import get_provider_info
 from tests.helpers import AIRFLOW_VERSION, lines_about_the_provider
 
 
-@pytest.mark.parametrize("lazy", ["True", "False"], ids=["lazy-providers (default)", "eager-providers"])
+@pytest.mark.parametrize(
+    "lazy",
+    # Airflow's default in make test; the other (an Airflow process each) in make test-slow.
+    [
+        pytest.param("True", id="lazy-providers (default)"),
+        pytest.param("False", id="eager-providers", marks=pytest.mark.slow),
+    ],
+)
 def test_airflow_loads_the_plugin_once_with_its_app_and_menu_entry(lazy):
     """Default (lazy) discovery loads the "airflow.plugins" entry point, eager discovery the provider's
     declared plugin: either way one plugin, and no "already registered" complaint."""
