@@ -7,7 +7,7 @@ What it does, in a temporary ``AIRFLOW_HOME`` (SQLite metadata database, loopbac
 
 1. writes 100,000 entries into each registry: the SQL table (``[braze_schedule] registry_conn_id``,
    SQLite) through the SQL backend's own ``save``, and the asset store of ``braze://braze_default/schedules``
-   (rows of ``asset_state_store``, as the keyed operators leave them);
+   (rows of ``asset_state_store``, written through the registry's own backend, as keyed tasks leave them);
 2. times ``GET /braze/api/schedules`` in Airflow's own API app (in-process, with a token, so the figures
    include Airflow's authentication): a page deep in the key order (offset 50,000), a page of one state,
    and a "next 24 hours" page; 15 rounds each, medians; a trivial authenticated route of the same app
@@ -96,22 +96,37 @@ def fill_sql(values: list[dict[str, Any]]) -> None:
 
 
 def fill_asset_store(values: list[dict[str, Any]]) -> None:
+    """The asset store's rows as a keyed task leaves them: written through the registry's own backend (its
+    entries, summary pages and writer slots) into memory, then inserted into the metadata database."""
     from airflow.models.asset import AssetModel
     from airflow.models.asset_state_store import AssetStateStoreModel
     from airflow.utils.session import create_session
     from sqlalchemy import insert
 
     from airflow_braze_schedule.assets import schedules_asset_uri
+    from airflow_braze_schedule.registry.asset_store import AssetStateStoreBackend
+
+    class Memory:
+        def __init__(self) -> None:
+            self.values: dict[str, str] = {}
+
+        def get(self, key: str, default: Any = None) -> Any:
+            text = self.values.get(key)
+            return json.loads(text) if text is not None else default
+
+        def set(self, key: str, value: Any) -> None:
+            self.values[key] = json.dumps(value)
 
     uri = schedules_asset_uri("braze_default")
+    memory = Memory()
+    backend = AssetStateStoreBackend(memory, uri=uri)
+    for start in range(0, len(values), 500):
+        backend.save_many(values[start : start + 500])
     with create_session() as session:
         asset = AssetModel(uri=uri, name=uri, group="asset")
         session.add(asset)
         session.flush()
-        rows = [
-            {"asset_id": asset.id, "key": "entry:" + v["schedule_key"], "value": json.dumps(v)}
-            for v in values
-        ]
+        rows = [{"asset_id": asset.id, "key": key, "value": text} for key, text in memory.values.items()]
         for start in range(0, len(rows), 5000):
             session.execute(insert(AssetStateStoreModel), rows[start : start + 5000])
 
