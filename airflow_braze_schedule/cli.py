@@ -77,9 +77,10 @@ def _reader(args: argparse.Namespace) -> Any:
 
 
 def _dashboard(conn_id: str, handle: dict[str, Any] | None) -> str | None:
-    from airflow_braze_schedule.plugins.reading import dashboard_link, dashboard_of
+    from airflow_braze_schedule.links import dashboard_page
+    from airflow_braze_schedule.plugins.reading import dashboard_of
 
-    return dashboard_link(dashboard_of(conn_id), handle)
+    return dashboard_page(dashboard_of(conn_id), handle)
 
 
 def _row(view: dict[str, Any]) -> dict[str, str]:

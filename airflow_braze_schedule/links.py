@@ -60,16 +60,18 @@ def dashboard_for(rest_endpoint: str) -> str | None:
 
 
 def dashboard_link(rest_endpoint: str, handle: dict[str, Any]) -> str | None:
-    """The dashboard page of a handle's campaign or Canvas, or None.
+    """The dashboard page of a handle's campaign or Canvas, for a connection's REST endpoint, or None."""
+    return dashboard_page(dashboard_for(rest_endpoint), handle)
+
+
+def dashboard_page(dashboard: str | None, handle: dict[str, Any] | None) -> str | None:
+    """The page of a handle's campaign or Canvas on a dashboard, or None.
 
     A campaign schedule links to its campaign, a Canvas schedule to its Canvas, a message schedule to the
     campaign it is attributed to; a message schedule attributed to none, or a dry run (nothing exists in
-    Braze), has no link.
+    Braze), has no link. The task's extra link and the schedules page both ask here.
     """
-    if handle.get("dry_run") is True:
-        return None
-    dashboard = dashboard_for(rest_endpoint)
-    if dashboard is None:
+    if dashboard is None or not handle or handle.get("dry_run") is True:
         return None
     kind, campaign_id, canvas_id = handle.get("kind"), handle.get("campaign_id"), handle.get("canvas_id")
     if kind == "canvas" and isinstance(canvas_id, str) and canvas_id:

@@ -24,14 +24,10 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 
 from airflow_braze_schedule.core.errors import BrazeError, BrazeValidationError
 from airflow_braze_schedule.core.registry_model import STATES, check_schedule_key, utc_now
+from airflow_braze_schedule.links import dashboard_page
 from airflow_braze_schedule.plugins import _airflow_line
 from airflow_braze_schedule.plugins.entries import ADMIN_DAG_ID, entry_detail, entry_view
-from airflow_braze_schedule.plugins.reading import (
-    dashboard_link,
-    dashboard_of,
-    open_reader,
-    registry_location,
-)
+from airflow_braze_schedule.plugins.reading import dashboard_of, open_reader, registry_location
 from airflow_braze_schedule.registry import RegistryQuery, RegistryUnavailableError
 
 STATIC = Path(__file__).parent / "static"
@@ -168,7 +164,7 @@ def create_app() -> FastAPI:
             "limit": limit,
             "offset": offset,
             "entries": [
-                entry_view(entry, now=now, dashboard_url=dashboard_link(dashboard, entry.handle))
+                entry_view(entry, now=now, dashboard_url=dashboard_page(dashboard, entry.handle))
                 for entry in page.entries
             ],
         }
@@ -186,7 +182,7 @@ def create_app() -> FastAPI:
             raise _unavailable(error) from None
         if entry is None:
             raise HTTPException(404, f"no schedule is recorded under {schedule_key!r} for {conn_id!r}")
-        dashboard = dashboard_link(dashboard_of(conn_id), entry.handle)
+        dashboard = dashboard_page(dashboard_of(conn_id), entry.handle)
         return {"conn_id": conn_id, **entry_detail(entry, dashboard_url=dashboard)}
 
     return app

@@ -5,8 +5,6 @@ Free of FastAPI, so the CLI runs on Airflow 2 too.
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow_braze_schedule.registry import DEFAULT_TABLE, ScheduleRegistry
 
 CONFIG_SECTION = "braze_schedule"
@@ -50,18 +48,3 @@ def dashboard_of(conn_id: str) -> str | None:
         return dashboard_for(resolve_rest_endpoint(BaseHook.get_connection(conn_id).host))
     except Exception:  # an unknown connection or host: no link, and no detail of the connection shown
         return None
-
-
-def dashboard_link(dashboard: str | None, handle: dict[str, Any] | None) -> str | None:
-    from airflow_braze_schedule.links import CAMPAIGN_PAGE, CANVAS_PAGE
-
-    if dashboard is None or not handle or handle.get("dry_run"):
-        return None
-    from urllib.parse import quote
-
-    kind, campaign_id, canvas_id = handle.get("kind"), handle.get("campaign_id"), handle.get("canvas_id")
-    if kind == "canvas" and isinstance(canvas_id, str) and canvas_id:
-        return dashboard + CANVAS_PAGE.format(id=quote(canvas_id, safe=""))
-    if kind in ("campaign", "message") and isinstance(campaign_id, str) and campaign_id:
-        return dashboard + CAMPAIGN_PAGE.format(id=quote(campaign_id, safe=""))
-    return None
