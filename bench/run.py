@@ -19,6 +19,7 @@ import bulk
 import dag_e2e
 import import_cost
 import keyed
+import keyed_dag
 import per_call
 import rate_limit
 import registry
@@ -85,6 +86,7 @@ BENCHMARKS = {
     "bulk": bulk.run,
     "registry": registry.run,
     "keyed": keyed.run,
+    "keyed_dag": keyed_dag.run,
 }
 
 
