@@ -26,15 +26,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import PYTHON, Table, Workspace, airflow_env, emit, median, run_child
+from common import Table, Workspace, airflow_env, bare_poster, dags_test, emit, median, run_child
 
 LATENCY = 0.05
 CONCURRENCY = 8
@@ -107,9 +105,6 @@ def child_rate(url: str) -> dict[str, Any]:
 def child_floor(url: str, key: str) -> dict[str, Any]:
     """Alternate the bulk create and a bare thread pool posting the same bodies."""
     from concurrent.futures import ThreadPoolExecutor
-    from threading import local
-
-    import requests
 
     from airflow_braze_schedule.core.audience import chunk_request, chunked, list_entries
     from airflow_braze_schedule.core.endpoints import ScheduleKind
@@ -120,17 +115,7 @@ def child_floor(url: str, key: str) -> dict[str, Any]:
         chunk_request(base, ScheduleKind.CAMPAIGN, chunk).payload
         for chunk in chunked(list_entries("recipients", recipients), 50)
     ]
-    sessions = local()
-
-    def post(body: bytes) -> str:
-        session = getattr(sessions, "session", None)
-        if session is None:
-            session = sessions.session = requests.Session()
-            session.trust_env = False
-            session.headers.update({"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-        response = session.post(f"{url}/campaigns/trigger/schedule/create", data=body, timeout=30)
-        response.raise_for_status()
-        return str(response.json()["schedule_id"])
+    post = bare_poster(url, key, "/campaigns/trigger/schedule/create")
 
     def floor() -> float:
         started = time.perf_counter()
@@ -273,23 +258,6 @@ with DAG("bench_bulk_store", schedule=None, start_date=pendulum.datetime(2026, 1
 '''
 
 
-def _dags_test(dag_id: str, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [PYTHON, "-m", "airflow", "dags", "test", dag_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0 or not re.search(r"DagRun Finished:.*state=success", done.stdout + done.stderr):
-        raise RuntimeError(
-            f"airflow dags test {dag_id} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        )
-    return wall
-
-
 def run(workspace: Workspace) -> Table:
     from airflow_braze_schedule.testing import FakeBraze
 
@@ -377,8 +345,8 @@ def run(workspace: Workspace) -> Table:
         dag_env = airflow_env(
             workspace.home, dags, extra={name: value, "AIRFLOW__CORE__MAX_MAP_LENGTH": "100000"}
         )
-        mapped = _dags_test("bench_bulk_mapped", dag_env)
-        one = _dags_test("bench_bulk_one_task", dag_env)
+        mapped, _ = dags_test("bench_bulk_mapped", dag_env)
+        one, _ = dags_test("bench_bulk_one_task", dag_env)
         row(
             f"(c) {MAPPED_USERS:,} recipients: mapped tasks / one bulk task",
             f"{mapped:.1f} s / {one:.1f} s = {mapped / one:.1f}x (wall time of airflow dags test)",
@@ -388,7 +356,7 @@ def run(workspace: Workspace) -> Table:
         audience = _write_jsonl(scratch / "store.jsonl", FLOOR_CHUNKS * 50)
         (dags / "bench_bulk_store.py").write_text(_STORE_DAG.format(schedule=SCHEDULE, path=str(audience)))
         timings_file = scratch / "timings.jsonl"
-        _dags_test("bench_bulk_store", {**dag_env, "BENCH_BULK_TIMINGS": str(timings_file)})
+        dags_test("bench_bulk_store", {**dag_env, "BENCH_BULK_TIMINGS": str(timings_file)})
         timings = {t["task"]: t for t in map(json.loads, timings_file.read_text().splitlines())}
         with_store, without = timings["with_store"], timings["without_store"]
         share = with_store["seconds"] / with_store["wall"]

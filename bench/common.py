@@ -1,13 +1,16 @@
-"""What the four benchmarks share: paths, the isolated Airflow environment, child processes, tables."""
+"""What the benchmarks share: paths, the isolated Airflow environment, child processes, ``airflow dags
+test``, the bare pool that is the floor of sends, tables."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +75,50 @@ def run_child(args: Sequence[str], env: dict[str, str]) -> Any:
 def emit(result: Any) -> None:
     """Print a child's result as the last line of its output (see :func:`run_child`)."""
     print(json.dumps(result), flush=True)
+
+
+def dags_test(dag_id: str, env: dict[str, str]) -> tuple[float, str]:
+    """Run ``airflow dags test dag_id``: its wall time (seconds) and its output.
+
+    :raises RuntimeError: unless the DAG run finished in success, with the end of its output.
+    """
+    started = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-m", "airflow", "dags", "test", dag_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    output = done.stdout + done.stderr
+    if done.returncode != 0 or not re.search(r"DagRun Finished:.*state=success", output):
+        raise RuntimeError(
+            f"airflow dags test {dag_id} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return wall, output
+
+
+def bare_poster(url: str, api_key: str, path: str) -> Callable[[bytes], str]:
+    """What a bare thread pool posts with, the floor of every send benchmark: plain ``requests``, one
+    ``Session`` per thread, ``path`` on ``url``; returns the answer's ``schedule_id``."""
+    from threading import local
+
+    import requests
+
+    sessions = local()
+
+    def post(body: bytes) -> str:
+        session = getattr(sessions, "session", None)
+        if session is None:
+            session = sessions.session = requests.Session()
+            session.trust_env = False
+            session.headers.update({"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+        response = session.post(f"{url}{path}", data=body, timeout=30)
+        response.raise_for_status()
+        return str(response.json()["schedule_id"])
+
+    return post
 
 
 def median(values: Sequence[float]) -> float:

@@ -16,12 +16,10 @@ The two DAGs alternate, ``REPETITIONS`` runs each. Three times are reported for 
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from common import LIFECYCLE_DAG_ID, PYTHON, Table, Workspace, airflow_env, median, rotated
+from common import LIFECYCLE_DAG_ID, Table, Workspace, airflow_env, dags_test, median, rotated
 
 REPETITIONS = 3
 _FIRST_TASK = re.compile(r"^(\S+) \[info\s*\] Task started", re.MULTILINE)
@@ -37,21 +35,10 @@ class _Timing:
 
 def _dags_test(dag_id: str, env: dict[str, str]) -> _Timing:
     """Run ``airflow dags test dag_id`` and time it (seconds)."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [PYTHON, "-m", "airflow", "dags", "test", dag_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    output = done.stdout + done.stderr
+    wall, output = dags_test(dag_id, env)
     first_task, finished = _FIRST_TASK.search(output), _FINISHED.search(output)
-    if done.returncode != 0 or first_task is None or finished is None or finished.group(3) != "success":
-        raise RuntimeError(
-            f"airflow dags test {dag_id} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        )
+    if first_task is None or finished is None or finished.group(3) != "success":
+        raise RuntimeError(f"airflow dags test {dag_id}: no task start or finish line in\n{output[-3000:]}")
     tasks = datetime.fromisoformat(finished.group(1)) - datetime.fromisoformat(first_task.group(1))
     return _Timing(wall, float(finished.group(2)), tasks.total_seconds())
 
