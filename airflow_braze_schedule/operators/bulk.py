@@ -99,7 +99,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         return validated_plan_of(self)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        with _failing_fast_where_retries_cannot_help(creates=True):
+        from airflow_braze_schedule.operators.by_key import closing_registries
+
+        with _failing_fast_where_retries_cannot_help(creates=True), closing_registries(self):
             plan, base, source, now = self._validated_plan()
             if self._is_dry_run():
                 return self._dry_run(context, plan, base, source, now)

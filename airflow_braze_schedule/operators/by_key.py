@@ -8,6 +8,8 @@ what a schedule key is.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.events import emit_changes
@@ -27,15 +29,30 @@ if TYPE_CHECKING:
 
 def open_registry_of(op: Any, context: Context) -> ScheduleRegistry:
     """The registry of the task's Braze connection: its ``registry_conn_id`` and ``registry_table``, or the
-    asset's ``asset_state_store``."""
+    asset's ``asset_state_store``; closed when the keyed step that opened it ends (:func:`closing_registries`)."""
     from airflow_braze_schedule.registry import DEFAULT_TABLE, open_registry
 
-    return open_registry(
+    registry = open_registry(
         context,
         braze_conn_id=op.braze_conn_id,
         registry_conn_id=op.registry_conn_id,
         registry_table=op.registry_table or DEFAULT_TABLE,
     )
+    # In the instance's __dict__: not an operator attribute Airflow should see (templating, serialising).
+    op.__dict__.setdefault("_registries_opened", []).append(registry)
+    return registry
+
+
+@contextmanager
+def closing_registries(op: Any) -> Iterator[None]:
+    """Close the registries ``op`` opens inside, however the step ends: an asset-store writer hands its
+    slot on, so writer slots grow with the tasks writing at once, not with every task ever run."""
+    try:
+        yield
+    finally:
+        for registry in op.__dict__.pop("_registries_opened", []):
+            with suppress(Exception):  # a registry that cannot close loses a slot, never a key
+                registry.close()
 
 
 def actor_from_context(context: Any) -> Actor:
@@ -121,7 +138,7 @@ def create_by_key(op: BrazeCreateScheduleOperator, context: Context) -> dict[str
     from airflow_braze_schedule.core.registry_model import check_schedule_key
     from airflow_braze_schedule.engine.keyed_steps import ScheduleKeyConflictError
 
-    with _failing_fast_where_retries_cannot_help(creates=True):
+    with _failing_fast_where_retries_cannot_help(creates=True), closing_registries(op):
         key = check_schedule_key(op.schedule_key)
         check_on_unknown_outcome(op.on_unknown_outcome)
         _, steps = _steps(op, context)
@@ -168,7 +185,7 @@ def _existing_entry(op: Any, context: Context) -> tuple[Any, KeyedSteps, str]:
 
 def update_by_key(op: Any, context: Context) -> dict[str, Any]:
     """An update given a ``schedule_key``: found through the registry, from any DAG, and recorded."""
-    with _failing_fast_where_retries_cannot_help(creates=False):
+    with _failing_fast_where_retries_cannot_help(creates=False), closing_registries(op):
         entry, steps, key = _existing_entry(op, context)
         if entry.handle is None or entry.state == "cancelled":
             return keyed_task_result(
@@ -188,7 +205,7 @@ def update_by_key(op: Any, context: Context) -> dict[str, Any]:
 
 def cancel_by_key(op: Any, context: Context) -> dict[str, Any]:
     """A cancel given a ``schedule_key``: a cancelled key is a no-op that says so."""
-    with _failing_fast_where_retries_cannot_help(creates=False):
+    with _failing_fast_where_retries_cannot_help(creates=False), closing_registries(op):
         entry, steps, key = _existing_entry(op, context)
         if entry.handle is None or entry.state == "cancelled":
             op.log.warning("schedule_key %r is already cancelled: nothing to do.", key)

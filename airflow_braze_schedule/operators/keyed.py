@@ -31,6 +31,7 @@ from airflow_braze_schedule.operators.braze import (
     _BrazeScheduleOperator,
 )
 from airflow_braze_schedule.operators.by_key import (
+    closing_registries,
     keyed_steps_of,
     keyed_task_result,
     open_registry_of,
@@ -301,7 +302,7 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, _BrazeScheduleOperator):
         from airflow_braze_schedule.core.plan import Action
         from airflow_braze_schedule.core.registry_model import check_schedule_key, check_window
 
-        with _failing_fast_where_retries_cannot_help(creates=True):
+        with _failing_fast_where_retries_cannot_help(creates=True), closing_registries(self):
             key = check_schedule_key(self.schedule_key)
             check_on_unknown_outcome(self.on_unknown_outcome)
             self.freeze_window = check_window("freeze_window", self.freeze_window)
@@ -554,7 +555,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
         from airflow_braze_schedule.engine.reconcile import carry_out_plan, plan_reconcile
         from airflow_braze_schedule.operators.keyed_groups import group_steps
 
-        with _failing_fast_where_retries_cannot_help(creates=True):
+        with _failing_fast_where_retries_cannot_help(creates=True), closing_registries(self):
             check_on_unknown_outcome(self.on_unknown_outcome)
             self.freeze_window = check_window("freeze_window", self.freeze_window)
             self.best_effort_window = check_window("best_effort_window", self.best_effort_window)

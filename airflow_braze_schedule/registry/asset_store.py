@@ -16,6 +16,8 @@ Layout
   A key keeps its place in its writer's pages; a batch rewrites only the pages it touched, so its cost
   does not grow with the registry. Pages of a slot are written in order, so they are contiguous.
 * ``writers``: a hint, the slot after the newest claimed one, so a new writer does not walk them all.
+* ``writer:<n>:closed`` and ``writers:free``: a writer that is done (its task's keyed step has ended,
+  :meth:`AssetStateStoreBackend.close`) hands its slot on, below.
 
 Listing reads every slot's door and pages, up to a run of doors never opened (a few calls per writer and
 one per page, never one per key); a key changed by several writers is in several pages and the newest
@@ -46,6 +48,22 @@ pending (few: a crash's batch at most), so an answer recorded just before a cras
 ``tests/keyed/test_asset_store_layout.py`` races dozens of writers on a store that delays every call
 at random, and a hundred starting at one slot at once, and checks that every key is listed and that
 no page has two writers.
+
+Slots handed on
+---------------
+
+Without it every writing task would add a slot, and listing would read one more door and page per task
+ever run (a daily DAG of 1,000 mapped upserts: 1,000 a day). So a writer that is done closes its slot:
+it writes ``writer:<n>:closed`` (the slot's epoch and how many positions its pages hold) and adds ``n`` to
+the ``writers:free`` hint. A new writer first tries the slots the hint names: it wins slot ``n``'s next
+epoch ``e`` through the same splitter on ``writer:<n>:door:<e>`` / ``writer:<n>:race:<e>``, and then
+continues the slot's pages: it reads the last, partly filled entries page and summaries page (two
+calls) and adds its keys after them. Only a closed slot is offered, and its epoch is won by one writer
+at most, so a page still has one writer at a time, and each writes the pages whole, as before. The hint
+is shared and written without compare-and-set, so a race may drop a slot from it (that slot is just not
+reused) or keep one that was taken (its next epoch's door is open, so the claimer moves on): it can
+cost a slot, never a key. A writer that crashes never closes, and its slot is never reused. Slots then
+grow with the writers running at once, not with every writer ever; pages with the keys written.
 
 Registries written before (one ``entry:<key>`` per key, listed in ``index:00`` .. ``index:31``, or in
 the single ``index`` before that) are still read: listing reads those 33 index values too and loads the
@@ -91,6 +109,11 @@ ENTRIES_PER_PAGE = 50
 #: Summaries per page: about 100 bytes each.
 SUMMARIES_PER_PAGE = 500
 _HINT = "writers"
+#: Slots whose writers closed them (a hint: see "Slots handed on").
+_FREE = "writers:free"
+#: Slots of the free hint a new writer tries before it takes a fresh one; and the hint's length.
+REUSE_TRIES = 8
+FREE_HINT_LENGTH = 64
 #: A writer that loses a slot tries one of the next this many; so never more than this many - 1 shut
 #: doors lie between two open ones, and a reader stops after this many shut doors in a row.
 SLOT_SPREAD = 8
@@ -103,12 +126,17 @@ def legacy_index_names() -> list[str]:
     return [_LEGACY_INDEX, *(f"index:{n:02d}" for n in range(LEGACY_BUCKETS))]
 
 
-def _door(slot: int) -> str:
-    return f"writer:{slot}:door"
+def _door(slot: int, epoch: int = 0) -> str:
+    # Epoch 0's door is also what readers walk: it says the slot was ever claimed.
+    return f"writer:{slot}:door" if epoch == 0 else f"writer:{slot}:door:{epoch}"
 
 
-def _race(slot: int) -> str:
-    return f"writer:{slot}:race"
+def _race(slot: int, epoch: int = 0) -> str:
+    return f"writer:{slot}:race" if epoch == 0 else f"writer:{slot}:race:{epoch}"
+
+
+def _closed(slot: int) -> str:
+    return f"writer:{slot}:closed"
 
 
 def _page(kind: str, slot: int, page: int) -> str:
@@ -155,8 +183,10 @@ class AssetStateStoreBackend:
         self.read_only = read_only
         self._token = token()
         self._slot: int | None = None
+        self._epoch = 0
         # What this writer wrote, by page, so that a batch rewrites its pages without reading them.
         self._position: dict[str, int] = {}
+        self._positions = 0  # positions taken in the slot's pages, by this writer and those before it
         self._entry_pages: list[dict[str, dict[str, Any]]] = []
         self._summary_pages: list[dict[str, list[Any]]] = []
 
@@ -251,7 +281,10 @@ class AssetStateStoreBackend:
         touched_summaries: set[int] = set()
         for entry in entries:
             key = entry["schedule_key"]
-            position = self._position.setdefault(key, len(self._position))
+            position = self._position.get(key)
+            if position is None:
+                position = self._position[key] = self._positions
+                self._positions += 1
             at_entry, at_summary = position // ENTRIES_PER_PAGE, position // SUMMARIES_PER_PAGE
             if at_entry == len(self._entry_pages):
                 self._entry_pages.append({})
@@ -268,23 +301,81 @@ class AssetStateStoreBackend:
             self.accessor.set(_page(_SUMMARY_PAGES, slot, page), self._summary_pages[page])
 
     def _claim_slot(self) -> int:
-        """The writer slot this registry alone writes: won through the splitter described above."""
+        """The writer slot this registry alone writes: a closed one handed on, or a fresh one, each won
+        through the splitter described above."""
         if self._slot is not None:
+            return self._slot
+        if self._continue_a_closed_slot():
+            assert self._slot is not None
             return self._slot
         hint = self.accessor.get(_HINT, None)
         slot = hint if isinstance(hint, int) and hint >= 0 else 0
         spread = random.Random(self._token)
-        while True:
-            self.accessor.set(_race(slot), self._token)
-            if self.accessor.get(_door(slot), None) is None:
-                self.accessor.set(_door(slot), True)
-                if self.accessor.get(_race(slot), None) == self._token:
-                    break
+        while not self._split(slot, 0):
             # Losers scatter over the next few slots: racing on together, they would keep colliding.
             slot += 1 + spread.randrange(SLOT_SPREAD)
         self.accessor.set(_HINT, slot + 1)
-        self._slot = slot
+        self._slot, self._epoch = slot, 0
         return slot
+
+    def _split(self, slot: int, epoch: int) -> bool:
+        """The splitter: True for at most one writer of ``slot``'s ``epoch``, and for one running alone."""
+        self.accessor.set(_race(slot, epoch), self._token)
+        if self.accessor.get(_door(slot, epoch), None) is not None:
+            return False
+        self.accessor.set(_door(slot, epoch), True)
+        return bool(self.accessor.get(_race(slot, epoch), None) == self._token)
+
+    def _free_slots(self) -> list[int]:
+        free = self.accessor.get(_FREE, None)
+        return [slot for slot in free if isinstance(slot, int)] if isinstance(free, list) else []
+
+    def _continue_a_closed_slot(self) -> bool:
+        """Win the next epoch of a slot the free hint names, and carry on after its last pages."""
+        free = self._free_slots()
+        # Each writer its own order: writers starting at once would otherwise all race for the first.
+        random.Random(self._token).shuffle(free)
+        taken: set[int] = set()
+        for slot in free[:REUSE_TRIES]:
+            closed = self.accessor.get(_closed(slot), None)
+            epoch = int(closed["epoch"]) + 1 if isinstance(closed, dict) else 0
+            # Its next epoch's door already open: taken by another writer (or by none: a splitter may
+            # refuse every racer); a slot named twice in the hint is met here too.
+            if not epoch or self.accessor.get(_door(slot, epoch), None) is not None:
+                taken.add(slot)
+                continue
+            if not self._split(slot, epoch):
+                continue
+            positions = int(closed["positions"])
+            entry_page, summary_page = positions // ENTRIES_PER_PAGE, positions // SUMMARIES_PER_PAGE
+            # Full pages before these are never rewritten: no key of this writer is placed in them.
+            self._entry_pages = [{} for _ in range(entry_page)]
+            self._summary_pages = [{} for _ in range(summary_page)]
+            last_entries = self.accessor.get(_page(_ENTRY_PAGES, slot, entry_page), None)
+            self._entry_pages.append(last_entries if isinstance(last_entries, dict) else {})
+            last_summaries = self.accessor.get(_page(_SUMMARY_PAGES, slot, summary_page), None)
+            self._summary_pages.append(last_summaries if isinstance(last_summaries, dict) else {})
+            # The last page's keys keep a place in it (which one does not matter: 50 divides 500).
+            start = entry_page * ENTRIES_PER_PAGE
+            self._position = {key: start + n for n, key in enumerate(self._entry_pages[-1])}
+            self._positions = max(positions, start + len(self._position))
+            self._slot, self._epoch = slot, epoch
+            taken.add(slot)
+            self.accessor.set(_FREE, [free for free in self._free_slots() if free not in taken])
+            return True
+        return False
+
+    def close(self) -> None:
+        """Hand this writer's slot on (see "Slots handed on"); a later write by this object claims another."""
+        if self._slot is None or self.read_only:
+            return
+        slot = self._slot
+        self.accessor.set(_closed(slot), {"epoch": self._epoch, "positions": self._positions})
+        self.accessor.set(
+            _FREE, [*(free for free in self._free_slots() if free != slot), slot][-FREE_HINT_LENGTH:]
+        )
+        self._slot, self._epoch, self._position, self._positions = None, 0, {}, 0
+        self._entry_pages, self._summary_pages = [], []
 
 
 def _summary_item(entry: dict[str, Any]) -> list[Any]:

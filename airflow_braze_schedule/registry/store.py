@@ -160,6 +160,14 @@ class ScheduleRegistry:
     def __repr__(self) -> str:
         return f"<ScheduleRegistry {self.workspace!r} in {self.backend.description}>"
 
+    def close(self) -> None:
+        """Done for now: the SQL store closes its connection, the asset store hands its writer slot on.
+        Reading or writing afterwards still works (the connection is opened, or a slot claimed, again)."""
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            with self._lock:
+                close()
+
     def get(self, schedule_key: str) -> RegistryEntry | None:
         """The entry for a key, or None if the key was never used."""
         check_schedule_key(schedule_key)

@@ -67,6 +67,14 @@ def read_registry(kind: str, braze_conn_id: str = "braze_default") -> ScheduleRe
     return ScheduleRegistry(AssetStateStoreBackend(_DbAssetStore(uri), uri=uri), workspace=braze_conn_id)
 
 
+def writer_slots(braze_conn_id: str = "braze_default") -> int:
+    """How many writer slots the asset registry of ``braze_conn_id`` has (its ``writer:<n>:door`` values)."""
+    from airflow_braze_schedule.registry.asset_store import MetadataDbAssetStore
+
+    doors = MetadataDbAssetStore(schedules_asset_uri(braze_conn_id)).values_with_prefix("writer:")
+    return sum(1 for name in doors if name.endswith(":door"))
+
+
 def registry_param(kind: str) -> Any:
     marks = [] if kind != "asset" or HAS_ASSET_STATE_STORE else [pytest.mark.skip(reason=NO_ASSET_STORE)]
     return pytest.param(kind, marks=marks, id=kind)

@@ -21,6 +21,7 @@ from airflow_braze_schedule.registry import RegistryQuery, RegistryReadOnlyError
 from airflow_braze_schedule.registry.asset_store import (
     ENTRIES_PER_PAGE,
     SLOT_SPREAD,
+    SUMMARIES_PER_PAGE,
     AssetStateStoreBackend,
     legacy_index_names,
 )
@@ -43,6 +44,9 @@ class SharedStore:
         self.random = random.Random(seed)
         self.calls: Counter[str] = Counter()
         self.writers_of: defaultdict[str, set[int]] = defaultdict(set)
+        self.write_order: defaultdict[str, list[Any]] = defaultdict(list)
+        #: Who writes, if the test names its writers (``store.writer.name = ...``), else the thread.
+        self.writer = threading.local()
 
     def _pause(self) -> None:
         if self.delay:
@@ -64,6 +68,7 @@ class SharedStore:
             self.calls["set"] += 1
             self.values[key] = _copy(value)
             self.writers_of[key].add(threading.get_ident())
+            self.write_order[key].append(getattr(self.writer, "name", threading.get_ident()))
         self._pause()
 
 
@@ -274,3 +279,143 @@ def test_an_answer_written_just_before_a_crash_is_listed_not_its_intent() -> Non
         ["c/0", "c/1", "c/2"], "scheduled"
     )
     assert all(entry.pending is None for entry in listed.values())
+
+
+# --- slots handed on ---------------------------------------------------------------------------------
+
+
+def _doors(store: SharedStore) -> list[str]:
+    return sorted(name for name in store.values if name.startswith("writer:") and name.endswith(":door"))
+
+
+def _one_writer_at_a_time(store: SharedStore, name: str) -> bool:
+    """A value's writers took turns: once another thread wrote it, the earlier one never wrote it again."""
+    order = [
+        ident
+        for n, ident in enumerate(store.write_order[name])
+        if n == 0 or store.write_order[name][n - 1] != ident
+    ]
+    return len(order) == len(set(order))
+
+
+def test_writers_that_close_hand_one_slot_on_and_fill_its_pages() -> None:
+    """A daily DAG's mapped upserts, one after another: one slot, pages filled, not one slot per task."""
+    store = SharedStore()
+    for n in range(120):
+        own = registry(store)
+        own.put_many([RegistryEntry(f"day/{n:03d}").intend({"op": "create"}, ACTOR)])
+        own.put_many([created(f"day/{n:03d}")])
+        own.close()
+
+    assert _doors(store) == ["writer:0:door"]
+    assert sorted(name for name in store.values if name.startswith("entries:")) == [
+        "entries:0:0",
+        "entries:0:1",
+        "entries:0:2",
+    ]
+    assert [len(store.values[f"entries:0:{p}"]) for p in range(3)] == [ENTRIES_PER_PAGE, ENTRIES_PER_PAGE, 20]
+    assert len(store.values["summaries:0:0"]) == 120
+    listed = registry(store, read_only=True).scope("day/")
+    assert sorted(listed) == [f"day/{n:03d}" for n in range(120)]
+    assert all(entry.state == "scheduled" and entry.pending is None for entry in listed.values())
+    assert store.values["writer:0:closed"] == {"epoch": 119, "positions": 120}
+
+
+def test_a_key_written_again_by_a_later_writer_of_the_slot_is_read_at_its_newest() -> None:
+    store = SharedStore()
+    first = registry(store)
+    first.put_many([created("again/1"), created("again/2")])
+    first.close()
+    second = registry(store)
+    second.put_many([second.require("again/1").record("cancel", ACTOR, state="cancelled", outcome="applied")])
+    second.close()
+
+    assert _doors(store) == ["writer:0:door"]
+    listed = registry(store, read_only=True).scope("again/")
+    assert {key: entry.state for key, entry in listed.items()} == {
+        "again/1": "cancelled",
+        "again/2": "scheduled",
+    }
+    page = registry(store, read_only=True).query(RegistryQuery(prefix="again/", state="cancelled"))
+    assert [entry.schedule_key for entry in page.entries] == ["again/1"]
+
+
+def test_a_slot_whose_writer_has_not_closed_is_never_taken() -> None:
+    store = SharedStore()
+    running = registry(store)
+    running.put_many([created("open/1")])
+    other = registry(store)
+    other.put_many([created("open/2")])  # the first writer is still at work: a slot of its own
+    assert _doors(store) == ["writer:0:door", "writer:1:door"]
+
+    running.put_many([created("open/3")])  # still its own slot's pages
+    assert set(store.values["entries:0:0"]) == {"open/1", "open/3"}
+    running.close()
+    later = registry(store)
+    later.put_many([created("open/4")])
+    assert _doors(store) == ["writer:0:door", "writer:1:door"]
+    assert set(store.values["entries:0:0"]) == {"open/1", "open/3", "open/4"}
+    assert sorted(registry(store).scope("open/")) == ["open/1", "open/2", "open/3", "open/4"]
+
+
+def test_a_writer_writing_after_close_claims_a_slot_again() -> None:
+    store = SharedStore()
+    own = registry(store)
+    own.put_many([created("reopen/1")])
+    own.close()
+    own.put_many([created("reopen/2")])  # the object goes on: it continues the slot it handed on
+    successor = registry(store)
+    successor.put_many([created("reopen/3")])  # the slot is taken again: a fresh one
+    assert _doors(store) == ["writer:0:door", "writer:1:door"]
+    assert sorted(registry(store).scope("reopen/")) == ["reopen/1", "reopen/2", "reopen/3"]
+
+
+def test_racing_writers_that_close_and_start_again_lose_no_key_and_never_share_a_page_at_once() -> None:
+    store = SharedStore(delay=0.002, seed=4)
+    writers, rounds, batch = 16, 3, 3
+
+    def write(n: int) -> None:
+        for r in range(rounds):
+            store.writer.name = (n, r)
+            own = registry(store)
+            keys = [f"turns/{n:02d}/{r}/{k}" for k in range(batch)]
+            own.put_many([RegistryEntry(key).intend({"op": "create"}, ACTOR) for key in keys])
+            own.put_many([created(key) for key in keys])
+            own.close()
+
+    run_threads(writers, write)
+
+    listed = registry(store).scope("turns/")
+    missing = {
+        f"turns/{n:02d}/{r}/{k}" for n in range(writers) for r in range(rounds) for k in range(batch)
+    } - set(listed)
+    assert not missing, (
+        missing,
+        {k: v for k, v in store.values.items() if k.startswith(("writer", "entries"))},
+    )
+    assert all(entry.state == "scheduled" and entry.pending is None for entry in listed.values())
+    pages = [name for name in store.values if name.startswith(("entries:", "summaries:"))]
+    assert all(_one_writer_at_a_time(store, name) for name in pages)
+    assert all(len(store.values[name]) <= ENTRIES_PER_PAGE for name in pages if name.startswith("entries:"))
+    assert all(
+        len(store.values[name]) <= SUMMARIES_PER_PAGE for name in pages if name.startswith("summaries:")
+    )
+
+
+def test_writers_taking_turns_on_a_few_threads_keep_the_slots_few() -> None:
+    """Four threads, each opening, writing and closing a registry twenty times: fewer slots than registries.
+
+    Writers starting together may still take fresh slots (a splitter can refuse every racer, and the
+    free hint is written without compare-and-set); one after another they share one slot (above)."""
+    store = SharedStore(delay=0.0005, seed=5)
+
+    def write(n: int) -> None:
+        for r in range(20):
+            own = registry(store)
+            own.put_many([created(f"few/{n}/{r:02d}")])
+            own.close()
+
+    run_threads(4, write)
+
+    assert len(registry(store).scope("few/")) == 80
+    assert len(_doors(store)) < 64  # about 30 to 45 here; without handing on, 80 or more

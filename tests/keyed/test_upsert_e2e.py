@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import task_states
-from tests.keyed.keyed_support import live_by_user, read_registry, send_time, unique_prefix
+from tests.keyed.keyed_support import live_by_user, read_registry, send_time, unique_prefix, writer_slots
 
 DAGS = "braze_e2e_keyed.py"
 
@@ -16,6 +16,7 @@ def test_upsert_lifecycle_and_changes_by_key_from_other_dags(run_dag_logged, fak
     key = unique_prefix() + "order-4711/reminder"
     local = {"time": send_time(days=4)[:-1], "in_local_time": True}
     upsert = f"braze_e2e_keyed_upsert_{registry_kind}"
+    slots_before = writer_slots() if registry_kind == "asset" else 0
 
     first = run_dag_logged(DAGS, upsert, run_conf=_conf(key, "u1", local))
     assert task_states(first.dag_run) == {"upsert": "success"}
@@ -65,6 +66,9 @@ def test_upsert_lifecycle_and_changes_by_key_from_other_dags(run_dag_logged, fak
     entry = read_registry(registry_kind).require(key)
     assert (entry.state, entry.outcome) == ("cancelled", "applied")
     assert entry.history[-1]["dag_id"] == f"braze_e2e_keyed_cancel_{registry_kind}"
+    if registry_kind == "asset":
+        # Five writing tasks, one after another: each hands its writer slot on to the next.
+        assert writer_slots() - slots_before <= 1
 
     # Cancelling again: a no-op that says so. An unknown key: a clear error, no request.
     before = len(fake_braze.received)
