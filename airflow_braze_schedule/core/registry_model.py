@@ -51,6 +51,21 @@ DEFAULT_FREEZE_WINDOW = timedelta(minutes=15)
 
 MAX_KEY_LENGTH = 400
 
+#: The fields of a history line, in order: what :meth:`RegistryEntry.record` writes, what the SQL store's
+#: history table has a column for, and what the schedules page shows of a change.
+HISTORY_FIELDS = (
+    "seq",
+    "at",
+    "action",
+    "state",
+    "outcome",
+    "schedule_id",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "note",
+)
+
 
 def check_schedule_key(value: Any, field_name: str = "schedule_key") -> str:
     """A schedule key is a non-empty string of printable characters, at most 400 of them."""
@@ -171,9 +186,14 @@ def check_window(name: str, value: Any) -> timedelta:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class RegistryEntry:
     """What the registry holds for one schedule key (JSON-serialisable through :meth:`to_json`).
+
+    An entry read by key (``ScheduleRegistry.get``, ``get_many``) carries its whole history. An entry
+    from a listing (``scope``, ``query``) carries only its last history line, and says so with
+    ``partial_history``: a listing of many keys must not hold every key's history. Writing such an entry
+    loses nothing: the registry joins its lines to the stored ones first (``ScheduleRegistry.put_many``).
 
     :param schedule_key: the user's name for the send.
     :param handle: the handle (``ScheduleHandle.to_xcom()``) of the schedule serving the key, or None
@@ -185,6 +205,8 @@ class RegistryEntry:
     :param pending: the intent written before a request and cleared once its answer is recorded; a retry
         that finds one knows what was under way.
     :param history: one dict per change, oldest first.
+    :param partial_history: ``history`` holds only the newest lines (the entry came from a listing); not
+        stored.
     """
 
     schedule_key: str
@@ -196,6 +218,7 @@ class RegistryEntry:
     pending: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     updated_at: str | None = None
+    partial_history: bool = field(default=False, repr=False, compare=False)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -275,7 +298,10 @@ class RegistryEntry:
     # --- storing -------------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The stored fields (never ``partial_history``), copied: the value is the caller's to keep."""
+        value = dataclasses.asdict(self)
+        del value["partial_history"]
+        return value
 
     @classmethod
     def from_json(cls, value: Any) -> RegistryEntry:
@@ -283,8 +309,28 @@ class RegistryEntry:
             value = json.loads(value)
         if not isinstance(value, dict) or not isinstance(value.get("schedule_key"), str):
             raise ValueError(f"not a registry entry: {str(value)[:200]!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in value.items() if k in names})
+        return cls(**{k: v for k, v in value.items() if k in _STORED_FIELDS})
+
+    @classmethod
+    def listed(cls, value: Any, shared: dict[Any, Any] | None = None) -> RegistryEntry:
+        """An entry as a listing gives it: its last history line only, marked ``partial_history``.
+
+        :param shared: a dict kept across one listing's entries: the text of their last lines (the same
+            few DAG runs, tasks, actions and instants, again and again) is held once, not per entry.
+        """
+        entry = cls.from_json(value)
+        last = entry.history[-1] if entry.history else None
+        if last is not None and "seq" not in last:  # lines once had no seq: their place stood for it
+            last = {"seq": len(entry.history) - 1, **last}
+        if last is not None and shared is not None:
+            last = {
+                name: shared.setdefault(item, item) if type(item) is str else item
+                for name, item in last.items()
+            }
+            entry.updated_at = shared.setdefault(entry.updated_at, entry.updated_at)
+        entry.history = [last] if last is not None else []
+        entry.partial_history = True
+        return entry
 
     def summary(self, now: datetime | None = None) -> dict[str, Any]:
         """The entry as users read it: key, state (with ``presumed_sent``), outcome, handle, last change."""
@@ -298,3 +344,7 @@ class RegistryEntry:
             "updated_at": self.updated_at,
             "last_change": self.history[-1] if self.history else None,
         }
+
+
+#: The fields :meth:`RegistryEntry.to_json` stores and :meth:`RegistryEntry.from_json` reads.
+_STORED_FIELDS = frozenset(f.name for f in dataclasses.fields(RegistryEntry)) - {"partial_history"}

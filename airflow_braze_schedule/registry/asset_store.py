@@ -8,10 +8,12 @@ request to Airflow's API server, so the layout is made for few calls.
 Layout
 ------
 
-* ``entry:<schedule_key>``: the whole entry of one key, as always; what :meth:`load` reads.
+* ``entry:<schedule_key>``: the whole entry of one key with its whole history (up to ``MAX_HISTORY``
+  lines), as always; what :meth:`load` reads.
 * Writer slots ``writer:<n>:door`` / ``writer:<n>:race`` (``n`` = 0, 1, 2, ...): each registry object
   that writes claims one slot for itself (below), once, and then alone writes its **pages**:
-  ``entries:<n>:<p>`` (up to :data:`ENTRIES_PER_PAGE` whole entries) and ``summaries:<n>:<p>`` (up to
+  ``entries:<n>:<p>`` (up to :data:`ENTRIES_PER_PAGE` entries, each with its last history line only:
+  a listing gives no more, and keeps pages small and fast to read) and ``summaries:<n>:<p>`` (up to
   :data:`SUMMARIES_PER_PAGE` summaries: state, the send's first and last instants, the entry's version).
   A key keeps its place in its writer's pages; a batch rewrites only the pages it touched, so its cost
   does not grow with the registry. Pages of a slot are written in order, so they are contiguous.
@@ -20,7 +22,9 @@ Layout
 Listing reads every slot's door and pages, up to a run of doors never opened (a few calls per writer and
 one per page, never one per key); a key changed by several writers is in several pages and the newest
 version wins (the seq of its last history line). A query reads only the summary
-pages, then the page of entries it answers.
+pages, then the page of entries it answers. Either gives each entry with its last history line only
+(``RegistryEntry.partial_history``); writing such an entry back first joins it to the history in
+``entry:<key>`` (``ScheduleRegistry.put_many``, one batched read), so ``entry:<key>`` never loses a line.
 
 Why no key is lost when writers race
 -------------------------------------
@@ -50,7 +54,9 @@ no page has two writers.
 Registries written before (one ``entry:<key>`` per key, listed in ``index:00`` .. ``index:31``, or in
 the single ``index`` before that) are still read: listing reads those 33 index values too and loads the
 entries of the keys no page holds yet, and a registry that may write copies them into its own pages,
-so the next listing does not load them one by one. Nothing old is changed or deleted.
+so the next listing does not load them one by one. Pages written before hold whole entries: they are
+read as they are and listed with the last line only, as the registry lists every entry. Nothing old is
+changed or deleted.
 """
 
 from __future__ import annotations
@@ -86,7 +92,8 @@ _ENTRY = "entry:"
 #: The single index of the first registries, and the 32 buckets that followed it: read, never written.
 _LEGACY_INDEX = "index"
 LEGACY_BUCKETS = 32
-#: Whole entries per page (with a short history a page stays near Airflow's 64 KB advice per value).
+#: Entries per page (each with its last history line: a page stays well under Airflow's 64 KB advice
+#: per value).
 ENTRIES_PER_PAGE = 50
 #: Summaries per page: about 100 bytes each.
 SUMMARIES_PER_PAGE = 500
@@ -257,7 +264,7 @@ class AssetStateStoreBackend:
                 self._entry_pages.append({})
             if at_summary == len(self._summary_pages):
                 self._summary_pages.append({})
-            self._entry_pages[at_entry][key] = entry
+            self._entry_pages[at_entry][key] = _last_line_only(entry)
             self._summary_pages[at_summary][key] = _summary_item(entry)
             touched_entries.add(at_entry)
             touched_summaries.add(at_summary)
@@ -285,6 +292,12 @@ class AssetStateStoreBackend:
         self.accessor.set(_HINT, slot + 1)
         self._slot = slot
         return slot
+
+
+def _last_line_only(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as its page keeps it: its last history line only (``entry:<key>`` keeps them all)."""
+    history = entry.get("history") or []
+    return {**entry, "history": history[-1:]} if len(history) > 1 else entry
 
 
 def _summary_item(entry: dict[str, Any]) -> list[Any]:
