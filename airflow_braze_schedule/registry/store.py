@@ -247,16 +247,22 @@ class ScheduleRegistry:
             entry.history = entry.history[-MAX_HISTORY:]
         return entry.to_json()
 
-    def _complete_histories(self, entries: builtins.list[RegistryEntry]) -> None:
+    def complete_histories(self, entries: Iterable[RegistryEntry]) -> None:
+        """Give each listed entry (``partial_history``) its whole history, in place: one batched read of
+        those keys. For code that reads further back than the last change of entries it listed."""
+        with self._lock:
+            self._complete_histories(list(entries), writing=False)
+
+    def _complete_histories(self, entries: builtins.list[RegistryEntry], *, writing: bool = True) -> None:
         """Give each listed entry (``partial_history``) the stored lines older than its own, in place.
 
         One batched read of those keys' stored entries; each keeps the stored lines whose seq is below
         its first line's, then its own lines, and is whole from then on (writing it again needs no read).
-        A backend that keeps every line apart from the entry (``keeps_history_apart``: the SQL store's
-        history table) needs none of this: it stores the lines it has not got yet.
+        Before a write, a backend that keeps every line apart from the entry (``keeps_history_apart``:
+        the SQL store's history table) needs none of this: it stores the lines it has not got yet.
         """
         partial = [entry for entry in entries if entry.partial_history]
-        if not partial or getattr(self.backend, "keeps_history_apart", False):
+        if not partial or (writing and getattr(self.backend, "keeps_history_apart", False)):
             return
         stored = self._load_many([entry.schedule_key for entry in partial])
         for entry in partial:

@@ -94,6 +94,17 @@ def test_a_change_made_through_a_listed_entry_keeps_every_line(any_registry) -> 
     assert _actions(any_registry.scope("orders/")["orders/1"].history) == ["update"]
 
 
+def test_complete_histories_reads_the_lines_a_listing_left_out(any_registry) -> None:
+    _three_lines(any_registry, "orders/1")
+    _three_lines(any_registry, "orders/2")
+    listed = any_registry.scope("orders/")
+    listed["orders/2"].record("update", OTHER, state=UPDATED)  # a line not written yet stays
+    any_registry.complete_histories(listed.values())
+    assert not any(entry.partial_history for entry in listed.values())
+    assert _actions(listed["orders/1"].history) == ["intent:create", "create", "cancel"]
+    assert _actions(listed["orders/2"].history) == ["intent:create", "create", "cancel", "update"]
+
+
 def test_a_listed_entry_written_again_reads_its_stored_entry_once() -> None:
     store = SharedStore()
     writer = registry(store)
