@@ -312,23 +312,17 @@ class RegistryEntry:
         return cls(**{k: v for k, v in value.items() if k in _STORED_FIELDS})
 
     @classmethod
-    def listed(cls, value: Any, shared: dict[Any, Any] | None = None) -> RegistryEntry:
+    def listed(
+        cls, value: Any, shared: dict[Any, Any] | None = None, *, compact: bool = True
+    ) -> RegistryEntry:
         """An entry as a listing gives it: its last history line only, marked ``partial_history``.
 
-        :param shared: a dict kept across one listing's entries: the text of their last lines (the same
-            few DAG runs, tasks, actions and instants, again and again) is held once, not per entry.
+        :param shared: a dict kept across one listing's entries, see :func:`listed_value`.
+        :param compact: False if ``value`` already comes from :func:`listed_value`.
         """
-        entry = cls.from_json(value)
-        last = entry.history[-1] if entry.history else None
-        if last is not None and "seq" not in last:  # lines once had no seq: their place stood for it
-            last = {"seq": len(entry.history) - 1, **last}
-        if last is not None and shared is not None:
-            last = {
-                name: shared.setdefault(item, item) if type(item) is str else item
-                for name, item in last.items()
-            }
-            entry.updated_at = shared.setdefault(entry.updated_at, entry.updated_at)
-        entry.history = [last] if last is not None else []
+        if isinstance(value, str):
+            value = json.loads(value)
+        entry = cls.from_json(listed_value(value, {} if shared is None else shared) if compact else value)
         entry.partial_history = True
         return entry
 
@@ -344,6 +338,45 @@ class RegistryEntry:
             "updated_at": self.updated_at,
             "last_change": self.history[-1] if self.history else None,
         }
+
+
+#: Fields of an entry, or of a history line, whose text differs from key to key: never shared.
+_OWN_TEXT = frozenset({"schedule_key", "schedule_id", "fingerprint", "content_fingerprint", "note"})
+
+
+def listed_value(value: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
+    """An entry's JSON as a listing keeps it: its last history line only, and small.
+
+    A listing holds many entries at once, and parsed JSON holds its own copy of every name and text
+    (``"dag_id"``, ``"run_id"``, the same few actions, instants and states again and again): each name
+    and each repeated text is held once in ``shared``, one dict for a whole listing. A history line
+    without a seq (lines once had none) gets its place in the history as one.
+    """
+    history = value.get("history") or []
+    last = history[-1] if history else None
+    if last is not None and "seq" not in last:
+        last = {"seq": len(history) - 1, **last}
+    compact = _shared_dict(value, shared)
+    handle = compact.get("handle")
+    if isinstance(handle, dict):
+        compact["handle"] = handle = _shared_dict(handle, shared)
+        if isinstance(handle.get("schedule"), dict):
+            handle[shared.setdefault("schedule", "schedule")] = _shared_dict(handle["schedule"], shared)
+    if last is not None:
+        last = _shared_dict(last, shared)
+        if isinstance(handle, dict) and last.get("schedule_id") == handle.get("schedule_id"):
+            last["schedule_id"] = handle.get("schedule_id")  # one text for both
+    compact[shared.setdefault("history", "history")] = [last] if last is not None else []
+    return compact
+
+
+def _shared_dict(value: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
+    return {
+        shared.setdefault(name, name): item
+        if type(item) is not str or name in _OWN_TEXT
+        else shared.setdefault(item, item)
+        for name, item in value.items()
+    }
 
 
 #: The fields :meth:`RegistryEntry.to_json` stores and :meth:`RegistryEntry.from_json` reads.

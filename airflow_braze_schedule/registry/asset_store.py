@@ -65,11 +65,12 @@ import json
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.assets import schedules_asset, schedules_asset_uri
+from airflow_braze_schedule.core.registry_model import listed_value
 from airflow_braze_schedule.registry.store import (
     RegistryQuery,
     RegistryReadOnlyError,
@@ -129,7 +130,7 @@ def entry_version(entry: dict[str, Any]) -> int:
     return int(history[-1].get("seq", -1)) if history else -1
 
 
-def _newest(pages: list[dict[str, Any]], version: Callable[[Any], int]) -> dict[str, Any]:
+def _newest(pages: Iterable[dict[str, Any]], version: Callable[[Any], int]) -> dict[str, Any]:
     """Every key of the pages at its newest copy; most pages share no key, and those merge whole."""
     newest: dict[str, Any] = {}
     for page in pages:
@@ -183,12 +184,17 @@ class AssetStateStoreBackend:
         values = self._get_many(_ENTRY + key for key in schedule_keys)
         return {name[len(_ENTRY) :]: value for name, value in values.items() if isinstance(value, dict)}
 
-    def _pages(self, kind: str) -> list[dict[str, Any]]:
-        """Every writer's pages of one kind: by prefix if the store can list, else slot by slot."""
+    def _pages(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Every writer's pages of one kind, one at a time: by prefix if the store can list (as it reads
+        them if it can), else slot by slot."""
+        pages_with_prefix = getattr(self.accessor, "pages_with_prefix", None)
         values_with_prefix = getattr(self.accessor, "values_with_prefix", None)
+        if pages_with_prefix is not None:
+            yield from (value for value in pages_with_prefix(kind) if isinstance(value, dict))
+            return
         if values_with_prefix is not None:
-            return [value for value in values_with_prefix(kind).values() if isinstance(value, dict)]
-        pages = []
+            yield from (value for value in values_with_prefix(kind).values() if isinstance(value, dict))
+            return
         slot, shut = 0, 0
         while shut < SLOT_SPREAD:  # past the last open door, every door within reach of a writer is shut
             if self.accessor.get(_door(slot), None) is None:
@@ -197,10 +203,9 @@ class AssetStateStoreBackend:
                 shut = 0
                 page = 0
                 while isinstance(value := self.accessor.get(_page(kind, slot, page), None), dict):
-                    pages.append(value)
+                    yield value
                     page += 1
             slot += 1
-        return pages
 
     def _legacy_keys(self, listed: Iterable[str]) -> list[str]:
         """Keys of the old index values that no page lists yet."""
@@ -210,14 +215,24 @@ class AssetStateStoreBackend:
                 keys.update(key for key in value if isinstance(key, str))
         return sorted(keys.difference(listed))
 
+    #: Listings give ``listed_value``'s values (see :meth:`load_scope`).
+    lists_compact = True
+
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
-        newest = _newest(self._pages(_ENTRY_PAGES), entry_version)
+        """Every entry under ``prefix`` as a listing keeps it (``listed_value``), made page by page as the
+        pages are read: old pages holding whole entries are never all held at once."""
+        shared: dict[Any, Any] = {}
+        pages = (
+            {key: listed_value(value, shared) for key, value in page.items() if isinstance(value, dict)}
+            for page in self._pages(_ENTRY_PAGES)
+        )
+        newest = _newest(pages, entry_version)
         # A crash between a batch's entries and its pages leaves the pages older: only intents matter.
         pending = [key for key, value in newest.items() if value.get("pending")]
         for key, value in self.load_many(pending).items():
             if entry_version(value) > entry_version(newest[key]):
-                newest[key] = value
-        newest.update(self._adopt_legacy(newest))
+                newest[key] = listed_value(value, shared)
+        newest.update((key, listed_value(value, shared)) for key, value in self._adopt_legacy(newest).items())
         return {key: value for key, value in newest.items() if key.startswith(prefix)}
 
     def _adopt_legacy(self, listed: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -234,7 +249,8 @@ class AssetStateStoreBackend:
         matched = sorted(query.select(newest.items(), now))
         keys = matched[query.offset : query.offset + query.limit]
         entries = self.load_many(keys)
-        return len(matched), [entries[key] for key in keys if key in entries]
+        shared: dict[Any, Any] = {}
+        return len(matched), [listed_value(entries[key], shared) for key in keys if key in entries]
 
     # --- writing --------------------------------------------------------------------------------------
 
@@ -317,6 +333,8 @@ def _among(keys: list[str], column: Any) -> Any:
 #: Summary pages parsed by this process, by (asset uri, value key): (the row's updated_at, the value).
 #: A schedules page is asked again and again (page 2, 3, ...): only pages written since are parsed again.
 _SUMMARY_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
+#: Rows a metadata-database listing reads at a time.
+PAGES_PER_FETCH = 20
 _SUMMARY_CACHE_LOCK = threading.Lock()
 
 
@@ -356,6 +374,28 @@ class MetadataDbAssetStore:
         for start in range(0, len(keys), 500):
             found.update(self._select(partial(_among, keys[start : start + 500])))
         return found
+
+    def pages_with_prefix(self, prefix: str) -> Iterator[Any]:
+        """The values whose keys start with ``prefix``, parsed one at a time as the rows arrive."""
+        from airflow.models.asset import AssetModel
+        from airflow.models.asset_state_store import AssetStateStoreModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        if prefix == _SUMMARY_PAGES:  # kept parsed between readers: see values_with_prefix
+            yield from self.values_with_prefix(prefix).values()
+            return
+        with create_session() as session:
+            rows = session.execute(
+                select(AssetStateStoreModel.value)
+                .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
+                .where(
+                    AssetModel.uri == self.uri, AssetStateStoreModel.key.startswith(prefix, autoescape=True)
+                )
+                .execution_options(yield_per=PAGES_PER_FETCH)
+            )
+            for (value,) in rows:
+                yield json.loads(value)
 
     def values_with_prefix(self, prefix: str) -> dict[str, Any]:
         def under_prefix(column: Any) -> Any:

@@ -34,6 +34,7 @@ from airflow_braze_schedule.core.registry_model import (
     PRESUMED_SENT,
     SCHEDULED,
     UPDATED,
+    listed_value,
     utc_now,
 )
 from airflow_braze_schedule.registry.store import (
@@ -55,6 +56,8 @@ DEFAULT_TABLE = "braze_schedule_registry"
 #: 999 parameters per statement (16 columns x 50 rows = 800).
 KEYS_PER_STATEMENT = 500
 ROWS_PER_STATEMENT = 50
+#: Rows a listing reads and parses at a time.
+ROWS_PER_FETCH = 1000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,50}")
 
 _COLUMNS = (
@@ -129,6 +132,11 @@ class SqlBackend:
     :param table: the table's name (letters, digits, underscores); the history table adds ``_history``.
     :param read_only: refuse to write, and create no table (a reader outside a task).
     """
+
+    #: A listed entry (last history line only) needs no joining before it is saved: see above.
+    keeps_history_apart = True
+    #: Listings give ``listed_value``'s values (see :meth:`load_scope`).
+    lists_compact = True
 
     def __init__(
         self, hook: Any, *, workspace: str, table: str = DEFAULT_TABLE, read_only: bool = False
@@ -218,13 +226,18 @@ class SqlBackend:
             ) from error
 
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Every entry under ``prefix`` as a listing keeps it (``listed_value``), made as the rows arrive:
+        never every row's text, nor every entry's parsed JSON, at once."""
+        found: dict[str, dict[str, Any]] = {}
+        shared: dict[Any, Any] = {}
         with self._reading() as cursor:
             cursor.execute(
                 f"SELECT schedule_key, entry FROM {self.table} WHERE {self._prefix_clause(prefix)}",
                 (self.workspace, prefix),
             )
-            rows = cursor.fetchall()
-        return {key: json.loads(entry) for key, entry in rows}
+            while rows := cursor.fetchmany(ROWS_PER_FETCH):
+                found.update(zip((key for key, _ in rows), _listed(rows, shared), strict=True))
+        return found
 
     def _prefix_clause(self, prefix: str) -> str:
         # SUBSTR rather than LIKE: a prefix with % or _ in it needs no escaping.
@@ -266,7 +279,7 @@ class SqlBackend:
                 tuple(params),
             )
             rows = cursor.fetchall()
-        return int(total), [json.loads(entry) for (entry,) in rows]
+        return int(total), _listed(rows, {})
 
     def save(self, entry: dict[str, Any]) -> None:
         self.save_many([entry])
@@ -353,6 +366,13 @@ class SqlBackend:
             int(line.get("seq", -1)),
             *(line.get(name) for name in HISTORY_FIELDS[1:]),
         )
+
+
+def _listed(rows: list[Any], shared: dict[Any, Any]) -> list[dict[str, Any]]:
+    """The ``entry`` column (the last item) of rows, as a listing keeps each: parsed as one JSON array, so
+    the names in them are read once, not once per row."""
+    values = json.loads("[" + ",".join(row[-1] for row in rows) + "]")
+    return [listed_value(value, shared) for value in values]
 
 
 def _history_line(values: list[Any]) -> dict[str, Any]:

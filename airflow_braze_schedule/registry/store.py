@@ -38,8 +38,10 @@ class RegistryBackend(Protocol):
 
     ``load`` (and ``load_many``, if the backend has it) give an entry with its whole history (up to
     :data:`MAX_HISTORY` lines); ``load_scope`` (and ``query``) may give only the last line of each, which
-    is all a listing keeps. ``save`` gets whole entries, unless the backend says ``keeps_history_apart``
-    (it stores every line apart and adds those it lacks): then a listed entry is saved as it is.
+    is all a listing keeps, and say ``lists_compact`` if they give
+    :func:`~airflow_braze_schedule.core.registry_model.listed_value`'s values. ``save`` gets whole
+    entries, unless the backend says ``keeps_history_apart`` (it stores every line apart and adds those
+    it lacks): then a listed entry is saved as it is.
     """
 
     description: str
@@ -228,8 +230,10 @@ class ScheduleRegistry:
             backend_query = getattr(self.backend, "query", None)
             if backend_query is not None:
                 total, values = backend_query(query, now)
-                shared: dict[Any, Any] = {}
-                return RegistryPage(total, [RegistryEntry.listed(value, shared) for value in values])
+                compact, shared = not self._lists_compact, dict[Any, Any]()
+                return RegistryPage(
+                    total, [RegistryEntry.listed(value, shared, compact=compact) for value in values]
+                )
             matched = [entry for entry in self.scope(query.prefix).values() if query.matches(entry, now)]
         return RegistryPage(len(matched), matched[query.offset : query.offset + query.limit])
 
@@ -280,8 +284,14 @@ class ScheduleRegistry:
         (``partial_history``: :meth:`get` or :meth:`history` gives a key's whole history)."""
         with self._lock:
             values = self.backend.load_scope(prefix)
-        shared: dict[Any, Any] = {}
-        return {key: RegistryEntry.listed(values.pop(key), shared) for key in sorted(values)}
+        compact, shared = not self._lists_compact, dict[Any, Any]()
+        return {key: RegistryEntry.listed(values.pop(key), shared, compact=compact) for key in sorted(values)}
+
+    @property
+    def _lists_compact(self) -> bool:
+        """The backend's listings give ``listed_value``'s values already (made as they are read, so a
+        listing never holds every entry's whole JSON)."""
+        return bool(getattr(self.backend, "lists_compact", False))
 
     # --- the read-only API for users' own code and audits ---------------------------------------------
 

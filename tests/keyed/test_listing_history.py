@@ -70,8 +70,12 @@ def test_a_change_made_through_a_listed_entry_keeps_every_line(any_registry) -> 
     listed = any_registry.scope("orders/")
     first = listed["orders/1"]
     any_registry.put(first.intend({"op": "update"}, OTHER))
-    assert not first.partial_history  # joined to its stored history: a later put needs no read
-    assert _actions(first.history) == ["intent:create", "create", "cancel", "intent:update"]
+    if getattr(any_registry.backend, "keeps_history_apart", False):  # SQL: the table adds new lines
+        assert first.partial_history
+        assert _actions(first.history) == ["cancel", "intent:update"]
+    else:  # joined to its stored history: a later put needs no read
+        assert not first.partial_history
+        assert _actions(first.history) == ["intent:create", "create", "cancel", "intent:update"]
     first.record("update", OTHER, state=UPDATED, pending=None)
     second = listed["orders/2"].record("cancel", OTHER, note="again")
     any_registry.put_many([first, second])
