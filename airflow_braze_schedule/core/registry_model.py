@@ -322,9 +322,23 @@ class RegistryEntry:
         """
         if isinstance(value, str):
             value = json.loads(value)
-        entry = cls.from_json(listed_value(value, {} if shared is None else shared) if compact else value)
-        entry.partial_history = True
-        return entry
+        if not isinstance(value, dict) or not isinstance(value.get("schedule_key"), str):
+            raise ValueError(f"not a registry entry: {str(value)[:200]!r}")
+        if compact:
+            value = listed_value(value, {} if shared is None else shared)
+        get = value.get
+        return cls(
+            schedule_key=value["schedule_key"],
+            handle=get("handle"),
+            fingerprint=get("fingerprint"),
+            content_fingerprint=get("content_fingerprint"),
+            state=get("state"),
+            outcome=get("outcome"),
+            pending=get("pending"),
+            history=get("history") or [],
+            updated_at=get("updated_at"),
+            partial_history=True,
+        )
 
     def summary(self, now: datetime | None = None) -> dict[str, Any]:
         """The entry as users read it: key, state (with ``presumed_sent``), outcome, handle, last change."""
@@ -345,38 +359,36 @@ _OWN_TEXT = frozenset({"schedule_key", "schedule_id", "fingerprint", "content_fi
 
 
 def listed_value(value: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
-    """An entry's JSON as a listing keeps it: its last history line only, and small.
+    """An entry's JSON as a listing keeps it: its last history line only, and small (changed in place).
 
-    A listing holds many entries at once, and parsed JSON holds its own copy of every name and text
-    (``"dag_id"``, ``"run_id"``, the same few actions, instants and states again and again): each name
-    and each repeated text is held once in ``shared``, one dict for a whole listing. A history line
-    without a seq (lines once had none) gets its place in the history as one.
+    A listing holds many entries at once, and parsed JSON holds its own copy of every text (the same few
+    DAG runs, tasks, actions, instants and states again and again): each repeated text is held once in
+    ``shared``, one dict for a whole listing. A history line without a seq (lines once had none) gets
+    its place in the history as one.
     """
     history = value.get("history") or []
     last = history[-1] if history else None
-    if last is not None and "seq" not in last:
-        last = {"seq": len(history) - 1, **last}
-    compact = _shared_dict(value, shared)
-    handle = compact.get("handle")
+    _share(value, shared)
+    handle = value.get("handle")
     if isinstance(handle, dict):
-        compact["handle"] = handle = _shared_dict(handle, shared)
+        _share(handle, shared)
         if isinstance(handle.get("schedule"), dict):
-            handle[shared.setdefault("schedule", "schedule")] = _shared_dict(handle["schedule"], shared)
+            _share(handle["schedule"], shared)
     if last is not None:
-        last = _shared_dict(last, shared)
+        if "seq" not in last:
+            last = {"seq": len(history) - 1, **last}
+        _share(last, shared)
         if isinstance(handle, dict) and last.get("schedule_id") == handle.get("schedule_id"):
             last["schedule_id"] = handle.get("schedule_id")  # one text for both
-    compact[shared.setdefault("history", "history")] = [last] if last is not None else []
-    return compact
+    value["history"] = [last] if last is not None else []
+    return value
 
 
-def _shared_dict(value: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
-    return {
-        shared.setdefault(name, name): item
-        if type(item) is not str or name in _OWN_TEXT
-        else shared.setdefault(item, item)
-        for name, item in value.items()
-    }
+def _share(value: dict[str, Any], shared: dict[Any, Any]) -> None:
+    """The texts of ``value`` that repeat from key to key, replaced by the one copy in ``shared``."""
+    for name, item in value.items():
+        if type(item) is str and name not in _OWN_TEXT:
+            value[name] = shared.setdefault(item, item)
 
 
 #: The fields :meth:`RegistryEntry.to_json` stores and :meth:`RegistryEntry.from_json` reads.

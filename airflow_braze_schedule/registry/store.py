@@ -283,7 +283,7 @@ class ScheduleRegistry:
         """Every entry whose key starts with ``prefix``, by key, with its last history line only
         (``partial_history``: :meth:`get` or :meth:`history` gives a key's whole history)."""
         with self._lock:
-            values = self.backend.load_scope(prefix)
+            values = dict(self.backend.load_scope(prefix))  # ours to empty as the entries are made
         compact, shared = not self._lists_compact, dict[Any, Any]()
         return {key: RegistryEntry.listed(values.pop(key), shared, compact=compact) for key in sorted(values)}
 
