@@ -359,15 +359,17 @@ _OWN_TEXT = frozenset({"schedule_key", "schedule_id", "fingerprint", "content_fi
 
 
 def listed_value(value: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
-    """An entry's JSON as a listing keeps it: its last history line only, and small (changed in place).
+    """An entry's JSON as a listing keeps it: its last history line only, and small.
 
     A listing holds many entries at once, and parsed JSON holds its own copy of every text (the same few
     DAG runs, tasks, actions, instants and states again and again): each repeated text is held once in
     ``shared``, one dict for a whole listing. A history line without a seq (lines once had none) gets
-    its place in the history as one.
+    its place in the history as one. ``value`` itself keeps its history (a store may hold it); the dicts
+    in it only have texts swapped for equal ones.
     """
     history = value.get("history") or []
     last = history[-1] if history else None
+    value = dict(value)
     _share(value, shared)
     handle = value.get("handle")
     if isinstance(handle, dict):

@@ -196,3 +196,14 @@ def test_a_listed_line_without_seq_gets_its_place_as_seq() -> None:
     assert entry.history == [{"seq": 1, "action": "cancel"}]
     assert entry.record("update", OTHER).history[-1]["seq"] == 2
     assert RegistryEntry.from_json({**value, "partial_history": True}).partial_history is False
+
+
+def test_listing_leaves_the_values_a_store_hands_out_whole() -> None:
+    """A store may hand out the very dicts it holds: a listing must not cut their histories."""
+    from airflow_braze_schedule.core.registry_model import listed_value
+
+    value = created("orders/1").record("cancel", OTHER, state=CANCELLED, outcome="applied").to_json()
+    listed = listed_value(value, {})
+    assert _actions(listed["history"]) == ["cancel"]
+    assert _actions(value["history"]) == ["intent:create", "create", "cancel"]
+    assert listed["handle"] == value["handle"]
