@@ -51,6 +51,21 @@ DEFAULT_FREEZE_WINDOW = timedelta(minutes=15)
 
 MAX_KEY_LENGTH = 400
 
+#: The fields of a history line, in order: what :meth:`RegistryEntry.record` writes, what the SQL store's
+#: history table has a column for, and what the schedules page shows of a change.
+HISTORY_FIELDS = (
+    "seq",
+    "at",
+    "action",
+    "state",
+    "outcome",
+    "schedule_id",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "note",
+)
+
 
 def check_schedule_key(value: Any, field_name: str = "schedule_key") -> str:
     """A schedule key is a non-empty string of printable characters, at most 400 of them."""
@@ -171,9 +186,14 @@ def check_window(name: str, value: Any) -> timedelta:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class RegistryEntry:
     """What the registry holds for one schedule key (JSON-serialisable through :meth:`to_json`).
+
+    An entry read by key (``ScheduleRegistry.get``, ``get_many``) carries its whole history. An entry
+    from a listing (``scope``, ``query``) carries only its last history line, and says so with
+    ``partial_history``: a listing of many keys must not hold every key's history. Writing such an entry
+    loses nothing: the registry joins its lines to the stored ones first (``ScheduleRegistry.put_many``).
 
     :param schedule_key: the user's name for the send.
     :param handle: the handle (``ScheduleHandle.to_xcom()``) of the schedule serving the key, or None
@@ -185,6 +205,8 @@ class RegistryEntry:
     :param pending: the intent written before a request and cleared once its answer is recorded; a retry
         that finds one knows what was under way.
     :param history: one dict per change, oldest first.
+    :param partial_history: ``history`` holds only the newest lines (the entry came from a listing); not
+        stored.
     """
 
     schedule_key: str
@@ -196,6 +218,7 @@ class RegistryEntry:
     pending: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     updated_at: str | None = None
+    partial_history: bool = field(default=False, repr=False, compare=False)
 
     # --- reading ----------------------------------------------------------------------------------
 
@@ -275,7 +298,10 @@ class RegistryEntry:
     # --- storing -------------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The stored fields (never ``partial_history``), copied: the value is the caller's to keep."""
+        value = dataclasses.asdict(self)
+        del value["partial_history"]
+        return value
 
     @classmethod
     def from_json(cls, value: Any) -> RegistryEntry:
@@ -283,8 +309,36 @@ class RegistryEntry:
             value = json.loads(value)
         if not isinstance(value, dict) or not isinstance(value.get("schedule_key"), str):
             raise ValueError(f"not a registry entry: {str(value)[:200]!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in value.items() if k in names})
+        return cls(**{k: v for k, v in value.items() if k in _STORED_FIELDS})
+
+    @classmethod
+    def listed(
+        cls, value: Any, shared: dict[Any, Any] | None = None, *, compact: bool = True
+    ) -> RegistryEntry:
+        """An entry as a listing gives it: its last history line only, marked ``partial_history``.
+
+        :param shared: a dict kept across one listing's entries, see :func:`listed_value`.
+        :param compact: False if ``value`` already comes from :func:`listed_value`.
+        """
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, dict) or not isinstance(value.get("schedule_key"), str):
+            raise ValueError(f"not a registry entry: {str(value)[:200]!r}")
+        if compact:
+            value = listed_value(value, {} if shared is None else shared)
+        get = value.get
+        return cls(
+            schedule_key=value["schedule_key"],
+            handle=get("handle"),
+            fingerprint=get("fingerprint"),
+            content_fingerprint=get("content_fingerprint"),
+            state=get("state"),
+            outcome=get("outcome"),
+            pending=get("pending"),
+            history=get("history") or [],
+            updated_at=get("updated_at"),
+            partial_history=True,
+        )
 
     def summary(self, now: datetime | None = None) -> dict[str, Any]:
         """The entry as users read it: key, state (with ``presumed_sent``), outcome, handle, last change."""
@@ -298,3 +352,46 @@ class RegistryEntry:
             "updated_at": self.updated_at,
             "last_change": self.history[-1] if self.history else None,
         }
+
+
+#: Fields of an entry, or of a history line, whose text differs from key to key: never shared.
+_OWN_TEXT = frozenset({"schedule_key", "schedule_id", "fingerprint", "content_fingerprint", "note"})
+
+
+def listed_value(value: dict[str, Any], shared: dict[Any, Any]) -> dict[str, Any]:
+    """An entry's JSON as a listing keeps it: its last history line only, and small.
+
+    A listing holds many entries at once, and parsed JSON holds its own copy of every text (the same few
+    DAG runs, tasks, actions, instants and states again and again): each repeated text is held once in
+    ``shared``, one dict for a whole listing. A history line without a seq (lines once had none) gets
+    its place in the history as one. ``value`` itself keeps its history (a store may hold it); the dicts
+    in it only have texts swapped for equal ones.
+    """
+    history = value.get("history") or []
+    last = history[-1] if history else None
+    value = dict(value)
+    _share(value, shared)
+    handle = value.get("handle")
+    if isinstance(handle, dict):
+        _share(handle, shared)
+        if isinstance(handle.get("schedule"), dict):
+            _share(handle["schedule"], shared)
+    if last is not None:
+        if "seq" not in last:
+            last = {"seq": len(history) - 1, **last}
+        _share(last, shared)
+        if isinstance(handle, dict) and last.get("schedule_id") == handle.get("schedule_id"):
+            last["schedule_id"] = handle.get("schedule_id")  # one text for both
+    value["history"] = [last] if last is not None else []
+    return value
+
+
+def _share(value: dict[str, Any], shared: dict[Any, Any]) -> None:
+    """The texts of ``value`` that repeat from key to key, replaced by the one copy in ``shared``."""
+    for name, item in value.items():
+        if type(item) is str and name not in _OWN_TEXT:
+            value[name] = shared.setdefault(item, item)
+
+
+#: The fields :meth:`RegistryEntry.to_json` stores and :meth:`RegistryEntry.from_json` reads.
+_STORED_FIELDS = frozenset(f.name for f in dataclasses.fields(RegistryEntry)) - {"partial_history"}

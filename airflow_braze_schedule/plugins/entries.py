@@ -13,24 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from airflow_braze_schedule.core.errors import BrazeValidationError
-from airflow_braze_schedule.core.registry_model import BEST_EFFORT, REFUSED_TOO_LATE, RegistryEntry
+from airflow_braze_schedule.core.registry_model import (
+    BEST_EFFORT,
+    HISTORY_FIELDS,
+    REFUSED_TOO_LATE,
+    RegistryEntry,
+)
 from airflow_braze_schedule.core.schedule import BrazeSchedule
 
 #: The maintenance DAG the page's cancel button triggers (example_dags/braze_schedule_admin.py).
 ADMIN_DAG_ID = "braze_schedule_admin"
-
-_HISTORY_FIELDS = (
-    "seq",
-    "at",
-    "action",
-    "state",
-    "outcome",
-    "schedule_id",
-    "dag_id",
-    "run_id",
-    "task_id",
-    "note",
-)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -111,7 +103,7 @@ def _schedule_ids(handle: dict[str, Any]) -> dict[str, Any]:
 def _change(line: dict[str, Any] | None) -> dict[str, Any] | None:
     if not line:
         return None
-    return {name: line.get(name) for name in _HISTORY_FIELDS if name in line}
+    return {name: line.get(name) for name in HISTORY_FIELDS if name in line}
 
 
 def entry_view(
@@ -138,7 +130,8 @@ def entry_view(
 def entry_detail(
     entry: RegistryEntry, *, now: datetime | None = None, dashboard_url: str | None = None
 ) -> dict[str, Any]:
-    """An entry with its whole history, oldest first."""
+    """An entry with its whole history, oldest first: give it an entry read by key (``registry.get``),
+    since a listed one (``partial_history``) holds its last line only."""
     return {
         **entry_view(entry, now=now, dashboard_url=dashboard_url),
         "history": [_change(line) for line in entry.history],

@@ -8,10 +8,12 @@ request to Airflow's API server, so the layout is made for few calls.
 Layout
 ------
 
-* ``entry:<schedule_key>``: the whole entry of one key, as always; what :meth:`load` reads.
+* ``entry:<schedule_key>``: the whole entry of one key with its whole history (up to ``MAX_HISTORY``
+  lines), as always; what :meth:`load` reads.
 * Writer slots ``writer:<n>:door`` / ``writer:<n>:race`` (``n`` = 0, 1, 2, ...): each registry object
   that writes claims one slot for itself (below), once, and then alone writes its **pages**:
-  ``entries:<n>:<p>`` (up to :data:`ENTRIES_PER_PAGE` whole entries) and ``summaries:<n>:<p>`` (up to
+  ``entries:<n>:<p>`` (up to :data:`ENTRIES_PER_PAGE` entries, each with its last history line only:
+  a listing gives no more, and keeps pages small and fast to read) and ``summaries:<n>:<p>`` (up to
   :data:`SUMMARIES_PER_PAGE` summaries: state, the send's first and last instants, the entry's version).
   A key keeps its place in its writer's pages; a batch rewrites only the pages it touched, so its cost
   does not grow with the registry. Pages of a slot are written in order, so they are contiguous.
@@ -22,7 +24,9 @@ Layout
 Listing reads every slot's door and pages, up to a run of doors never opened (a few calls per writer and
 one per page, never one per key); a key changed by several writers is in several pages and the newest
 version wins (the seq of its last history line). A query reads only the summary
-pages, then the page of entries it answers.
+pages, then the page of entries it answers. Either gives each entry with its last history line only
+(``RegistryEntry.partial_history``); writing such an entry back first joins it to the history in
+``entry:<key>`` (``ScheduleRegistry.put_many``, one batched read), so ``entry:<key>`` never loses a line.
 
 Why no key is lost when writers race
 -------------------------------------
@@ -68,7 +72,9 @@ grow with the writers running at once, not with every writer ever; pages with th
 Registries written before (one ``entry:<key>`` per key, listed in ``index:00`` .. ``index:31``, or in
 the single ``index`` before that) are still read: listing reads those 33 index values too and loads the
 entries of the keys no page holds yet, and a registry that may write copies them into its own pages,
-so the next listing does not load them one by one. Nothing old is changed or deleted.
+so the next listing does not load them one by one. Pages written before hold whole entries: they are
+read as they are and listed with the last line only, as the registry lists every entry. Nothing old is
+changed or deleted.
 """
 
 from __future__ import annotations
@@ -77,11 +83,12 @@ import json
 import random
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from airflow_braze_schedule.assets import schedules_asset, schedules_asset_uri
+from airflow_braze_schedule.core.registry_model import listed_value
 from airflow_braze_schedule.registry.store import (
     RegistryQuery,
     RegistryReadOnlyError,
@@ -104,7 +111,8 @@ _ENTRY = "entry:"
 #: The single index of the first registries, and the 32 buckets that followed it: read, never written.
 _LEGACY_INDEX = "index"
 LEGACY_BUCKETS = 32
-#: Whole entries per page (with a short history a page stays near Airflow's 64 KB advice per value).
+#: Entries per page (each with its last history line: a page stays well under Airflow's 64 KB advice
+#: per value).
 ENTRIES_PER_PAGE = 50
 #: Summaries per page: about 100 bytes each.
 SUMMARIES_PER_PAGE = 500
@@ -150,7 +158,7 @@ def entry_version(entry: dict[str, Any]) -> int:
     return int(history[-1].get("seq", -1)) if history else -1
 
 
-def _newest(pages: list[dict[str, Any]], version: Callable[[Any], int]) -> dict[str, Any]:
+def _newest(pages: Iterable[dict[str, Any]], version: Callable[[Any], int]) -> dict[str, Any]:
     """Every key of the pages at its newest copy; most pages share no key, and those merge whole."""
     newest: dict[str, Any] = {}
     for page in pages:
@@ -206,12 +214,17 @@ class AssetStateStoreBackend:
         values = self._get_many(_ENTRY + key for key in schedule_keys)
         return {name[len(_ENTRY) :]: value for name, value in values.items() if isinstance(value, dict)}
 
-    def _pages(self, kind: str) -> list[dict[str, Any]]:
-        """Every writer's pages of one kind: by prefix if the store can list, else slot by slot."""
+    def _pages(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Every writer's pages of one kind, one at a time: by prefix if the store can list (as it reads
+        them if it can), else slot by slot."""
+        pages_with_prefix = getattr(self.accessor, "pages_with_prefix", None)
         values_with_prefix = getattr(self.accessor, "values_with_prefix", None)
+        if pages_with_prefix is not None:
+            yield from (value for value in pages_with_prefix(kind) if isinstance(value, dict))
+            return
         if values_with_prefix is not None:
-            return [value for value in values_with_prefix(kind).values() if isinstance(value, dict)]
-        pages = []
+            yield from (value for value in values_with_prefix(kind).values() if isinstance(value, dict))
+            return
         slot, shut = 0, 0
         while shut < SLOT_SPREAD:  # past the last open door, every door within reach of a writer is shut
             if self.accessor.get(_door(slot), None) is None:
@@ -220,10 +233,9 @@ class AssetStateStoreBackend:
                 shut = 0
                 page = 0
                 while isinstance(value := self.accessor.get(_page(kind, slot, page), None), dict):
-                    pages.append(value)
+                    yield value
                     page += 1
             slot += 1
-        return pages
 
     def _legacy_keys(self, listed: Iterable[str]) -> list[str]:
         """Keys of the old index values that no page lists yet."""
@@ -233,14 +245,24 @@ class AssetStateStoreBackend:
                 keys.update(key for key in value if isinstance(key, str))
         return sorted(keys.difference(listed))
 
+    #: Listings give ``listed_value``'s values (see :meth:`load_scope`).
+    lists_compact = True
+
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
-        newest = _newest(self._pages(_ENTRY_PAGES), entry_version)
+        """Every entry under ``prefix`` as a listing keeps it (``listed_value``), made page by page as the
+        pages are read: old pages holding whole entries are never all held at once."""
+        shared: dict[Any, Any] = {}
+        pages = (
+            {key: listed_value(value, shared) for key, value in page.items() if isinstance(value, dict)}
+            for page in self._pages(_ENTRY_PAGES)
+        )
+        newest = _newest(pages, entry_version)
         # A crash between a batch's entries and its pages leaves the pages older: only intents matter.
         pending = [key for key, value in newest.items() if value.get("pending")]
         for key, value in self.load_many(pending).items():
             if entry_version(value) > entry_version(newest[key]):
-                newest[key] = value
-        newest.update(self._adopt_legacy(newest))
+                newest[key] = listed_value(value, shared)
+        newest.update((key, listed_value(value, shared)) for key, value in self._adopt_legacy(newest).items())
         return {key: value for key, value in newest.items() if key.startswith(prefix)}
 
     def _adopt_legacy(self, listed: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -257,7 +279,8 @@ class AssetStateStoreBackend:
         matched = sorted(query.select(newest.items(), now))
         keys = matched[query.offset : query.offset + query.limit]
         entries = self.load_many(keys)
-        return len(matched), [entries[key] for key in keys if key in entries]
+        shared: dict[Any, Any] = {}
+        return len(matched), [listed_value(entries[key], shared) for key in keys if key in entries]
 
     # --- writing --------------------------------------------------------------------------------------
 
@@ -290,7 +313,7 @@ class AssetStateStoreBackend:
                 self._entry_pages.append({})
             if at_summary == len(self._summary_pages):
                 self._summary_pages.append({})
-            self._entry_pages[at_entry][key] = entry
+            self._entry_pages[at_entry][key] = _last_line_only(entry)
             self._summary_pages[at_summary][key] = _summary_item(entry)
             touched_entries.add(at_entry)
             touched_summaries.add(at_summary)
@@ -378,6 +401,12 @@ class AssetStateStoreBackend:
         self._entry_pages, self._summary_pages = [], []
 
 
+def _last_line_only(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as its page keeps it: its last history line only (``entry:<key>`` keeps them all)."""
+    history = entry.get("history") or []
+    return {**entry, "history": history[-1:]} if len(history) > 1 else entry
+
+
 def _summary_item(entry: dict[str, Any]) -> list[Any]:
     """A summary page's item: state, send_first, send_last, then the version."""
     _, state, first, last = entry_summary(entry)
@@ -395,6 +424,8 @@ def _among(keys: list[str], column: Any) -> Any:
 #: Summary pages parsed by this process, by (asset uri, value key): (the row's updated_at, the value).
 #: A schedules page is asked again and again (page 2, 3, ...): only pages written since are parsed again.
 _SUMMARY_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
+#: Rows a metadata-database listing reads at a time.
+PAGES_PER_FETCH = 20
 _SUMMARY_CACHE_LOCK = threading.Lock()
 
 
@@ -434,6 +465,28 @@ class MetadataDbAssetStore:
         for start in range(0, len(keys), 500):
             found.update(self._select(partial(_among, keys[start : start + 500])))
         return found
+
+    def pages_with_prefix(self, prefix: str) -> Iterator[Any]:
+        """The values whose keys start with ``prefix``, parsed one at a time as the rows arrive."""
+        from airflow.models.asset import AssetModel
+        from airflow.models.asset_state_store import AssetStateStoreModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        if prefix == _SUMMARY_PAGES:  # kept parsed between readers: see values_with_prefix
+            yield from self.values_with_prefix(prefix).values()
+            return
+        with create_session() as session:
+            rows = session.execute(
+                select(AssetStateStoreModel.value)
+                .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
+                .where(
+                    AssetModel.uri == self.uri, AssetStateStoreModel.key.startswith(prefix, autoescape=True)
+                )
+                .execution_options(yield_per=PAGES_PER_FETCH)
+            )
+            for (value,) in rows:
+                yield json.loads(value)
 
     def values_with_prefix(self, prefix: str) -> dict[str, Any]:
         def under_prefix(column: Any) -> Any:

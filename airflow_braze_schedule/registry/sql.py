@@ -8,10 +8,14 @@ connection id: ``state`` (``scheduled``, ``updated``, ``cancelled``; a row whose
 is presumed sent), ``outcome``, ``schedule_id``, ``kind``, ``send_first`` / ``send_last`` (the UTC
 instants the send begins and ends across time zones, ISO 8601), ``fingerprint``, ``pending`` (JSON of a
 job under way), ``entry`` (the whole entry as JSON), ``updated_at`` and the ``dag_id``, ``run_id``,
-``task_id`` of the last change.
+``task_id`` of the last change. ``entry`` keeps the entry's last history line only (rows written before
+kept the whole history there), so that listing a registry reads one line per key; a key's whole history
+is read from the history table.
 
 ``braze_schedule_registry_history``: one row per change, ``(workspace, schedule_key, seq)``, with
-``at``, ``action``, ``state``, ``outcome``, ``schedule_id``, ``dag_id``, ``run_id``, ``task_id``, ``note``.
+``at``, ``action``, ``state``, ``outcome``, ``schedule_id``, ``dag_id``, ``run_id``, ``task_id``, ``note``
+(``HISTORY_FIELDS``): every change ever made, where reading a key (``ScheduleRegistry.get``) takes its
+last ``MAX_HISTORY`` lines from.
 
 Example: the schedules still to be sent, ``SELECT schedule_key, schedule_id, send_first FROM
 braze_schedule_registry WHERE state IN ('scheduled', 'updated') AND send_last > '2026-12-01T00:00:00'``.
@@ -25,8 +29,16 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_braze_schedule.core.registry_model import PRESUMED_SENT, SCHEDULED, UPDATED, utc_now
+from airflow_braze_schedule.core.registry_model import (
+    HISTORY_FIELDS,
+    PRESUMED_SENT,
+    SCHEDULED,
+    UPDATED,
+    listed_value,
+    utc_now,
+)
 from airflow_braze_schedule.registry.store import (
+    MAX_HISTORY,
     RegistryQuery,
     RegistryReadOnlyError,
     RegistryUnavailableError,
@@ -44,6 +56,8 @@ DEFAULT_TABLE = "braze_schedule_registry"
 #: 999 parameters per statement (16 columns x 50 rows = 800).
 KEYS_PER_STATEMENT = 500
 ROWS_PER_STATEMENT = 50
+#: Rows a listing reads and parses at a time.
+ROWS_PER_FETCH = 1000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,50}")
 
 _COLUMNS = (
@@ -64,20 +78,7 @@ _COLUMNS = (
     "run_id",
     "task_id",
 )
-_HISTORY_COLUMNS = (
-    "workspace",
-    "schedule_key",
-    "seq",
-    "at",
-    "action",
-    "state",
-    "outcome",
-    "schedule_id",
-    "dag_id",
-    "run_id",
-    "task_id",
-    "note",
-)
+_HISTORY_COLUMNS = ("workspace", "schedule_key", *HISTORY_FIELDS)
 
 
 def ddl(table: str = DEFAULT_TABLE) -> list[str]:
@@ -123,11 +124,19 @@ def ddl(table: str = DEFAULT_TABLE) -> list[str]:
 class SqlBackend:
     """Registry entries as rows, through a ``DbApiHook`` (one DB-API connection, opened on first use).
 
+    Every history line is kept in the history table, and :meth:`save_many` adds the lines it lacks, so an
+    entry from a listing (its last line only) is saved as it is (``keeps_history_apart``).
+
     :param hook: a ``DbApiHook`` (``SqliteHook``, ``PostgresHook``, ...).
     :param workspace: the Braze connection id: keys are unique per workspace.
     :param table: the table's name (letters, digits, underscores); the history table adds ``_history``.
     :param read_only: refuse to write, and create no table (a reader outside a task).
     """
+
+    #: A listed entry (last history line only) needs no joining before it is saved: see above.
+    keeps_history_apart = True
+    #: Listings give ``listed_value``'s values (see :meth:`load_scope`).
+    lists_compact = True
 
     def __init__(
         self, hook: Any, *, workspace: str, table: str = DEFAULT_TABLE, read_only: bool = False
@@ -168,7 +177,8 @@ class SqlBackend:
         return self.load_many([schedule_key]).get(schedule_key)
 
     def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
-        """The entries of those keys that exist: one SELECT per :data:`KEYS_PER_STATEMENT` keys."""
+        """The entries of those keys that exist, each with its history from the history table (its last
+        :data:`MAX_HISTORY` lines): two SELECTs per :data:`KEYS_PER_STATEMENT` keys."""
         found: dict[str, dict[str, Any]] = {}
         with self._reading() as cursor:
             for chunk in _chunks(list(dict.fromkeys(schedule_keys)), KEYS_PER_STATEMENT):
@@ -177,7 +187,21 @@ class SqlBackend:
                     f"AND schedule_key {self._in(len(chunk))}",
                     (self.workspace, *chunk),
                 )
-                found.update((key, json.loads(entry)) for key, entry in cursor.fetchall())
+                entries = {key: json.loads(entry) for key, entry in cursor.fetchall()}
+                if not entries:
+                    continue
+                cursor.execute(
+                    f"SELECT schedule_key, {', '.join(HISTORY_FIELDS)} FROM {self.table}_history "
+                    f"WHERE workspace = {self.mark} AND schedule_key {self._in(len(entries))} "
+                    "ORDER BY schedule_key, seq",
+                    (self.workspace, *entries),
+                )
+                lines: dict[str, list[dict[str, Any]]] = {}
+                for key, *values in cursor.fetchall():
+                    lines.setdefault(key, []).append(_history_line(values))
+                for key, entry in entries.items():
+                    entry["history"] = _joined(lines.get(key, []), entry.get("history") or [])
+                found.update(entries)
         return found
 
     @contextlib.contextmanager
@@ -202,13 +226,18 @@ class SqlBackend:
             ) from error
 
     def load_scope(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Every entry under ``prefix`` as a listing keeps it (``listed_value``), made as the rows arrive:
+        never every row's text, nor every entry's parsed JSON, at once."""
+        found: dict[str, dict[str, Any]] = {}
+        shared: dict[Any, Any] = {}
         with self._reading() as cursor:
             cursor.execute(
                 f"SELECT schedule_key, entry FROM {self.table} WHERE {self._prefix_clause(prefix)}",
                 (self.workspace, prefix),
             )
-            rows = cursor.fetchall()
-        return {key: json.loads(entry) for key, entry in rows}
+            while rows := cursor.fetchmany(ROWS_PER_FETCH):
+                found.update(zip((key for key, _ in rows), _listed(rows, shared), strict=True))
+        return found
 
     def _prefix_clause(self, prefix: str) -> str:
         # SUBSTR rather than LIKE: a prefix with % or _ in it needs no escaping.
@@ -250,7 +279,7 @@ class SqlBackend:
                 tuple(params),
             )
             rows = cursor.fetchall()
-        return int(total), [json.loads(entry) for (entry,) in rows]
+        return int(total), _listed(rows, {})
 
     def save(self, entry: dict[str, Any]) -> None:
         self.save_many([entry])
@@ -320,7 +349,8 @@ class SqlBackend:
             "send_last": summary.send_last,
             "fingerprint": entry.get("fingerprint"),
             "pending": json.dumps(entry["pending"]) if entry.get("pending") else None,
-            "entry": json.dumps(entry, sort_keys=True),
+            # The last history line only: what a listing gives (the history table has every line).
+            "entry": json.dumps({**entry, "history": entry.get("history", [])[-1:]}, sort_keys=True),
             "history_count": int(last.get("seq", -1)) + 1,
             "updated_at": entry.get("updated_at"),
             "dag_id": last.get("dag_id"),
@@ -334,16 +364,32 @@ class SqlBackend:
             self.workspace,
             key,
             int(line.get("seq", -1)),
-            line.get("at"),
-            line.get("action"),
-            line.get("state"),
-            line.get("outcome"),
-            line.get("schedule_id"),
-            line.get("dag_id"),
-            line.get("run_id"),
-            line.get("task_id"),
-            line.get("note"),
+            *(line.get(name) for name in HISTORY_FIELDS[1:]),
         )
+
+
+def _listed(rows: list[Any], shared: dict[Any, Any]) -> list[dict[str, Any]]:
+    """The ``entry`` column (the last item) of rows, as a listing keeps each: parsed as one JSON array, so
+    the names in them are read once, not once per row."""
+    values = json.loads("[" + ",".join(row[-1] for row in rows) + "]")
+    return [listed_value(value, shared) for value in values]
+
+
+def _history_line(values: list[Any]) -> dict[str, Any]:
+    """A history row as the line :meth:`RegistryEntry.record` wrote: outcome and note only if it had them."""
+    line = dict(zip(HISTORY_FIELDS, values, strict=True))
+    for name in ("outcome", "note"):
+        if line[name] is None:
+            del line[name]
+    return line
+
+
+def _joined(table: list[dict[str, Any]], stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A key's history: the history table's lines, and any line of the ``entry`` column's JSON the table
+    lacks (rows written before it had them all), by seq; the last :data:`MAX_HISTORY`."""
+    by_seq = {int(line.get("seq", at)): line for at, line in enumerate(stored)}
+    by_seq.update((int(line["seq"]), line) for line in table)
+    return [by_seq[seq] for seq in sorted(by_seq)][-MAX_HISTORY:]
 
 
 def _chunks(items: list[T], size: int) -> Iterator[list[T]]:

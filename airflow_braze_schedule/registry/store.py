@@ -34,7 +34,15 @@ MAX_HISTORY = 100
 
 
 class RegistryBackend(Protocol):
-    """Where entries live. Values are JSON-serialisable dicts (``RegistryEntry.to_json()``)."""
+    """Where entries live. Values are JSON-serialisable dicts (``RegistryEntry.to_json()``).
+
+    ``load`` (and ``load_many``, if the backend has it) give an entry with its whole history (up to
+    :data:`MAX_HISTORY` lines); ``load_scope`` (and ``query``) may give only the last line of each, which
+    is all a listing keeps, and say ``lists_compact`` if they give
+    :func:`~airflow_braze_schedule.core.registry_model.listed_value`'s values. ``save`` gets whole
+    entries, unless the backend says ``keeps_history_apart`` (it stores every line apart and adds those
+    it lacks): then a listed entry is saved as it is.
+    """
 
     description: str
 
@@ -89,6 +97,11 @@ class RegistryQuery:
             and (after is None or (item[1] is not None and item[1] >= after))
             and (before is None or (item[1] is not None and item[1] < before))
         ]
+
+
+def _seq(line: dict[str, Any], at: int) -> int:
+    """A history line's seq (lines once had none: their place in the history stood for it)."""
+    return int(line.get("seq", at))
 
 
 def instant_text(moment: datetime) -> str:
@@ -190,22 +203,27 @@ class ScheduleRegistry:
         """The entries of those keys that exist, by key (a backend may read them in one batch)."""
         keys = [check_schedule_key(key) for key in schedule_keys]
         with self._lock:
-            load_many = getattr(self.backend, "load_many", None)
-            if load_many is not None:
-                values = load_many(keys)
-            else:
-                values = {key: value for key in keys if (value := self.backend.load(key)) is not None}
+            values = self._load_many(keys)
         return {key: RegistryEntry.from_json(value) for key, value in values.items()}
 
+    def _load_many(self, keys: builtins.list[str]) -> dict[str, dict[str, Any]]:
+        load_many = getattr(self.backend, "load_many", None)
+        if load_many is not None:
+            return dict(load_many(keys))
+        return {key: value for key in keys if (value := self.backend.load(key)) is not None}
+
     def put_many(self, entries: Iterable[RegistryEntry]) -> None:
-        """Write many entries (a backend may write them in one batch)."""
-        values = []
+        """Write many entries (a backend may write them in one batch).
+
+        An entry from a listing (``partial_history``) first gets back the stored history it lacks, in
+        place (see :meth:`_complete_histories`), so writing it loses no line.
+        """
+        entries = list(entries)
         for entry in entries:
             check_schedule_key(entry.schedule_key)
-            if len(entry.history) > MAX_HISTORY:
-                entry.history = entry.history[-MAX_HISTORY:]
-            values.append(entry.to_json())
         with self._lock:
+            self._complete_histories(entries)
+            values = [self._value(entry) for entry in entries]
             save_many = getattr(self.backend, "save_many", None)
             if save_many is not None:
                 save_many(values)
@@ -214,29 +232,74 @@ class ScheduleRegistry:
                     self.backend.save(value)
 
     def query(self, query: RegistryQuery, *, now: datetime | None = None) -> RegistryPage:
-        """One page of the entries matching ``query``, in key order, with the total that matched."""
+        """One page of the entries matching ``query``, in key order, with the total that matched; each
+        with its last history line only, as :meth:`scope` gives them."""
         with self._lock:
             backend_query = getattr(self.backend, "query", None)
             if backend_query is not None:
                 total, values = backend_query(query, now)
-                return RegistryPage(total, [RegistryEntry.from_json(value) for value in values])
+                compact, shared = not self._lists_compact, dict[Any, Any]()
+                return RegistryPage(
+                    total, [RegistryEntry.listed(value, shared, compact=compact) for value in values]
+                )
             matched = [entry for entry in self.scope(query.prefix).values() if query.matches(entry, now)]
         return RegistryPage(len(matched), matched[query.offset : query.offset + query.limit])
 
     def put(self, entry: RegistryEntry) -> RegistryEntry:
-        """Write an entry (replacing what was there)."""
+        """Write an entry (replacing what was there; a listed entry's history is joined to the stored one)."""
         check_schedule_key(entry.schedule_key)
-        if len(entry.history) > MAX_HISTORY:
-            entry.history = entry.history[-MAX_HISTORY:]
         with self._lock:
-            self.backend.save(entry.to_json())
+            self._complete_histories([entry])
+            self.backend.save(self._value(entry))
         return entry
 
-    def scope(self, prefix: str = "") -> dict[str, RegistryEntry]:
-        """Every entry whose key starts with ``prefix``, by key."""
+    @staticmethod
+    def _value(entry: RegistryEntry) -> dict[str, Any]:
+        if len(entry.history) > MAX_HISTORY:
+            entry.history = entry.history[-MAX_HISTORY:]
+        return entry.to_json()
+
+    def complete_histories(self, entries: Iterable[RegistryEntry]) -> None:
+        """Give each listed entry (``partial_history``) its whole history, in place: one batched read of
+        those keys. For code that reads further back than the last change of entries it listed."""
         with self._lock:
-            values = self.backend.load_scope(prefix)
-        return {key: RegistryEntry.from_json(value) for key, value in sorted(values.items())}
+            self._complete_histories(list(entries), writing=False)
+
+    def _complete_histories(self, entries: builtins.list[RegistryEntry], *, writing: bool = True) -> None:
+        """Give each listed entry (``partial_history``) the stored lines older than its own, in place.
+
+        One batched read of those keys' stored entries; each keeps the stored lines whose seq is below
+        its first line's, then its own lines, and is whole from then on (writing it again needs no read).
+        Before a write, a backend that keeps every line apart from the entry (``keeps_history_apart``:
+        the SQL store's history table) needs none of this: it stores the lines it has not got yet.
+        """
+        partial = [entry for entry in entries if entry.partial_history]
+        if not partial or (writing and getattr(self.backend, "keeps_history_apart", False)):
+            return
+        stored = self._load_many([entry.schedule_key for entry in partial])
+        for entry in partial:
+            value = stored.get(entry.schedule_key)
+            if value is not None and entry.history:
+                first = _seq(entry.history[0], 0)
+                older = value.get("history") or []
+                kept = [line for at, line in enumerate(older) if _seq(line, at) < first]
+                entry.history = (kept + entry.history)[-MAX_HISTORY:]
+            # No stored entry (or no line of its own): nothing older to keep.
+            entry.partial_history = False
+
+    def scope(self, prefix: str = "") -> dict[str, RegistryEntry]:
+        """Every entry whose key starts with ``prefix``, by key, with its last history line only
+        (``partial_history``: :meth:`get` or :meth:`history` gives a key's whole history)."""
+        with self._lock:
+            values = dict(self.backend.load_scope(prefix))  # ours to empty as the entries are made
+        compact, shared = not self._lists_compact, dict[Any, Any]()
+        return {key: RegistryEntry.listed(values.pop(key), shared, compact=compact) for key in sorted(values)}
+
+    @property
+    def _lists_compact(self) -> bool:
+        """The backend's listings give ``listed_value``'s values already (made as they are read, so a
+        listing never holds every entry's whole JSON)."""
+        return bool(getattr(self.backend, "lists_compact", False))
 
     # --- the read-only API for users' own code and audits ---------------------------------------------
 

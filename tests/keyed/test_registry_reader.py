@@ -88,3 +88,19 @@ def test_the_reader_lists_queries_and_reads_both_layouts_and_refuses_to_write(ai
     page = open_registry_reader(conn_id).query(RegistryQuery(state="scheduled", limit=3, offset=1))
     assert page.total == 5
     assert [entry.schedule_key for entry in page.entries] == ["new/1", "new/3", "new/5"]
+
+
+def test_the_reader_lists_the_last_line_and_reads_a_key_whole(airflow_db):
+    conn_id = f"braze_{uuid.uuid4().hex[:8]}"
+    uri = schedules_asset_uri(conn_id)
+    writer = ScheduleRegistry(AssetStateStoreBackend(_DbWriter(uri), uri=uri), workspace=conn_id)
+    writer.put(_created("k/1", day=2).record("cancel", ACTOR, state="cancelled", outcome="applied"))
+    listed = writer.scope("")["k/1"]
+    writer.put(listed.record("create", ACTOR, state="scheduled", outcome=None))
+
+    reader = open_registry_reader(conn_id)
+    listed = reader.scope("")["k/1"]
+    assert listed.partial_history
+    assert [line["action"] for line in listed.history] == ["create"]
+    assert [line["action"] for line in reader.history("k/1")] == ["create", "cancel", "create"]
+    assert [line["seq"] for line in reader.get("k/1").history] == [0, 1, 2]
