@@ -110,7 +110,9 @@ def _earlier_change(entry: Any, actor: Any, reported_until: str | None) -> str |
     return "cancel" if own[-1] == "replace_cancelled" else own[-1]
 
 
-def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -> list[dict[str, Any]]:
+def changes_left_unreported(
+    context: Any, entries: Any, *, reported: set[str], registry: ScheduleRegistry | None = None
+) -> list[dict[str, Any]]:
     """Changes an earlier try of this task recorded but never reported, to report on this try's event.
 
     Airflow registers a task's asset event only when the task succeeds, so the changes a failed try made
@@ -123,6 +125,8 @@ def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -
 
     :param entries: the registry entries this try considered (after settling).
     :param reported: the keys this try's event already carries.
+    :param registry: where ``entries`` were listed from: a listing holds each entry's last history line
+        only, and telling a replace from a create needs the lines before it (read for those keys only).
     """
     from airflow_braze_schedule.engine.keyed_steps import change_of
     from airflow_braze_schedule.operators.by_key import actor_from_context
@@ -132,14 +136,20 @@ def changes_left_unreported(context: Any, entries: Any, *, reported: set[str]) -
         return []
     store = context.get("task_state_store")
     reported_until = store.get(REPORTED_UNTIL_KEY) if store is not None else None
+    own = [
+        entry
+        for entry in entries
+        if entry is not None
+        and entry.schedule_key not in reported
+        and _earlier_change(entry, actor, reported_until) is not None
+    ]
+    if registry is not None:
+        registry.complete_histories(own)
     late: list[dict[str, Any]] = []
-    for entry in entries:
-        if entry is None or entry.schedule_key in reported:
-            continue
+    for entry in own:
         action = _earlier_change(entry, actor, reported_until)
-        if action is None:
-            continue
-        late.append({**change_of(entry, action), "reported_late": True})
+        if action is not None:
+            late.append({**change_of(entry, action), "reported_late": True})
     return late
 
 
@@ -596,6 +606,7 @@ class BrazeReconcileSchedulesOperator(KeyedOperatorMixin, _BrazeScheduleOperator
                 context,
                 reconcile.registered.values(),
                 reported={change["schedule_key"] for change in changes},
+                registry=registry,
             )
             if late:
                 self.log.info(

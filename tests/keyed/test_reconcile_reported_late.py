@@ -98,3 +98,32 @@ def test_which_earlier_changes_are_reported_late():
     later = _entry("later", ("create", t1, "r1", {}), ("update", "9999-01-01T00:00:00+00:00", "r1", {}))
     assert changes_left_unreported(context, entries, reported=set()) == []
     assert [c["action"] for c in changes_left_unreported(context, [later], reported=set())] == ["update"]
+
+
+def test_a_replace_is_told_from_a_listing_that_holds_the_last_line_only():
+    """A reconcile reads its scope as a listing (each entry's last history line): the replace an earlier
+    try made (cancel, then create) is told by reading the whole history of those keys only."""
+    from airflow_braze_schedule.operators.keyed import changes_left_unreported
+    from airflow_braze_schedule.registry import ScheduleRegistry
+    from airflow_braze_schedule.testing.memory_registry import MemoryRegistryBackend
+
+    t1 = "2026-11-30T09:00:00+00:00"
+    registry = ScheduleRegistry(MemoryRegistryBackend(), workspace="braze_default")
+    replaced = _entry(
+        "replaced", ("cancel", t1, "r1", {}), ("intent:create", t1, "r1", {}), ("create", t1, "r1", {})
+    )
+    other = _entry("other run", ("create", t1, "r0", {}))
+    registry.put_many([replaced, other])
+    listed = registry.scope("")
+    assert [line["action"] for line in listed["replaced"].history] == ["create"]
+
+    read: list[list[str]] = []
+    load_many = registry.backend.load_many
+    registry.backend.load_many = lambda keys: read.append(list(keys)) or load_many(keys)
+    context = {"ti": _Ti(), "run_id": "r1", "task_state_store": _Store()}
+    late = changes_left_unreported(context, listed.values(), reported=set(), registry=registry)
+    assert [(c["schedule_key"], c["action"]) for c in late] == [("replaced", "replace")]
+    assert read == [["replaced"]]  # the other key's history was not read
+    # Without the registry, the last line alone reads as a create.
+    again = changes_left_unreported(context, registry.scope("").values(), reported=set())
+    assert [(c["schedule_key"], c["action"]) for c in again] == [("replaced", "create")]
