@@ -16,7 +16,10 @@ the figures are the engine's cost, not the HTTP client's, which benchmark 2 meas
   within the first ``RATE_WINDOWS`` whole windows are counted. Goal: >= 0.95 of the allowed rate.
 * **growth**: a dry-run plan (read the scope, build, plan) of 1,000, 10,000 and 100,000 registered
   keys of which one in ten moved, the best of ``GROWTH_TRIES`` tries at each size (each after a full
-  collection; the first warms up). Goal: time per key at 100,000 within 1.5x of that at 1,000.
+  collection; the first warms up), in CPU time: the plan runs in one thread and waits on nothing, so on
+  an idle machine that is its wall time, and on a busy one it is not inflated by other load (a 0.1 s
+  try often runs alone; a 15 s one shares the cores). Goal: time per key at 100,000 within 1.5x of
+  that at 1,000 (the wall-clock ratio is given beside it).
 
 ``BENCH_KEYED_KEYS`` scales the first two rows down for a quick look (e.g. 1000).
 """
@@ -180,18 +183,18 @@ def run(workspace: Workspace | None = None) -> Table:
     unchanged = _reconcile(registry, steps, desired_fields)
     accepted, allowed = _rate_limited()
     growth_both = {keys: _dry_plan(keys) for keys in GROWTH}
-    growth = {keys: wall for keys, (wall, _) in growth_both.items()}
+    growth = {keys: cpu for keys, (_, cpu) in growth_both.items()}
 
     ratio = bare / new
     per_key = {keys: seconds / keys for keys, seconds in growth.items()}
     spread = per_key[GROWTH[-1]] / per_key[GROWTH[0]]
-    cpu_spread = (growth_both[GROWTH[-1]][1] / GROWTH[-1]) / (growth_both[GROWTH[0]][1] / GROWTH[0])
+    wall_spread = (growth_both[GROWTH[-1]][0] / GROWTH[-1]) / (growth_both[GROWTH[0]][0] / GROWTH[0])
     table = Table(
         title=f"7. Keyed reconcile through the engine ({KEYS:,} keys, {WORKERS} workers)",
         method=(
             f"In process, no Airflow: Braze answers each create in {ANSWER * 1000:.0f} ms; the registry is "
             f"in memory with a {REGISTRY_RTT * 1000:.0f} ms round trip per call. One run each; the "
-            f"dry-run plans best of {GROWTH_TRIES}."
+            f"dry-run plans best of {GROWTH_TRIES}, CPU seconds."
         ),
         columns=["row", "seconds", "keys/s", "vs floor"],
     )
@@ -218,12 +221,17 @@ def run(workspace: Workspace | None = None) -> Table:
     )
     for keys, seconds in growth.items():
         table.rows.append(
-            [f"dry-run plan, {keys:,} keys (1 in 10 moved)", f"{seconds:.2f}", f"{keys / seconds:.0f}", ""]
+            [
+                f"dry-run plan, {keys:,} keys (1 in 10 moved), CPU",
+                f"{seconds:.2f}",
+                f"{keys / seconds:.0f}",
+                "",
+            ]
         )
     table.goal = (
         f"new keys >= 0.80x the floor ({ratio:.2f}x); unchanged <= 10 s ({unchanged:.1f} s); "
         f"rate-limited >= 0.95 of allowed ({rate:.3f}); per key at "
-        f"{GROWTH[-1]:,} within 1.5x of {GROWTH[0]:,} ({spread:.2f}x; in CPU time {cpu_spread:.2f}x)"
+        f"{GROWTH[-1]:,} within 1.5x of {GROWTH[0]:,} ({spread:.2f}x in CPU time; {wall_spread:.2f}x wall clock)"
     )
     table.passed = ratio >= 0.8 and unchanged <= 10 and rate >= 0.95 and spread <= 1.5
     return table
