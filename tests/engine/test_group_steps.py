@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import ast
 import logging
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,7 @@ from airflow_braze_schedule.engine.reconcile import carry_out_plan, plan_reconci
 from airflow_braze_schedule.registry.store import ScheduleRegistry
 from airflow_braze_schedule.testing import FakeBraze
 from airflow_braze_schedule.testing.memory_registry import MemoryRegistryBackend
+from tests.engine.engine_support import DictStore, import_without_airflow
 
 LOG = logging.getLogger("tests.engine.groups")
 FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitter=0.01, max_rate_limit_wait=2)
@@ -71,19 +69,6 @@ def _fields(users: int = 120, *, days: int = 3, version: int = 1) -> dict[str, A
         ],
         "schedule": {"time": _when(days)},
     }
-
-
-class DictStore:
-    """What ``task_state_store`` is to the chunk ledger: keys and values that outlive a try."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
-        self.values[key] = value
 
 
 class Sender:
@@ -235,22 +220,7 @@ def test_what_this_module_drives_imports_no_airflow():
         }
     )
     assert "airflow_braze_schedule.engine.group_steps" in modules
-    script = textwrap.dedent(
-        f"""
-        import importlib, sys
-
-        class NoAirflow:
-            def find_spec(self, name, path=None, target=None):
-                if name == "airflow" or name.startswith("airflow."):
-                    raise ImportError(f"imported {{name}}")
-                return None
-
-        sys.meta_path.insert(0, NoAirflow())
-        for module in {modules!r}:
-            importlib.import_module(module)
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    result = import_without_airflow(modules)
     assert result.returncode == 0, result.stderr
 
 
