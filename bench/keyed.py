@@ -15,14 +15,20 @@ the figures are the engine's cost, not the HTTP client's, which benchmark 2 meas
   to the clock as Braze's hour is; the run starts on a window boundary and the creates Braze accepted
   within the first ``RATE_WINDOWS`` whole windows are counted. Goal: >= 0.95 of the allowed rate.
 * **growth**: a dry-run plan (read the scope, build, plan) of 1,000, 10,000 and 100,000 registered
-  keys of which one in ten moved. Goal: time per key at 100,000 within 1.5x of that at 1,000.
+  keys of which one in ten moved, the best of ``GROWTH_TRIES`` tries at each size (each after a full
+  collection; the first warms up), in CPU time: the plan runs in one thread and waits on nothing, so on
+  an idle machine that is its wall time, and on a busy one it is not inflated by other load (a 0.1 s
+  try often runs alone; a 15 s one shares the cores). Goal: time per key at 100,000 within 1.5x of
+  that at 1,000 (the wall-clock ratio is given beside it).
 
 ``BENCH_KEYED_KEYS`` scales the first two rows down for a quick look (e.g. 1000).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import math
 import os
 import time
 import uuid
@@ -44,6 +50,7 @@ WORKERS = 8
 ANSWER = 0.050
 REGISTRY_RTT = 0.001
 GROWTH = (1_000, 10_000, 100_000)
+GROWTH_TRIES = 3
 RATE_LIMIT = 100
 RATE_WINDOW = 2.0
 RATE_WINDOWS = 5
@@ -103,8 +110,16 @@ def _bare_pool(desired_fields: dict[str, Any]) -> float:
     return time.perf_counter() - started
 
 
-def _dry_plan(keys: int) -> float:
-    """Seconds to read the scope, build every request and plan, over ``keys`` registered keys."""
+def _dry_plan(keys: int) -> tuple[float, float]:
+    """Seconds (wall clock, and CPU time of this process) to read the scope, build every request and
+    plan, over ``keys`` registered keys: the best of ``GROWTH_TRIES`` tries.
+
+    A dry-run plan reads and writes nothing, so every try does the same work; the first also warms up
+    what a first call pays once (lazy imports, compiled patterns), which would otherwise weigh on the
+    smallest size only. Each try starts after a full collection, so every size starts from the same
+    state of the garbage collector, and the best try is the one least slowed by whatever else the
+    machine runs, as a short try is more likely than a long one to run alone.
+    """
     registry = ScheduleRegistry(MemoryRegistryBackend(), workspace="bench")
     steps = KeyedSteps(registry, _braze(0.0), Actor(dag_id="bench", task_id="t"), LOG)
     # Fill the registry as a run would have (every create answered), without sending: untimed.
@@ -116,14 +131,21 @@ def _dry_plan(keys: int) -> float:
             steps.finish_create(entry, request, {"schedule_id": uuid.uuid4().hex})
     recorder.flush()
     desired_fields = _desired(keys, moved=10)
-    started = time.perf_counter()
-    with building_in_bulk():  # as the operator does
-        registered = registry.scope(SCOPE)
-        desired = {key: keyed_request(fields, registered.get(key)) for key, fields in desired_fields.items()}
-        plan = plan_scope(SCOPE, registered, desired)
-    elapsed = time.perf_counter() - started
-    assert plan.counts()["update"] == keys // 10, plan.counts()
-    return elapsed
+    wall, cpu = math.inf, math.inf
+    for _ in range(GROWTH_TRIES):
+        gc.collect()
+        started, started_cpu = time.perf_counter(), time.process_time()
+        with building_in_bulk():  # as the operator does
+            registered = registry.scope(SCOPE)
+            desired = {
+                key: keyed_request(fields, registered.get(key)) for key, fields in desired_fields.items()
+            }
+            plan = plan_scope(SCOPE, registered, desired)
+        wall = min(wall, time.perf_counter() - started)
+        cpu = min(cpu, time.process_time() - started_cpu)
+        assert plan.counts()["update"] == keys // 10, plan.counts()
+        del registered, desired, plan  # freed before the next try, untimed
+    return wall, cpu
 
 
 def _rate_limited() -> tuple[int, int]:
@@ -160,16 +182,19 @@ def run(workspace: Workspace | None = None) -> Table:
     writes = registry.backend.calls.get("save_many", 0)  # type: ignore[attr-defined]
     unchanged = _reconcile(registry, steps, desired_fields)
     accepted, allowed = _rate_limited()
-    growth = {keys: _dry_plan(keys) for keys in GROWTH}
+    growth_both = {keys: _dry_plan(keys) for keys in GROWTH}
+    growth = {keys: cpu for keys, (_, cpu) in growth_both.items()}
 
     ratio = bare / new
     per_key = {keys: seconds / keys for keys, seconds in growth.items()}
     spread = per_key[GROWTH[-1]] / per_key[GROWTH[0]]
+    wall_spread = (growth_both[GROWTH[-1]][0] / GROWTH[-1]) / (growth_both[GROWTH[0]][0] / GROWTH[0])
     table = Table(
         title=f"7. Keyed reconcile through the engine ({KEYS:,} keys, {WORKERS} workers)",
         method=(
             f"In process, no Airflow: Braze answers each create in {ANSWER * 1000:.0f} ms; the registry is "
-            f"in memory with a {REGISTRY_RTT * 1000:.0f} ms round trip per call. One run each."
+            f"in memory with a {REGISTRY_RTT * 1000:.0f} ms round trip per call. One run each; the "
+            f"dry-run plans best of {GROWTH_TRIES}, CPU seconds."
         ),
         columns=["row", "seconds", "keys/s", "vs floor"],
     )
@@ -196,12 +221,17 @@ def run(workspace: Workspace | None = None) -> Table:
     )
     for keys, seconds in growth.items():
         table.rows.append(
-            [f"dry-run plan, {keys:,} keys (1 in 10 moved)", f"{seconds:.2f}", f"{keys / seconds:.0f}", ""]
+            [
+                f"dry-run plan, {keys:,} keys (1 in 10 moved), CPU",
+                f"{seconds:.2f}",
+                f"{keys / seconds:.0f}",
+                "",
+            ]
         )
     table.goal = (
         f"new keys >= 0.80x the floor ({ratio:.2f}x); unchanged <= 10 s ({unchanged:.1f} s); "
         f"rate-limited >= 0.95 of allowed ({rate:.3f}); per key at "
-        f"{GROWTH[-1]:,} within 1.5x of {GROWTH[0]:,} ({spread:.2f}x)"
+        f"{GROWTH[-1]:,} within 1.5x of {GROWTH[0]:,} ({spread:.2f}x in CPU time; {wall_spread:.2f}x wall clock)"
     )
     table.passed = ratio >= 0.8 and unchanged <= 10 and rate >= 0.95 and spread <= 1.5
     return table

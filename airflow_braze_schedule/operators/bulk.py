@@ -74,7 +74,8 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
     #: The task_state_store key of the create's ledger; None: the default. A task creating several
     #: groups (a reconcile) gives each its own.
     ledger_key: str | None = None
-    #: Requests the last :meth:`_send_all` sent (chunks created or answered otherwise), for a reconcile's count.
+    #: Requests the last :func:`~airflow_braze_schedule.operators.group_send.send_group` of this operator
+    #: sent (chunks created or answered otherwise), for a reconcile's count.
     requests_sent: int = 0
 
     def __init__(
@@ -94,15 +95,11 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
 
     # --- execute -----------------------------------------------------------------------------------
 
-    def _validated_plan(self) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
-        """Validate the whole audience and request (nothing sent); see :func:`validated_plan_of`."""
-        return validated_plan_of(self)
-
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_braze_schedule.operators.by_key import closing_registries
 
         with _failing_fast_where_retries_cannot_help(creates=True), closing_registries(self):
-            plan, base, source, now = self._validated_plan()
+            plan, base, source, now = validated_plan_of(self)
             if self._is_dry_run():
                 return self._dry_run(context, plan, base, source, now)
             if plan.chunks == 0:
@@ -114,9 +111,9 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
                     self,
                     context,
                     plan.fingerprint,
-                    lambda: self._send_all(context, plan, base, source, now, emit=False),
+                    lambda: send_group(self, context, plan, base, source, now, emit=False),
                 )
-            return self._send_all(context, plan, base, source, now)
+            return send_group(self, context, plan, base, source, now)
 
     def _dry_run(
         self, context: Context, plan: BulkPlan, base: dict[str, Any], source: EntrySource, now: Any
@@ -140,17 +137,3 @@ class BrazeBulkCreateScheduleOperator(BrazeCreateScheduleOperator):
         context["ti"].xcom_push(key="schedule_ids", value=handle.schedule_ids)
         self._emit_group(context, handle.to_xcom(), "create", None, dry_run=True)
         return handle.to_xcom()
-
-    def _send_all(
-        self,
-        context: Context,
-        plan: BulkPlan,
-        base: dict[str, Any],
-        source: EntrySource,
-        now: Any,
-        *,
-        emit: bool = True,
-        push: bool = True,
-    ) -> dict[str, Any]:
-        """Send the plan's chunks; see :func:`send_group`."""
-        return send_group(self, context, plan, base, source, now, emit=emit, push=push)

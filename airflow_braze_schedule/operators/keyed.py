@@ -37,14 +37,12 @@ from airflow_braze_schedule.operators.by_key import (
     open_registry_of,
     upsert_group_by_key,
 )
-from airflow_braze_schedule.operators.group_send import send_group, validated_plan_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_braze_schedule.core.audience import BulkPlan, EntrySource
     from airflow_braze_schedule.core.payload import BrazeRequest
     from airflow_braze_schedule.engine.group_steps import GroupMember
     from airflow_braze_schedule.engine.keyed_steps import KeyedSteps
@@ -362,24 +360,6 @@ class BrazeUpsertScheduleOperator(KeyedOperatorMixin, _BrazeScheduleOperator):
 
         fields = {name: getattr(self, name) for name in (*USER_FIELDS, "recipients_path")}
         return sends_as_group(fields, recorded)
-
-    # A group's validation and send: the bulk create's functions (the engine's rule), not its methods.
-
-    def _validated_plan(self) -> tuple[BulkPlan, dict[str, Any], EntrySource, Any]:
-        return validated_plan_of(self)
-
-    def _send_all(
-        self,
-        context: Context,
-        plan: BulkPlan,
-        base: dict[str, Any],
-        source: EntrySource,
-        now: Any,
-        *,
-        emit: bool = True,
-        push: bool = True,
-    ) -> dict[str, Any]:
-        return send_group(self, context, plan, base, source, now, emit=emit, push=push)
 
 
 class ReconcileIncompleteError(RuntimeError):

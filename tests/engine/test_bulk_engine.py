@@ -16,22 +16,10 @@ from airflow_braze_schedule.core.group import BulkLedger
 from airflow_braze_schedule.core.retry import RetryPolicy
 from airflow_braze_schedule.engine.bulk import BulkSend
 from airflow_braze_schedule.testing import DropAfterProcessing, FakeBraze
+from tests.engine.engine_support import DictStore
 
 LOG = logging.getLogger("tests.engine.bulk")
 FAST = RetryPolicy(max_attempts=3, backoff_initial=0.01, backoff_max=0.05, jitter=0.01, max_rate_limit_wait=2)
-
-
-class DictStore:
-    """What ``task_state_store`` is to the ledger: keys and values that outlive a try."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
-        self.values[key] = value
 
 
 @pytest.fixture
