@@ -130,6 +130,9 @@ def test_a_group_under_a_key_from_create_to_cancel(run_dag_logged, fake_braze, r
     assert len(fake_braze.received) == before
 
 
+# A group key through real DAG runs (about 11 s); make test drives the same steps without Airflow
+# (tests/engine/test_group_steps.py), this runs in make test-slow.
+@pytest.mark.slow
 def test_upsert_of_a_group_creates_leaves_moves_and_replaces_it(run_dag_logged, fake_braze, registry_kind):
     key = unique_prefix() + "summer-promo"
     campaign = f"campaign-{uuid.uuid4().hex[:8]}"

@@ -62,6 +62,9 @@ def _registry_live(registry, scope):
     return named
 
 
+# About 11 s of real DAG runs; make test drives a group key's steps through the reconcile without
+# Airflow (tests/engine/test_group_steps.py), this runs in make test-slow.
+@pytest.mark.slow
 def test_reconcile_with_groups_sends_exactly_the_plans_requests(
     run_dag_logged, fake_braze, registry_kind, tmp_path, record_property
 ):
