@@ -15,6 +15,8 @@ pytestmark = pytest.mark.skipif(not HAS_ASSET_STATE_STORE, reason=NO_ASSET_STORE
 EXAMPLES = "braze_keyed_schedules.py"
 
 
+# Seven DAG runs (about 12 s): in make test-slow, to keep make test within its three minutes.
+@pytest.mark.slow
 def test_daily_digest_five_logical_dates_then_a_changed_hour(run_dag, fake_braze, monkeypatch):
     """A backfill of five logical dates creates the send once; a changed hour updates it once."""
     monkeypatch.setenv("AIRFLOW_VAR_BRAZE_EXAMPLE_DIGEST_HOUR", "9")
