@@ -8,13 +8,14 @@ request to Airflow's API server, so the layout is made for few calls.
 Layout
 ------
 
-* ``entry:<schedule_key>``: the whole entry of one key with its whole history (up to ``MAX_HISTORY``
-  lines), as always; what :meth:`load` reads.
+* ``entry:<schedule_key>``: the *own value* of a key, its whole entry with its whole history (up to
+  ``MAX_HISTORY`` lines); what :meth:`load` reads first. A *paged* key has none (below).
 * Writer slots ``writer:<n>:door`` / ``writer:<n>:race`` (``n`` = 0, 1, 2, ...): each registry object
   that writes claims one slot for itself (below), once, and then alone writes its **pages**:
-  ``entries:<n>:<p>`` (up to :data:`ENTRIES_PER_PAGE` entries, each with its last history line only:
-  a listing gives no more, and keeps pages small and fast to read) and ``summaries:<n>:<p>`` (up to
-  :data:`SUMMARIES_PER_PAGE` summaries: state, the send's first and last instants, the entry's version).
+  ``entries:<n>:<p>`` (up to :data:`ENTRIES_PER_PAGE` entries, each with its last history line only, a
+  paged key's copy with its whole short history: pages stay small and fast to read) and
+  ``summaries:<n>:<p>`` (up to :data:`SUMMARIES_PER_PAGE` summaries: state, the send's first and last
+  instants, the entry's version, the key's position in the slot).
   A key keeps its place in its writer's pages; a batch rewrites only the pages it touched, so its cost
   does not grow with the registry. Pages of a slot are written in order, so they are contiguous.
 * ``writers``: a hint, the slot after the newest claimed one, so a new writer does not walk them all.
@@ -27,6 +28,27 @@ version wins (the seq of its last history line). A query reads only the summary
 pages, then the page of entries it answers. Either gives each entry with its last history line only
 (``RegistryEntry.partial_history``); writing such an entry back first joins it to the history in
 ``entry:<key>`` (``ScheduleRegistry.put_many``, one batched read), so ``entry:<key>`` never loses a line.
+
+Paged keys
+----------
+
+Inside a task the state store's calls go one at a time, each a request to the API server (about 12 ms
+under ``airflow dags test``). An own value per key made a new key cost two calls of its own (its intent,
+then its result), which bounded a reconcile of new keys however the rest was batched. So a key that is
+new to the registry, and whose history is still short (:data:`PAGE_HISTORY` lines: a create's intent and
+its result), has no own value: its page copy, marked ``paged``, holds its whole entry, and a batch of
+new keys costs its two pages only. Such a key gets its own value once its history outgrows the copy (its
+next change), and keeps it: a writer writes the own value of every key it does not know to be paged, so
+an own value, where one exists, is always the newest. A writer knows a key is paged from a listing (the
+newest copy is marked), from a lookup that found it paged, or because the key is new: missing from a
+listing of a prefix it falls under, or looked up and found nowhere.
+
+A lookup by key (a single-key task) reads the own value; missing, it finds the key's position in the
+summary pages (one read per 500 keys), then reads the entries page at that position. A batch writes its
+summaries first and its entries pages second: a summary may name a key whose page is not written yet
+(a crash between them), and the lookup takes only a marked copy found in the page, so that key is new,
+rightly, since its intent was never durable and its request never sent. An intent is durable once its
+entries page is written, before the request, so a crash's intents are seen by a listing and by a lookup.
 
 Why no key is lost when writers race
 -------------------------------------
@@ -45,13 +67,13 @@ back, so before B's set; A had opened ``door`` before that read, so B, reading `
 found it open and moved on. A writer alone at a fresh slot wins it, so every writer finds one. A writer
 only moves on from a slot whose door is open, and by fewer than :data:`SLOT_SPREAD` slots, so a reader
 that stops after that many shut doors in a row has seen every slot that holds a page. A crash leaves at
-most one batch half written, its entries without their pages. A new key's page copy is then missing,
+most one batch half written, its own values without their pages. A new key's page copy is then missing,
 but its intent's request was never sent (the engine sends after ``put_many`` returns). A known key's
 page copy is older than its entry; listing reads the entry of every key whose page copy has an intent
 pending (few: a crash's batch at most), so an answer recorded just before a crash is never hidden.
 ``tests/keyed/test_asset_store_layout.py`` races dozens of writers on a store that delays every call
 at random, and a hundred starting at one slot at once, and checks that every key is listed and that
-no page has two writers.
+no page has two writers; ``tests/keyed/test_asset_store_paged.py`` races writers of paged keys.
 
 Slots handed on
 ---------------
@@ -127,6 +149,11 @@ FREE_HINT_LENGTH = 64
 SLOT_SPREAD = 8
 _ENTRY_PAGES = "entries:"
 _SUMMARY_PAGES = "summaries:"
+#: History lines a *paged* key's page copy holds whole: a new key's intent and its result (see "Paged
+#: keys"). A key with more keeps them in its own value, and its page copies hold the last line.
+PAGE_HISTORY = 2
+#: The mark of a paged key's page copy (stripped from what is read).
+_PAGED = "paged"
 
 
 def legacy_index_names() -> list[str]:
@@ -197,6 +224,13 @@ class AssetStateStoreBackend:
         self._positions = 0  # positions taken in the slot's pages, by this writer and those before it
         self._entry_pages: list[dict[str, dict[str, Any]]] = []
         self._summary_pages: list[dict[str, list[Any]]] = []
+        # What this object knows of keys (see "Paged keys"): paged ones by the entries page holding their
+        # newest copy; those with an own value; those looked up and found nowhere; and the prefixes it
+        # listed whole (a key under one that the listing lacked is new).
+        self._paged: dict[str, str] = {}
+        self._owned: set[str] = set()
+        self._absent: set[str] = set()
+        self._scopes: list[str] = []
 
     # --- reading --------------------------------------------------------------------------------------
 
@@ -208,22 +242,86 @@ class AssetStateStoreBackend:
 
     def load(self, schedule_key: str) -> dict[str, Any] | None:
         value = self.accessor.get(_ENTRY + schedule_key, None)
-        return value if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            self._note_owned(schedule_key)
+            return value
+        return self._load_paged([schedule_key]).get(schedule_key)
 
     def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Whole entries: own values, then paged keys from their pages (located if need be)."""
+        unknown = [key for key in schedule_keys if key not in self._paged]
+        found = self._load_own(unknown)
+        for key in found:
+            self._note_owned(key)
+        found.update(self._load_paged([key for key in schedule_keys if key not in found]))
+        return found
+
+    def _load_own(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
         values = self._get_many(_ENTRY + key for key in schedule_keys)
         return {name[len(_ENTRY) :]: value for name, value in values.items() if isinstance(value, dict)}
 
-    def _pages(self, kind: str) -> Iterator[dict[str, Any]]:
-        """Every writer's pages of one kind, one at a time: by prefix if the store can list (as it reads
-        them if it can), else slot by slot."""
+    def _note_owned(self, key: str) -> None:
+        if not self.read_only:
+            self._owned.add(key)
+            self._paged.pop(key, None)
+
+    def _load_paged(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Paged keys' whole entries from their pages: where a listing saw them, else where the summary
+        pages place them. A key found nowhere is new (noted, so that its first write may page it)."""
+        if not schedule_keys:
+            return {}
+        where: dict[str, list[str]] = {key: [self._paged[key]] for key in schedule_keys if key in self._paged}
+        unplaced = {key for key in schedule_keys if key not in where}
+        if unplaced:
+            where.update(self._locate(unplaced))
+        pages = self._get_many({name for names in where.values() for name in names})
+        found: dict[str, dict[str, Any]] = {}
+        for key, names in where.items():
+            # Only a marked copy is a record: a summary written just before a crash may name a page
+            # that lacks the key (its intent was never sent), or holds an older copy.
+            copies = [
+                (copy, name)
+                for name in names
+                if isinstance(page := pages.get(name), dict)
+                and isinstance(copy := page.get(key), dict)
+                and copy.get(_PAGED)
+            ]
+            if copies:
+                copy, name = max(copies, key=lambda pair: entry_version(pair[0]))
+                found[key] = {field: value for field, value in copy.items() if field != _PAGED}
+                if not self.read_only:
+                    self._paged[key] = name
+        if not self.read_only:
+            # Located but with no marked copy: a key with an own value once (lost since), not a new one.
+            self._absent.update(key for key in schedule_keys if key not in where)
+        return found
+
+    def _locate(self, keys: set[str]) -> dict[str, list[str]]:
+        """The entries pages that may hold each key's paged copy, from the summary pages (which give each
+        key's position in its slot); summaries written before positions were kept name no paged key."""
+        where: dict[str, list[str]] = {}
+        for name, page in self._pages(_SUMMARY_PAGES):
+            slot = int(name.split(":")[1])
+            for key in keys & page.keys():
+                item = page[key]
+                if isinstance(item, list) and len(item) > 4:
+                    where.setdefault(key, []).append(
+                        _page(_ENTRY_PAGES, slot, int(item[4]) // ENTRIES_PER_PAGE)
+                    )
+        return where
+
+    def _pages(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every writer's pages of one kind with their names, one at a time: by prefix if the store can
+        list (as it reads them if it can), else slot by slot."""
         pages_with_prefix = getattr(self.accessor, "pages_with_prefix", None)
         values_with_prefix = getattr(self.accessor, "values_with_prefix", None)
         if pages_with_prefix is not None:
-            yield from (value for value in pages_with_prefix(kind) if isinstance(value, dict))
+            yield from ((name, value) for name, value in pages_with_prefix(kind) if isinstance(value, dict))
             return
         if values_with_prefix is not None:
-            yield from (value for value in values_with_prefix(kind).values() if isinstance(value, dict))
+            yield from (
+                (name, value) for name, value in values_with_prefix(kind).items() if isinstance(value, dict)
+            )
             return
         slot, shut = 0, 0
         while shut < SLOT_SPREAD:  # past the last open door, every door within reach of a writer is shut
@@ -232,8 +330,8 @@ class AssetStateStoreBackend:
             else:
                 shut = 0
                 page = 0
-                while isinstance(value := self.accessor.get(_page(kind, slot, page), None), dict):
-                    yield value
+                while isinstance(value := self.accessor.get(name := _page(kind, slot, page), None), dict):
+                    yield name, value
                     page += 1
             slot += 1
 
@@ -252,29 +350,48 @@ class AssetStateStoreBackend:
         """Every entry under ``prefix`` as a listing keeps it (``listed_value``), made page by page as the
         pages are read: old pages holding whole entries are never all held at once."""
         shared: dict[Any, Any] = {}
-        pages = (
-            {key: listed_value(value, shared) for key, value in page.items() if isinstance(value, dict)}
-            for page in self._pages(_ENTRY_PAGES)
-        )
-        newest = _newest(pages, entry_version)
-        # A crash between a batch's entries and its pages leaves the pages older: only intents matter.
-        pending = [key for key, value in newest.items() if value.get("pending")]
-        for key, value in self.load_many(pending).items():
+
+        def listed(name: str, page: dict[str, Any]) -> dict[str, Any]:
+            items = {}
+            for key, value in page.items():
+                if isinstance(value, dict):
+                    item = items[key] = listed_value(value, shared)
+                    if item.pop(_PAGED, None):
+                        item[_PAGED] = name  # where the newest copy is, if it wins (popped below)
+            return items
+
+        newest = _newest((listed(name, page) for name, page in self._pages(_ENTRY_PAGES)), entry_version)
+        # A crash between a batch's own values and its pages leaves the pages older: only intents matter
+        # (a paged key's page copy is its record, so it has nothing newer elsewhere).
+        pending = [key for key, value in newest.items() if value.get("pending") and _PAGED not in value]
+        for key, value in self._load_own(pending).items():
             if entry_version(value) > entry_version(newest[key]):
                 newest[key] = listed_value(value, shared)
         newest.update((key, listed_value(value, shared)) for key, value in self._adopt_legacy(newest).items())
-        return {key: value for key, value in newest.items() if key.startswith(prefix)}
+        listing = {}
+        for key, value in newest.items():
+            page = value.pop(_PAGED, None)
+            if not self.read_only:
+                if page is not None:
+                    self._paged[key] = page
+                else:
+                    self._owned.add(key)
+            if key.startswith(prefix):
+                listing[key] = value
+        if not self.read_only:
+            self._scopes.append(prefix)
+        return listing
 
     def _adopt_legacy(self, listed: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The entries of old-layout keys that no page holds, copied into this writer's pages if it may."""
-        legacy = self.load_many(self._legacy_keys(listed))
+        legacy = self._load_own(self._legacy_keys(listed))
         if legacy and not self.read_only:
             self._write_pages(list(legacy.values()))
         return legacy
 
     def query(self, query: RegistryQuery, now: datetime | None) -> tuple[int, list[dict[str, Any]]]:
         """A page of a query from the summary pages; then only that page's entries are read."""
-        newest = _newest(self._pages(_SUMMARY_PAGES), _summary_version)
+        newest = _newest((page for _, page in self._pages(_SUMMARY_PAGES)), _summary_version)
         newest.update((key, _summary_item(value)) for key, value in self._adopt_legacy(newest).items())
         matched = sorted(query.select(newest.items(), now))
         keys = matched[query.offset : query.offset + query.limit]
@@ -288,20 +405,37 @@ class AssetStateStoreBackend:
         self.save_many([entry])
 
     def save_many(self, entries: list[dict[str, Any]]) -> None:
-        """Each entry's own value, then this writer's pages that changed: one call per page, not per key."""
+        """Own values of the keys that need one, then this writer's pages that changed: one call per page,
+        not per key (a batch of new keys costs its pages only: see "Paged keys")."""
         if self.read_only:
             raise RegistryReadOnlyError(f"{self.description} was opened for reading only")
+        paged = {entry["schedule_key"] for entry in entries if self._may_page(entry)}
         for entry in entries:
-            # The entry first: a key whose page is not written yet is only unlisted, never wrong.
-            self.accessor.set(_ENTRY + entry["schedule_key"], entry)
-        self._write_pages(entries)
+            if entry["schedule_key"] not in paged:
+                # The own value first: a key whose page is not written yet is only unlisted, never wrong.
+                self.accessor.set(_ENTRY + entry["schedule_key"], entry)
+        self._write_pages(entries, paged)
 
-    def _write_pages(self, entries: list[dict[str, Any]]) -> None:
+    def _may_page(self, entry: dict[str, Any]) -> bool:
+        """A key is paged while its history is short, if this object knows it has no own value: seen
+        paged, looked up and found nowhere, or missing from a listing of a prefix it falls under."""
+        key, history = entry["schedule_key"], entry.get("history") or []
+        # A page copy holds the key's whole history: short, and from its first line on.
+        if len(history) > PAGE_HISTORY or (history and history[0].get("seq", 0) != 0) or key in self._owned:
+            return False
+        return (
+            key in self._paged or key in self._absent or any(key.startswith(scope) for scope in self._scopes)
+        )
+
+    def _write_pages(
+        self, entries: list[dict[str, Any]], paged: set[str] | frozenset[str] = frozenset()
+    ) -> None:
         if not entries:
             return
         slot = self._claim_slot()
         touched_entries: set[int] = set()
         touched_summaries: set[int] = set()
+        names: dict[int, str] = {}
         for entry in entries:
             key = entry["schedule_key"]
             position = self._position.get(key)
@@ -313,15 +447,22 @@ class AssetStateStoreBackend:
                 self._entry_pages.append({})
             if at_summary == len(self._summary_pages):
                 self._summary_pages.append({})
-            self._entry_pages[at_entry][key] = _last_line_only(entry)
-            self._summary_pages[at_summary][key] = _summary_item(entry)
+            if key in paged:
+                self._entry_pages[at_entry][key] = {**entry, _PAGED: True}
+                self._paged[key] = names.setdefault(at_entry, _page(_ENTRY_PAGES, slot, at_entry))
+            else:
+                self._entry_pages[at_entry][key] = _last_line_only(entry)
+                self._note_owned(key)
+            self._summary_pages[at_summary][key] = [*_summary_item(entry), position]
             touched_entries.add(at_entry)
             touched_summaries.add(at_summary)
-        # In order: a new page is written only after the one before it, so a slot's pages are contiguous.
-        for page in sorted(touched_entries):
-            self.accessor.set(_page(_ENTRY_PAGES, slot, page), self._entry_pages[page])
+        # Summaries first: one naming a copy its page lacks yet is checked against the page (_load_paged);
+        # entries second, whose writing makes the batch's intents durable. Each kind in order: a new page
+        # is written only after the one before it, so a slot's pages are contiguous.
         for page in sorted(touched_summaries):
             self.accessor.set(_page(_SUMMARY_PAGES, slot, page), self._summary_pages[page])
+        for page in sorted(touched_entries):
+            self.accessor.set(_page(_ENTRY_PAGES, slot, page), self._entry_pages[page])
 
     def _claim_slot(self) -> int:
         """The writer slot this registry alone writes: a closed one handed on, or a fresh one, each won
@@ -408,7 +549,8 @@ def _last_line_only(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary_item(entry: dict[str, Any]) -> list[Any]:
-    """A summary page's item: state, send_first, send_last, then the version."""
+    """A summary page's item: state, send_first, send_last, then the version (and, as a page keeps it,
+    the key's position in its slot)."""
     _, state, first, last = entry_summary(entry)
     return [state, first, last, entry_version(entry)]
 
@@ -466,27 +608,28 @@ class MetadataDbAssetStore:
             found.update(self._select(partial(_among, keys[start : start + 500])))
         return found
 
-    def pages_with_prefix(self, prefix: str) -> Iterator[Any]:
-        """The values whose keys start with ``prefix``, parsed one at a time as the rows arrive."""
+    def pages_with_prefix(self, prefix: str) -> Iterator[tuple[str, Any]]:
+        """``(key, value)`` of the values whose keys start with ``prefix``, parsed one at a time as the
+        rows arrive."""
         from airflow.models.asset import AssetModel
         from airflow.models.asset_state_store import AssetStateStoreModel
         from airflow.utils.session import create_session
         from sqlalchemy import select
 
         if prefix == _SUMMARY_PAGES:  # kept parsed between readers: see values_with_prefix
-            yield from self.values_with_prefix(prefix).values()
+            yield from self.values_with_prefix(prefix).items()
             return
         with create_session() as session:
             rows = session.execute(
-                select(AssetStateStoreModel.value)
+                select(AssetStateStoreModel.key, AssetStateStoreModel.value)
                 .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
                 .where(
                     AssetModel.uri == self.uri, AssetStateStoreModel.key.startswith(prefix, autoescape=True)
                 )
                 .execution_options(yield_per=PAGES_PER_FETCH)
             )
-            for (value,) in rows:
-                yield json.loads(value)
+            for key, value in rows:
+                yield key, json.loads(value)
 
     def values_with_prefix(self, prefix: str) -> dict[str, Any]:
         def under_prefix(column: Any) -> Any:

@@ -1,0 +1,151 @@
+"""Paged keys of the asset registry: a new key's intent and result live in its writer's pages only.
+
+A reconcile of new keys must not pay a state-store call per key: each call is a request to Airflow's API
+server, made one at a time. These tests check that a batch of new keys costs its pages and nothing per
+key, and that everything a reader or a later task needs still finds those keys: a single-key lookup by a
+fresh task (through the summary pages), a crash's intent, a later change that outgrows the page copy,
+and writers racing on a store that delays every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from airflow_braze_schedule.core.registry_model import Actor, RegistryEntry
+from airflow_braze_schedule.registry import ScheduleRegistry
+from airflow_braze_schedule.registry.asset_store import PAGE_HISTORY
+from tests.keyed.test_asset_store_layout import ACTOR, SharedStore, backend, created, registry, run_threads
+
+OTHER = Actor("dag", "run-2", "task")
+
+
+def _new_keys(writer: ScheduleRegistry, keys: list[str], *, results: bool = True) -> list[RegistryEntry]:
+    """What a reconcile does for new keys: list the scope, write the intents in one batch, then the results."""
+    assert not any(key in writer.scope("orders/") for key in keys)
+    intents = [RegistryEntry(key).intend({"op": "create"}, ACTOR) for key in keys]
+    writer.put_many(intents)
+    if results:
+        handle = {"schedule_id": "s", "schedule": {"time": "2030-01-05T09:00:00Z"}}
+        writer.put_many(
+            [
+                entry.record("create", ACTOR, handle=handle, state="scheduled", pending=None)
+                for entry in intents
+            ]
+        )
+    return intents
+
+
+def _own_values(store: SharedStore) -> list[str]:
+    return sorted(name for name in store.values if name.startswith("entry:"))
+
+
+def test_a_batch_of_new_keys_costs_its_pages_and_no_call_per_key() -> None:
+    store = SharedStore()
+    writer = registry(store)
+    writer.scope("orders/")
+    _new_keys(writer, [f"orders/{n}" for n in range(8)])
+    # Two batches (intents, then results), each one summaries page and one entries page: 4 writes for 8
+    # keys, besides the writer's slot claimed once.
+    writes = {name: len(order) for name, order in store.write_order.items() if not name.startswith("writer")}
+    assert writes == {"summaries:0:0": 2, "entries:0:0": 2}
+    assert _own_values(store) == []
+    assert PAGE_HISTORY == 2  # the intent and the result of a create fit a page copy whole
+
+
+def test_a_fresh_task_finds_a_paged_key_by_key_with_its_whole_history() -> None:
+    store = SharedStore()
+    _new_keys(registry(store), ["orders/1", "orders/2"])
+    reader = registry(store)
+    entry = reader.get("orders/2")
+    assert entry is not None
+    assert entry.schedule_id == "s"
+    assert not entry.partial_history
+    assert [line["action"] for line in entry.history] == ["intent:create", "create"]
+    assert set(reader.get_many(["orders/1", "orders/2", "orders/3"])) == {"orders/1", "orders/2"}
+    assert reader.get("orders/3") is None
+
+
+def test_an_intent_left_by_a_crash_is_seen_by_key_and_in_a_listing() -> None:
+    """The writer dies after its intents' batch: a later single-key task must see the intent, or it would
+    send a second create."""
+    store = SharedStore()
+    _new_keys(registry(store), ["orders/1"], results=False)
+    assert registry(store).require("orders/1").pending is not None
+    assert registry(store).scope("orders/")["orders/1"].pending is not None
+
+
+def test_a_summary_written_just_before_a_crash_names_no_key() -> None:
+    """Summaries go first; a crash before the entries page leaves a summary naming a key whose intent was
+    never durable, so never sent: the key is new, and a fresh task may create it."""
+    store = SharedStore()
+    writer = registry(store)
+    writer.scope("orders/")
+
+    class Crash(Exception):
+        pass
+
+    real_set = store.set
+
+    def failing_set(key: str, value: Any) -> None:
+        if key.startswith("entries:"):
+            raise Crash
+        real_set(key, value)
+
+    store.set = failing_set  # type: ignore[method-assign]
+    with contextlib.suppress(Crash):
+        writer.put_many([RegistryEntry("orders/1").intend({"op": "create"}, ACTOR)])
+    store.set = real_set  # type: ignore[method-assign]
+    assert any(name.startswith("summaries:") for name in store.values)
+    assert registry(store).get("orders/1") is None
+    assert "orders/1" not in registry(store).scope("")
+
+
+def test_a_change_that_outgrows_the_page_copy_moves_the_key_to_its_own_value() -> None:
+    store = SharedStore()
+    _new_keys(registry(store), ["orders/1"])
+    updater = registry(store)
+    listed = updater.scope("orders/")["orders/1"]
+    assert listed.partial_history  # a listing gives the last line only
+    updater.put(listed.intend({"op": "update"}, OTHER))
+    assert _own_values(store) == ["entry:orders/1"]
+    assert [line["action"] for line in store.values["entry:orders/1"]["history"]] == [
+        "intent:create",
+        "create",
+        "intent:update",
+    ]
+    # Every reader now takes the own value, which every later writer keeps current.
+    later = registry(store)
+    entry = later.require("orders/1")
+    later.put(entry.record("update", OTHER, pending=None))
+    assert len(registry(store).require("orders/1").history) == 4
+    assert registry(store).scope("")["orders/1"].history[-1]["action"] == "update"
+
+
+def test_a_key_with_an_own_value_is_never_paged_again() -> None:
+    """A key first written by a single-key task that did not look it up has an own value; a later short
+    write must keep that value current, or a lookup would find it stale."""
+    store = SharedStore()
+    registry(store).put(created("orders/1"))
+    assert _own_values(store) == ["entry:orders/1"]
+    again = registry(store)
+    entry = again.scope("orders/")["orders/1"]
+    again.put(entry.record("cancel", OTHER, state="cancelled"))
+    assert registry(store).require("orders/1").state == "cancelled"
+
+
+def test_racing_reconciles_of_new_keys_lose_none_and_write_no_own_value() -> None:
+    store = SharedStore(delay=0.002, seed=7)
+
+    def reconcile(n: int) -> None:
+        writer = registry(store)
+        for batch in range(3):
+            _new_keys(writer, [f"orders/{n}-{batch}-{item}" for item in range(5)])
+        writer.close()
+
+    run_threads(8, reconcile)
+    keys = {f"orders/{n}-{batch}-{item}" for n in range(8) for batch in range(3) for item in range(5)}
+    assert _own_values(store) == []
+    assert set(registry(store).scope("orders/")) == keys
+    fresh = backend(store)
+    assert all(fresh.load(key)["history"][-1]["action"] == "create" for key in sorted(keys)[::7])
