@@ -44,11 +44,23 @@ newest copy is marked), from a lookup that found it paged, or because the key is
 listing of a prefix it falls under, or looked up and found nowhere.
 
 A lookup by key (a single-key task) reads the own value; missing, it finds the key's position in the
-summary pages (one read per 500 keys), then reads the entries page at that position. A batch writes its
-summaries first and its entries pages second: a summary may name a key whose page is not written yet
-(a crash between them), and the lookup takes only a marked copy found in the page, so that key is new,
-rightly, since its intent was never durable and its request never sent. An intent is durable once its
-entries page is written, before the request, so a crash's intents are seen by a listing and by a lookup.
+summary pages (one read per 500 keys) and reads the entries page at that position, or finds the key in
+a slot's tail (below). A batch writes its summaries first and its entries pages second: a summary may
+name a key whose page is not written yet (a crash between them), and the lookup takes only a marked
+copy found in the page, so that key is new, rightly, since its intent was never durable and its request
+never sent. An intent is durable once its entries page is written, before the request, so a crash's
+intents are seen by a listing and by a lookup.
+
+Summaries written late
+----------------------
+
+A batch of new keys changes one entries page and one summary page; writing both would cost two calls a
+batch, and a batch's requests wait for them. So a writer writes a summary page once it is full (and
+again when a later batch changes it), and the last, part-filled one when it closes. Until then that
+page's keys are the slot's *tail*: the entries pages past the positions the slot's summary pages cover
+(a page holds the positions from its first on, so the last page's length tells), at most
+:data:`TAIL_PAGES`. A lookup by key and a query read each slot's tail beside its summaries (a crashed
+writer's tail stays, bounded); a listing reads entries pages only, so it never lags.
 
 Why no key is lost when writers race
 -------------------------------------
@@ -154,6 +166,8 @@ _SUMMARY_PAGES = "summaries:"
 PAGE_HISTORY = 2
 #: The mark of a paged key's page copy (stripped from what is read).
 _PAGED = "paged"
+#: The most entries pages a slot's summaries may lag behind (see "Summaries written late").
+TAIL_PAGES = SUMMARIES_PER_PAGE // ENTRIES_PER_PAGE + 1
 
 
 def legacy_index_names() -> list[str]:
@@ -231,6 +245,7 @@ class AssetStateStoreBackend:
         self._owned: set[str] = set()
         self._absent: set[str] = set()
         self._scopes: list[str] = []
+        self._summaries_due: set[int] = set()  # this writer's summary pages changed but not written
 
     # --- reading --------------------------------------------------------------------------------------
 
@@ -272,9 +287,11 @@ class AssetStateStoreBackend:
             return {}
         where: dict[str, list[str]] = {key: [self._paged[key]] for key in schedule_keys if key in self._paged}
         unplaced = {key for key in schedule_keys if key not in where}
+        pages: dict[str, Any] = {}
         if unplaced:
-            where.update(self._locate(unplaced))
-        pages = self._get_many({name for names in where.values() for name in names})
+            located, pages = self._locate(unplaced)
+            where.update(located)
+        pages.update(self._get_many({name for names in where.values() for name in names} - pages.keys()))
         found: dict[str, dict[str, Any]] = {}
         for key, names in where.items():
             # Only a marked copy is a record: a summary written just before a crash may name a page
@@ -296,11 +313,13 @@ class AssetStateStoreBackend:
             self._absent.update(key for key in schedule_keys if key not in where)
         return found
 
-    def _locate(self, keys: set[str]) -> dict[str, list[str]]:
-        """The entries pages that may hold each key's paged copy, from the summary pages (which give each
-        key's position in its slot); summaries written before positions were kept name no paged key."""
+    def _locate(self, keys: set[str]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+        """The entries pages that may hold each key's paged copy: from the summary pages (which give each
+        key's position in its slot; summaries written before positions were kept name no paged key),
+        and the tails, read here (returned too, by name)."""
         where: dict[str, list[str]] = {}
-        for name, page in self._pages(_SUMMARY_PAGES):
+        summaries, tails = self._summaries_with_tails()
+        for name, page in summaries:
             slot = int(name.split(":")[1])
             for key in keys & page.keys():
                 item = page[key]
@@ -308,7 +327,60 @@ class AssetStateStoreBackend:
                     where.setdefault(key, []).append(
                         _page(_ENTRY_PAGES, slot, int(item[4]) // ENTRIES_PER_PAGE)
                     )
-        return where
+        for name, page in tails:
+            for key in keys & page.keys():
+                where.setdefault(key, []).append(name)
+        return where, dict(tails)
+
+    def _summaries_with_tails(
+        self,
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+        """Every slot's summary pages, and its *tail*: the entries pages past what those cover (see
+        "Summaries written late"), at most :data:`TAIL_PAGES` a slot."""
+        if getattr(self.accessor, "values_with_prefix", None) is None:
+            return self._walk_summaries_with_tails()
+        summaries = list(self._pages(_SUMMARY_PAGES))
+        covered = _coverage(summaries)
+        slots = {
+            int(parts[1])
+            for name in self.accessor.values_with_prefix("writer:")
+            if len(parts := name.split(":")) == 3 and parts[2] == "door"
+        }
+        names = [
+            _page(_ENTRY_PAGES, slot, first + n)
+            for slot in sorted(slots)
+            for first in [covered.get(slot, 0) // ENTRIES_PER_PAGE]
+            for n in range(TAIL_PAGES)
+        ]
+        read = self._get_many(names)
+        return summaries, [(name, read[name]) for name in names if isinstance(read.get(name), dict)]
+
+    def _walk_summaries_with_tails(
+        self,
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+        summaries: list[tuple[str, dict[str, Any]]] = []
+        tails: list[tuple[str, dict[str, Any]]] = []
+        slot, shut = 0, 0
+        while shut < SLOT_SPREAD:
+            if self.accessor.get(_door(slot), None) is None:
+                shut += 1
+            else:
+                shut = 0
+                own: list[tuple[str, dict[str, Any]]] = []
+                while isinstance(
+                    value := self.accessor.get(name := _page(_SUMMARY_PAGES, slot, len(own)), None), dict
+                ):
+                    own.append((name, value))
+                summaries.extend(own)
+                first = _coverage(own).get(slot, 0) // ENTRIES_PER_PAGE
+                for page in range(first, first + TAIL_PAGES):
+                    if not isinstance(
+                        value := self.accessor.get(name := _page(_ENTRY_PAGES, slot, page), None), dict
+                    ):
+                        break
+                    tails.append((name, value))
+            slot += 1
+        return summaries, tails
 
     def _pages(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every writer's pages of one kind with their names, one at a time: by prefix if the store can
@@ -391,7 +463,13 @@ class AssetStateStoreBackend:
 
     def query(self, query: RegistryQuery, now: datetime | None) -> tuple[int, list[dict[str, Any]]]:
         """A page of a query from the summary pages; then only that page's entries are read."""
-        newest = _newest((page for _, page in self._pages(_SUMMARY_PAGES)), _summary_version)
+        summaries, tails = self._summaries_with_tails()
+        pages = [page for _, page in summaries]
+        pages += [
+            {key: _summary_item(copy) for key, copy in tail.items() if isinstance(copy, dict)}
+            for _, tail in tails
+        ]
+        newest = _newest(pages, _summary_version)
         newest.update((key, _summary_item(value)) for key, value in self._adopt_legacy(newest).items())
         matched = sorted(query.select(newest.items(), now))
         keys = matched[query.offset : query.offset + query.limit]
@@ -458,9 +536,14 @@ class AssetStateStoreBackend:
             touched_summaries.add(at_summary)
         # Summaries first: one naming a copy its page lacks yet is checked against the page (_load_paged);
         # entries second, whose writing makes the batch's intents durable. Each kind in order: a new page
-        # is written only after the one before it, so a slot's pages are contiguous.
+        # is written only after the one before it, so a slot's pages are contiguous. A summary page not
+        # yet full waits (see "Summaries written late").
         for page in sorted(touched_summaries):
-            self.accessor.set(_page(_SUMMARY_PAGES, slot, page), self._summary_pages[page])
+            if (page + 1) * SUMMARIES_PER_PAGE <= self._positions:
+                self.accessor.set(_page(_SUMMARY_PAGES, slot, page), self._summary_pages[page])
+                self._summaries_due.discard(page)
+            else:
+                self._summaries_due.add(page)
         for page in sorted(touched_entries):
             self.accessor.set(_page(_ENTRY_PAGES, slot, page), self._entry_pages[page])
 
@@ -534,12 +617,25 @@ class AssetStateStoreBackend:
         if self._slot is None or self.read_only:
             return
         slot = self._slot
+        for page in sorted(self._summaries_due):
+            self.accessor.set(_page(_SUMMARY_PAGES, slot, page), self._summary_pages[page])
+        self._summaries_due.clear()
         self.accessor.set(_closed(slot), {"epoch": self._epoch, "positions": self._positions})
         self.accessor.set(
             _FREE, [*(free for free in self._free_slots() if free != slot), slot][-FREE_HINT_LENGTH:]
         )
         self._slot, self._epoch, self._position, self._positions = None, 0, {}, 0
         self._entry_pages, self._summary_pages = [], []
+
+
+def _coverage(summaries: Iterable[tuple[str, dict[str, Any]]]) -> dict[int, int]:
+    """Per slot, the positions its summary pages cover: a slot's pages are written whole and in order,
+    and a page holds the positions from its first on, so its last page's length tells."""
+    covered: dict[int, int] = {}
+    for name, page in summaries:
+        _, slot, number = name.split(":")
+        covered[int(slot)] = max(covered.get(int(slot), 0), int(number) * SUMMARIES_PER_PAGE + len(page))
+    return covered
 
 
 def _last_line_only(entry: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import contextlib
 from typing import Any
 
 from airflow_braze_schedule.core.registry_model import Actor, RegistryEntry
-from airflow_braze_schedule.registry import ScheduleRegistry
+from airflow_braze_schedule.registry import RegistryQuery, ScheduleRegistry
 from airflow_braze_schedule.registry.asset_store import PAGE_HISTORY
 from tests.keyed.test_asset_store_layout import ACTOR, SharedStore, backend, created, registry, run_threads
 
@@ -45,10 +45,12 @@ def test_a_batch_of_new_keys_costs_its_pages_and_no_call_per_key() -> None:
     writer = registry(store)
     writer.scope("orders/")
     _new_keys(writer, [f"orders/{n}" for n in range(8)])
-    # Two batches (intents, then results), each one summaries page and one entries page: 4 writes for 8
-    # keys, besides the writer's slot claimed once.
+    # Two batches (intents, then results), each one entries page: 2 writes for 8 keys, besides the
+    # writer's slot claimed once. The summary page waits until it is full, or the writer closes.
     writes = {name: len(order) for name, order in store.write_order.items() if not name.startswith("writer")}
-    assert writes == {"summaries:0:0": 2, "entries:0:0": 2}
+    assert writes == {"entries:0:0": 2}
+    writer.close()
+    assert len(store.write_order["summaries:0:0"]) == 1
     assert _own_values(store) == []
     assert PAGE_HISTORY == 2  # the intent and the result of a create fit a page copy whole
 
@@ -81,6 +83,8 @@ def test_a_summary_written_just_before_a_crash_names_no_key() -> None:
     store = SharedStore()
     writer = registry(store)
     writer.scope("orders/")
+    writer.put_many([RegistryEntry(f"orders/{n}").intend({"op": "create"}, ACTOR) for n in range(499)])
+    assert "summaries:0:0" not in store.values  # not full yet
 
     class Crash(Exception):
         pass
@@ -94,11 +98,31 @@ def test_a_summary_written_just_before_a_crash_names_no_key() -> None:
 
     store.set = failing_set  # type: ignore[method-assign]
     with contextlib.suppress(Crash):
-        writer.put_many([RegistryEntry("orders/1").intend({"op": "create"}, ACTOR)])
+        # The 500th position fills the summary page, which is written before the entries page fails.
+        writer.put_many([RegistryEntry("orders/last").intend({"op": "create"}, ACTOR)])
     store.set = real_set  # type: ignore[method-assign]
-    assert any(name.startswith("summaries:") for name in store.values)
-    assert registry(store).get("orders/1") is None
-    assert "orders/1" not in registry(store).scope("")
+    assert "orders/last" in store.values["summaries:0:0"]
+    assert registry(store).get("orders/last") is None
+    assert "orders/last" not in registry(store).scope("")
+    assert registry(store).get("orders/498") is not None
+
+
+def test_lookups_and_queries_read_the_tail_a_live_writer_has_not_summarized_yet() -> None:
+    store = SharedStore()
+    writer = registry(store)
+    _new_keys(writer, [f"orders/{n:03d}" for n in range(620)])
+    # Positions 0-499 are summarized (that page is full); 500-619 are the tail.
+    assert len(store.values["summaries:0:0"]) == 500
+    assert "summaries:0:1" not in store.values
+    reader = registry(store)
+    assert reader.require("orders/010").schedule_id == "s"
+    assert reader.require("orders/610").schedule_id == "s"
+    page = registry(store).query(RegistryQuery(prefix="orders/6", limit=100))
+    assert page.total == 20
+    assert [entry.schedule_key for entry in page.entries][-1] == "orders/619"
+    writer.close()
+    assert len(store.values["summaries:0:1"]) == 120
+    assert registry(store).query(RegistryQuery(prefix="orders/", state="scheduled")).total == 620
 
 
 def test_a_change_that_outgrows_the_page_copy_moves_the_key_to_its_own_value() -> None:
