@@ -256,6 +256,8 @@ class AssetStateStoreBackend:
         return {name: value for name in names if (value := self.accessor.get(name, None)) is not None}
 
     def load(self, schedule_key: str) -> dict[str, Any] | None:
+        if schedule_key in self._paged or schedule_key in self._absent:  # no own value: see _load_paged
+            return self._load_paged([schedule_key]).get(schedule_key)
         value = self.accessor.get(_ENTRY + schedule_key, None)
         if isinstance(value, dict):
             self._note_owned(schedule_key)
@@ -264,7 +266,7 @@ class AssetStateStoreBackend:
 
     def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
         """Whole entries: own values, then paged keys from their pages (located if need be)."""
-        unknown = [key for key in schedule_keys if key not in self._paged]
+        unknown = [key for key in schedule_keys if key not in self._paged and key not in self._absent]
         found = self._load_own(unknown)
         for key in found:
             self._note_owned(key)
@@ -282,7 +284,9 @@ class AssetStateStoreBackend:
 
     def _load_paged(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
         """Paged keys' whole entries from their pages: where a listing saw them, else where the summary
-        pages place them. A key found nowhere is new (noted, so that its first write may page it)."""
+        pages place them. A key found nowhere is new (noted, so that its first write may page it, and not
+        looked for again: one task changes a key at a time, so only this object could have added it)."""
+        schedule_keys = [key for key in schedule_keys if key not in self._absent]
         if not schedule_keys:
             return {}
         where: dict[str, list[str]] = {key: [self._paged[key]] for key in schedule_keys if key in self._paged}
@@ -516,6 +520,7 @@ class AssetStateStoreBackend:
         names: dict[int, str] = {}
         for entry in entries:
             key = entry["schedule_key"]
+            self._absent.discard(key)
             position = self._position.get(key)
             if position is None:
                 position = self._position[key] = self._positions

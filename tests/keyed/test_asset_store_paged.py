@@ -173,3 +173,22 @@ def test_racing_reconciles_of_new_keys_lose_none_and_write_no_own_value() -> Non
     assert set(registry(store).scope("orders/")) == keys
     fresh = backend(store)
     assert all(fresh.load(key)["history"][-1]["action"] == "create" for key in sorted(keys)[::7])
+
+
+def test_a_single_key_task_looks_the_key_up_once_and_then_reads_what_it_wrote() -> None:
+    """A new key is looked for in the summary pages once per task (the walk costs a read per 500 keys),
+    and what the task then writes is what it reads back."""
+    store = SharedStore()
+    _new_keys(registry(store), [f"orders/{n}" for n in range(3)])
+    task = registry(store)
+    assert task.get("orders/new") is None
+    store.calls.clear()
+    assert task.get("orders/new") is None
+    assert store.calls["get"] == 0
+    intent = RegistryEntry("orders/new").intend({"op": "create"}, ACTOR)
+    task.put(intent)
+    assert task.require("orders/new").pending is not None
+    task.put(intent.record("create", ACTOR, state="scheduled", pending=None))
+    assert task.require("orders/new").state == "scheduled"
+    assert _own_values(store) == []
+    assert registry(store).require("orders/new").state == "scheduled"
