@@ -159,7 +159,7 @@ def test_a_key_with_an_own_value_is_never_paged_again() -> None:
 
 
 def test_racing_reconciles_of_new_keys_lose_none_and_write_no_own_value() -> None:
-    store = SharedStore(delay=0.002, seed=7)
+    store = SharedStore(delay=0.001, seed=7)
 
     def reconcile(n: int) -> None:
         writer = registry(store)
