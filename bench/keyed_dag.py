@@ -16,9 +16,10 @@ Rows:
    asset store of ``braze://braze_default/schedules`` (nothing to set up). Floor: a bare
    ``ThreadPoolExecutor(8)`` in a child process posting the same creates to the same fake with plain
    ``requests`` (one ``Session`` per thread). Goal: floor / (task time above start-up) >= 0.8x on the
-   SQL registry. The asset store is reported against its own floor as well: its layout keeps one value
-   per key, so a new key costs two writes (the intent before the request, the result after), and a
-   task's calls go one at a time: 2 x keys x one call's time.
+   SQL registry. The asset store is reported against its own floor as well: a wave's requests wait for
+   the one write that makes their intents durable (a new key lives in its writer's pages), and a task's
+   calls go one at a time, so at best each wave of 8 takes one answer and one write:
+   keys / 8 x (latency + one call's time).
 2. **reconcile, unchanged**: the same DAG run again; nothing to send. Goal: <= 10 s above start-up
    (stated at 10,000 keys), on each registry.
 3. **upsert, mapped**: ``BrazeUpsertScheduleOperator.partial(...).expand(schedule_key=...)`` over
@@ -293,7 +294,7 @@ def run(workspace: Workspace, keys: int = KEYS, mapped: int = MAPPED) -> Table:
         loads.append(_load())
 
     unchanged_goal = 10.0  # stated at 10,000 keys; a scaled-down run keeps it
-    store_floor = 2 * keys * call["set"]
+    store_floor = keys / WORKERS * (LATENCY + call["set"])
     table = Table(
         title=f"9. Keyed sends through Airflow ({keys:,} keys reconciled, {mapped:,} mapped upserts)",
         method=(
@@ -320,7 +321,8 @@ def run(workspace: Workspace, keys: int = KEYS, mapped: int = MAPPED) -> Table:
     )
     row("floor: bare 8-thread pool, N creates", f"{floor['seconds']:.1f}", f"{keys / floor['seconds']:.0f}")
     row(
-        f"floor of the asset store: 2 writes per key, one at a time (2 x {keys:,} x one write)",
+        f"floor of the asset store: waves of {WORKERS}, each one answer and one write "
+        f"({keys:,} / {WORKERS} x ({LATENCY * 1000:.0f} ms + one write))",
         f"{store_floor:.1f}",
         f"{keys / store_floor:.0f}",
     )
