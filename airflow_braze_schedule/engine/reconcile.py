@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
@@ -211,10 +211,6 @@ def log_plan(plan: ScopePlan, log: Log) -> None:
             log.warning("  %s frozen: %s", item.schedule_key, item.reason)
 
 
-#: The longest a wave waits for its slower answers (at most one registry write's time, see _run_phase).
-MAX_LINGER_SECONDS = 0.05
-
-
 def _run_phase(
     jobs: Iterator[tuple[str, Any]],
     *,
@@ -231,13 +227,6 @@ def _run_phase(
 
         def collect() -> None:
             finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            # An answer that comes in while the next write runs waits for the write after it. Waiting for
-            # the rest of the wave as long as one write takes lets one write carry them all: on a slow
-            # registry (the asset store's calls go one at a time) the waves stay whole; on a fast one
-            # this waits next to nothing.
-            linger = min(recorder.last_flush_seconds, MAX_LINGER_SECONDS)
-            if linger > 0 and len(finished) < len(in_flight):
-                finished, _ = wait(list(in_flight), timeout=linger, return_when=ALL_COMPLETED)
             for future in finished:
                 key, entry, finish = in_flight.pop(future)
                 try:

@@ -27,7 +27,6 @@ one registry write instead of 16, and the wave's requests wait for it, not for 8
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,8 +43,6 @@ class BatchedRecorder:
         #: How many ``put_many`` calls were made, and entries written (for tests and benchmarks).
         self.flushes = 0
         self.written = 0
-        #: How long the last write took: how long answers may be worth waiting for (see ``_run_phase``).
-        self.last_flush_seconds = 0.0
 
     def put(self, entry: RegistryEntry) -> RegistryEntry:
         """Queue ``entry`` for the next flush (replacing an earlier queued state of its key)."""
@@ -60,9 +57,7 @@ class BatchedRecorder:
         if not self._queued:
             return
         entries = list(self._queued.values())
-        began = time.perf_counter()
         self.registry.put_many(entries)
-        self.last_flush_seconds = time.perf_counter() - began
         self._queued.clear()
         self.flushes += 1
         self.written += len(entries)
