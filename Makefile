@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 help:
 	@echo "make demo   - run the example lifecycle DAG against a local fake Braze and tell what happened"
 	@echo "make test   - lint, type-check and run the whole test suite"
-	@echo "make test-slow - the minutes-long suites: both fault campaigns, keyed schedules at scale"
+	@echo "make test-slow - the minutes-long suites: both fault campaigns, keyed schedules at scale, DAG tests of several runs"
 	@echo "make test-matrix - the test suite on Airflow 2.11, 3.0 (oldest 3.x) and the newest 3.x"
 	@echo "make bench  - the benchmarks under bench/"
 	@echo "make dist   - build the wheel and sdist into dist/"

@@ -51,6 +51,7 @@ def scheduled_users(fake, owner: str) -> collections.Counter[str]:
     )
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_three_sources_then_update_and_cancel_every_schedule(run_dag, fake_braze):
     dag_run = run_dag(DAG_FILE, "braze_e2e_bulk_sources")
     assert set(task_states(dag_run).values()) == {"success"}, task_states(dag_run)

@@ -40,6 +40,7 @@ def _orders(*orders):
     return json.dumps([{"order_id": o, "user": f"user-{o}", "remind_on": day} for o, day in orders])
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_order_reminders_reconcile_cancel_by_key_and_react_to_events(run_dag, fake_braze, monkeypatch):
     later = pendulum.now("UTC").add(days=20)
     day1, day2 = later.to_date_string(), later.add(days=1).to_date_string()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import task_states
 from tests.keyed.keyed_support import live_by_user, read_registry, send_time, unique_prefix, writer_slots
 
@@ -104,6 +106,7 @@ def test_a_crash_between_cancel_and_create_of_a_replace_is_finished_by_the_retry
     assert entry.pending is None
 
 
+@pytest.mark.slow  # several DAG runs; `make test-slow`
 def test_late_changes_are_said_plainly(run_dag_logged, fake_braze, registry_kind):
     """Ten minutes before the send: upsert leaves it alone (freeze window), a cancel is best effort."""
     import pendulum
