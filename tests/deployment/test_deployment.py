@@ -465,7 +465,8 @@ def test_new_keys_created_by_parallel_tasks_are_all_listed(
     deployment: Deployment, braze: FakeBrazeControl
 ) -> None:
     """Twelve mapped upserts, running at the same moment, each create a new key of one connection: the
-    asset registry's index must list all twelve (a reconcile of the prefix would see them)."""
+    asset registry must list all twelve (a reconcile of the prefix would see them), and a later task
+    must find each by key."""
     if deployment.executor != "LocalExecutor":
         pytest.skip("one deployment is enough: the LocalExecutor runs the twelve tasks at once")
     api = api_of(deployment)
@@ -485,3 +486,6 @@ def test_new_keys_created_by_parallel_tasks_are_all_listed(
     listed = api.xcom(dag_id, run_id, "list_keys")
     missing = sorted({f"{prefix}/{n}" for n in range(12)} - set(listed))
     assert not missing, f"the registry lists {len(listed)} of 12 new keys; missing: {missing}"
+    # Each new key lives in its writer's pages only; a fresh task finds it by key all the same.
+    found = api.xcom(dag_id, run_id, "find_keys")
+    assert found == {f"{prefix}/{n}": "scheduled" for n in range(12)}

@@ -4,7 +4,7 @@
 tasks. Each task waits, before it starts its upsert, until every one of them has started (a file per
 task in a folder of the run's own, on this one machine: the LocalExecutor's tasks), so that their
 registry writes really overlap; after 120 s it goes on regardless. ``list_keys`` then lists the registry
-under the prefix, as a reconcile would.
+under the prefix, as a reconcile would, and ``find_keys`` looks each key up by key.
 """
 
 from __future__ import annotations
@@ -73,4 +73,14 @@ with DAG(
         registry = open_registry(context, braze_conn_id="braze_default")
         return [entry["schedule_key"] for entry in registry.list(context["params"]["prefix"] + "/")]
 
-    upserts >> list_keys()
+    @task(outlets=[schedules_asset("braze_default")])
+    def find_keys(**context: Any) -> dict[str, str | None]:
+        """Each key's state, looked up by key from a fresh task, as a later single-key task would: a new
+        key lives in its writer's pages only, found through the summary pages or the writer's tail."""
+        from airflow_braze_schedule.registry import open_registry
+
+        registry = open_registry(context, braze_conn_id="braze_default")
+        keys = [f"{context['params']['prefix']}/{n}" for n in range(NEW_KEYS)]
+        return {key: entry.state if (entry := registry.get(key)) is not None else None for key in keys}
+
+    upserts >> [list_keys(), find_keys()]
