@@ -260,16 +260,13 @@ class AssetStateStoreBackend:
             return self._load_paged([schedule_key]).get(schedule_key)
         value = self.accessor.get(_ENTRY + schedule_key, None)
         if isinstance(value, dict):
-            self._note_owned(schedule_key)
-            return value
+            return self._newer_than_own({schedule_key: value})[schedule_key]
         return self._load_paged([schedule_key]).get(schedule_key)
 
     def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
         """Whole entries: own values, then paged keys from their pages (located if need be)."""
         unknown = [key for key in schedule_keys if key not in self._paged and key not in self._absent]
-        found = self._load_own(unknown)
-        for key in found:
-            self._note_owned(key)
+        found = self._newer_than_own(self._load_own(unknown))
         found.update(self._load_paged([key for key in schedule_keys if key not in found]))
         return found
 
@@ -277,10 +274,26 @@ class AssetStateStoreBackend:
         values = self._get_many(_ENTRY + key for key in schedule_keys)
         return {name[len(_ENTRY) :]: value for name, value in values.items() if isinstance(value, dict)}
 
+    def _newer_than_own(self, own: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Own values, each replaced by a newer paged copy if one exists. An own value is the newest
+        unless a batch crashed after writing it and before its pages, for a key new then and written
+        without a lookup: its intent (never sent) stays, and a later writer pages the key. So only an
+        own value with an intent pending is checked against the pages (rarely: a crash's batch)."""
+        pending = [key for key, value in own.items() if value.get("pending")]
+        newer = {
+            key: copy
+            for key, copy in self._load_paged(pending).items()
+            if entry_version(copy) > entry_version(own[key])
+        }
+        for key in own.keys() - newer.keys():
+            self._note_owned(key)
+        return {**own, **newer}
+
     def _note_owned(self, key: str) -> None:
         if not self.read_only:
             self._owned.add(key)
             self._paged.pop(key, None)
+            self._absent.discard(key)
 
     def _load_paged(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
         """Paged keys' whole entries from their pages: where a listing saw them, else where the summary

@@ -192,3 +192,27 @@ def test_a_single_key_task_looks_the_key_up_once_and_then_reads_what_it_wrote() 
     assert task.require("orders/new").state == "scheduled"
     assert _own_values(store) == []
     assert registry(store).require("orders/new").state == "scheduled"
+
+
+def test_an_intent_left_in_an_own_value_by_a_crash_gives_way_to_a_newer_paged_copy() -> None:
+    """A key written without a lookup, new then, whose batch crashed after its own value and before its
+    pages: the intent was never sent, a later reconcile pages the key, and lookups take the newer copy."""
+    store = SharedStore()
+    stale = RegistryEntry("orders/1").intend({"op": "create"}, ACTOR).to_json()
+    store.values["entry:orders/1"] = stale  # what the crash left: no page copy
+    _new_keys(registry(store), ["orders/1"])  # the listing lacks it: a new key, paged
+    task = registry(store)
+    for _ in range(2):  # the second lookup must not take the key for a new one
+        entry = task.require("orders/1")
+        assert entry.pending is None
+        assert entry.state == "scheduled"
+    assert set(task.get_many(["orders/1"])) == {"orders/1"}
+    assert registry(store).get_many(["orders/1"])["orders/1"].state == "scheduled"
+
+
+def test_an_own_value_with_an_intent_and_no_newer_copy_is_what_a_lookup_gives_every_time() -> None:
+    store = SharedStore()
+    store.values["entry:orders/1"] = RegistryEntry("orders/1").intend({"op": "create"}, ACTOR).to_json()
+    task = registry(store)
+    assert task.require("orders/1").pending is not None
+    assert task.require("orders/1").pending is not None
