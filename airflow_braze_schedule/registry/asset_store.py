@@ -62,6 +62,19 @@ page's keys are the slot's *tail*: the entries pages past the positions the slot
 :data:`TAIL_PAGES`. A lookup by key and a query read each slot's tail beside its summaries (a crashed
 writer's tail stays, bounded); a listing reads entries pages only, so it never lags.
 
+Key filters
+-----------
+
+A lookup by key of a paged key would read every summary page (one per 500 keys: 20 calls at 10,000
+keys, 200 at 100,000). So each full summary page gets a filter of its keys (a Bloom filter:
+:data:`FILTER_BITS` bits, :data:`FILTER_HASHES` set per key), and a slot's filters are kept together in
+``filters:<n>:<f>``, :data:`FILTERS_PER_PAGE` pages' filters each. A lookup by key reads a slot's
+filter values, then only the summary pages whose filters may hold the key (a filter can be wrong only
+the safe way: about 2% of pages read for nothing), then every summary page that has no filter (the last,
+part-filled one, and pages written before filters), then the tail. A filter is written after its page,
+and a full page's keys never change, so a filter is never older than its page; a crash between the two
+leaves a page without a filter, which is read. Listings and queries read every summary page anyway.
+
 Why no key is lost when writers race
 -------------------------------------
 
@@ -113,6 +126,8 @@ changed or deleted.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 import threading
@@ -168,6 +183,12 @@ PAGE_HISTORY = 2
 _PAGED = "paged"
 #: The most entries pages a slot's summaries may lag behind (see "Summaries written late").
 TAIL_PAGES = SUMMARIES_PER_PAGE // ENTRIES_PER_PAGE + 1
+_FILTER_PAGES = "filters:"
+#: Summary pages whose key filters one filter value holds (see "Key filters"): 25,000 keys, about 35 KB.
+FILTERS_PER_PAGE = 50
+#: Each summary page's filter: bits, and bits set per key (about 2% false positives at 500 keys).
+FILTER_BITS = 4096
+FILTER_HASHES = 4
 
 
 def legacy_index_names() -> list[str]:
@@ -246,6 +267,7 @@ class AssetStateStoreBackend:
         self._absent: set[str] = set()
         self._scopes: list[str] = []
         self._summaries_due: set[int] = set()  # this writer's summary pages changed but not written
+        self._filters: dict[int, dict[str, str]] = {}  # this slot's filter pages, by number
 
     # --- reading --------------------------------------------------------------------------------------
 
@@ -335,7 +357,7 @@ class AssetStateStoreBackend:
         key's position in its slot; summaries written before positions were kept name no paged key),
         and the tails, read here (returned too, by name)."""
         where: dict[str, list[str]] = {}
-        summaries, tails = self._summaries_with_tails()
+        summaries, tails = self._summaries_with_tails(keys)
         for name, page in summaries:
             slot = int(name.split(":")[1])
             for key in keys & page.keys():
@@ -350,12 +372,13 @@ class AssetStateStoreBackend:
         return where, dict(tails)
 
     def _summaries_with_tails(
-        self,
+        self, keys: set[str] | None = None
     ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
         """Every slot's summary pages, and its *tail*: the entries pages past what those cover (see
-        "Summaries written late"), at most :data:`TAIL_PAGES` a slot."""
+        "Summaries written late"), at most :data:`TAIL_PAGES` a slot. Given ``keys``, a slot walk skips
+        the summary pages whose key filters hold none of them (see "Key filters")."""
         if getattr(self.accessor, "values_with_prefix", None) is None:
-            return self._walk_summaries_with_tails()
+            return self._walk_summaries_with_tails(keys)
         summaries = list(self._pages(_SUMMARY_PAGES))
         covered = _coverage(summaries)
         slots = {
@@ -373,7 +396,7 @@ class AssetStateStoreBackend:
         return summaries, [(name, read[name]) for name in names if isinstance(read.get(name), dict)]
 
     def _walk_summaries_with_tails(
-        self,
+        self, keys: set[str] | None
     ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
         summaries: list[tuple[str, dict[str, Any]]] = []
         tails: list[tuple[str, dict[str, Any]]] = []
@@ -383,13 +406,26 @@ class AssetStateStoreBackend:
                 shut += 1
             else:
                 shut = 0
-                own: list[tuple[str, dict[str, Any]]] = []
-                while isinstance(
-                    value := self.accessor.get(name := _page(_SUMMARY_PAGES, slot, len(own)), None), dict
-                ):
-                    own.append((name, value))
-                summaries.extend(own)
-                first = _coverage(own).get(slot, 0) // ENTRIES_PER_PAGE
+                filters = self._read_filters(slot) if keys is not None else {}
+                hashed = [_key_bits(key) for key in keys] if filters and keys is not None else []
+                covered = 0
+                page = 0
+                while True:
+                    bits = filters.get(page)
+                    if bits is not None:  # a full page, written before its filter: it exists
+                        covered = (page + 1) * SUMMARIES_PER_PAGE
+                        if any(_may_hold(bits, indexes) for indexes in hashed):
+                            value = self.accessor.get(name := _page(_SUMMARY_PAGES, slot, page), None)
+                            if isinstance(value, dict):
+                                summaries.append((name, value))
+                    else:
+                        value = self.accessor.get(name := _page(_SUMMARY_PAGES, slot, page), None)
+                        if not isinstance(value, dict):
+                            break
+                        summaries.append((name, value))
+                        covered = page * SUMMARIES_PER_PAGE + len(value)
+                    page += 1
+                first = covered // ENTRIES_PER_PAGE
                 for page in range(first, first + TAIL_PAGES):
                     if not isinstance(
                         value := self.accessor.get(name := _page(_ENTRY_PAGES, slot, page), None), dict
@@ -398,6 +434,18 @@ class AssetStateStoreBackend:
                     tails.append((name, value))
             slot += 1
         return summaries, tails
+
+    def _read_filters(self, slot: int) -> dict[int, bytes]:
+        """A slot's key filters, by summary page: its filter pages, read until one is missing."""
+        filters: dict[int, bytes] = {}
+        number = 0
+        while isinstance(value := self.accessor.get(_page(_FILTER_PAGES, slot, number), None), dict):
+            for page, encoded in value.items():
+                bits = base64.b64decode(encoded) if isinstance(encoded, str) else b""
+                if len(bits) == FILTER_BITS // 8:  # anything else: no filter, the page is read
+                    filters[int(page)] = bits
+            number += 1
+        return filters
 
     def _pages(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every writer's pages of one kind with their names, one at a time: by prefix if the store can
@@ -556,14 +604,32 @@ class AssetStateStoreBackend:
         # entries second, whose writing makes the batch's intents durable. Each kind in order: a new page
         # is written only after the one before it, so a slot's pages are contiguous. A summary page not
         # yet full waits (see "Summaries written late").
+        full: list[int] = []
         for page in sorted(touched_summaries):
             if (page + 1) * SUMMARIES_PER_PAGE <= self._positions:
                 self.accessor.set(_page(_SUMMARY_PAGES, slot, page), self._summary_pages[page])
                 self._summaries_due.discard(page)
+                full.append(page)
             else:
                 self._summaries_due.add(page)
+        self._write_filters(slot, full)
         for page in sorted(touched_entries):
             self.accessor.set(_page(_ENTRY_PAGES, slot, page), self._entry_pages[page])
+
+    def _write_filters(self, slot: int, written: list[int]) -> None:
+        """Add the key filters of full summary pages just written (see "Key filters"): after the pages
+        themselves, so a filter never names a page that is not there. A full page's keys never change,
+        so its filter is written once."""
+        changed: set[int] = set()
+        for page in written:
+            keys = self._summary_pages[page]
+            number = page // FILTERS_PER_PAGE
+            filters = self._filters.setdefault(number, {})
+            if str(page) not in filters and len(keys) == SUMMARIES_PER_PAGE:
+                filters[str(page)] = _filter_of(keys)
+                changed.add(number)
+        for number in sorted(changed):
+            self.accessor.set(_page(_FILTER_PAGES, slot, number), self._filters[number])
 
     def _claim_slot(self) -> int:
         """The writer slot this registry alone writes: a closed one handed on, or a fresh one, each won
@@ -620,6 +686,10 @@ class AssetStateStoreBackend:
             self._entry_pages.append(last_entries if isinstance(last_entries, dict) else {})
             last_summaries = self.accessor.get(_page(_SUMMARY_PAGES, slot, summary_page), None)
             self._summary_pages.append(last_summaries if isinstance(last_summaries, dict) else {})
+            # The filter page the next full summary page goes into: its earlier filters are kept.
+            number = summary_page // FILTERS_PER_PAGE
+            last_filters = self.accessor.get(_page(_FILTER_PAGES, slot, number), None)
+            self._filters = {number: last_filters} if isinstance(last_filters, dict) else {}
             # The last page's keys keep a place in it (which one does not matter: 50 divides 500).
             start = entry_page * ENTRIES_PER_PAGE
             self._position = {key: start + n for n, key in enumerate(self._entry_pages[-1])}
@@ -643,7 +713,27 @@ class AssetStateStoreBackend:
             _FREE, [*(free for free in self._free_slots() if free != slot), slot][-FREE_HINT_LENGTH:]
         )
         self._slot, self._epoch, self._position, self._positions = None, 0, {}, 0
-        self._entry_pages, self._summary_pages = [], []
+        self._entry_pages, self._summary_pages, self._filters = [], [], {}
+
+
+def _key_bits(key: str) -> list[int]:
+    """The bits a key sets in a summary page's filter: from a hash every process agrees on."""
+    digest = hashlib.blake2b(key.encode(), digest_size=2 * FILTER_HASHES).digest()
+    return [int.from_bytes(digest[2 * n : 2 * n + 2], "big") % FILTER_BITS for n in range(FILTER_HASHES)]
+
+
+def _filter_of(keys: Iterable[str]) -> str:
+    bits = bytearray(FILTER_BITS // 8)
+    for key in keys:
+        for index in _key_bits(key):
+            bits[index // 8] |= 1 << (index % 8)
+    return base64.b64encode(bytes(bits)).decode()
+
+
+def _may_hold(bits: bytes, indexes: list[int]) -> bool:
+    """False only if the page's filter proves the key absent (a filter has false positives, never false
+    negatives)."""
+    return all(bits[index // 8] >> (index % 8) & 1 for index in indexes)
 
 
 def _coverage(summaries: Iterable[tuple[str, dict[str, Any]]]) -> dict[int, int]:

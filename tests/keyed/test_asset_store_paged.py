@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow_braze_schedule.core.registry_model import Actor, RegistryEntry
 from airflow_braze_schedule.registry import RegistryQuery, ScheduleRegistry
-from airflow_braze_schedule.registry.asset_store import PAGE_HISTORY
+from airflow_braze_schedule.registry.asset_store import PAGE_HISTORY, SLOT_SPREAD
 from tests.keyed.test_asset_store_layout import ACTOR, SharedStore, backend, created, registry, run_threads
 
 OTHER = Actor("dag", "run-2", "task")
@@ -22,7 +22,8 @@ OTHER = Actor("dag", "run-2", "task")
 
 def _new_keys(writer: ScheduleRegistry, keys: list[str], *, results: bool = True) -> list[RegistryEntry]:
     """What a reconcile does for new keys: list the scope, write the intents in one batch, then the results."""
-    assert not any(key in writer.scope("orders/") for key in keys)
+    listed = writer.scope("orders/")
+    assert not any(key in listed for key in keys)
     intents = [RegistryEntry(key).intend({"op": "create"}, ACTOR) for key in keys]
     writer.put_many(intents)
     if results:
@@ -216,3 +217,53 @@ def test_an_own_value_with_an_intent_and_no_newer_copy_is_what_a_lookup_gives_ev
     task = registry(store)
     assert task.require("orders/1").pending is not None
     assert task.require("orders/1").pending is not None
+
+
+def _fill(store: SharedStore, count: int, start: int = 0) -> ScheduleRegistry:
+    """One writer pages ``count`` new keys in batches of 100 (a reconcile's waves, larger), and closes."""
+    writer = registry(store)
+    writer.scope("orders/")
+    for first in range(start, start + count, 100):
+        _new_keys(writer, [f"orders/{n:05d}" for n in range(first, min(first + 100, start + count))])
+    writer.close()
+    return writer
+
+
+def test_a_lookup_by_key_reads_the_key_filters_instead_of_every_summary_page() -> None:
+    store = SharedStore()
+    _fill(store, 2600)  # five full summary pages, each with its filter, and one of 100 keys
+    assert sorted(store.values["filters:0:0"]) == ["0", "1", "2", "3", "4"]
+    store.calls.clear()
+    assert registry(store).require("orders/01234").schedule_id == "s"
+    with_filters = store.calls["get"]
+    # The doors, the own value, the filter page and the one after it, one or two summary pages, the
+    # last (unfiltered) page and the one after it, the tail, and the entries page: not all six pages.
+    assert with_filters <= 1 + SLOT_SPREAD + 1 + 2 + 2 + 2 + 1 + 1
+    del store.values["filters:0:0"]  # pages without filters (written before them, or a crash) are read
+    store.calls.clear()
+    assert registry(store).require("orders/01234").schedule_id == "s"
+    assert store.calls["get"] >= with_filters + 3
+
+
+def test_no_key_is_missed_by_a_lookup_through_the_filters() -> None:
+    """A filter may only be wrong the safe way: every key of 2,600 is found by key, and keys never
+    written are not."""
+    store = SharedStore()
+    _fill(store, 2600)
+    keys = [f"orders/{n:05d}" for n in range(2600)]
+    assert set(registry(store).get_many(keys)) == set(keys)
+    reader = registry(store)
+    assert all(reader.get(f"orders/{n:05d}") is not None for n in range(0, 2600, 97))
+    assert registry(store).get_many([f"orders/x{n}" for n in range(50)]) == {}
+
+
+def test_a_slot_handed_on_keeps_its_filters_and_adds_the_next_ones() -> None:
+    store = SharedStore()
+    _fill(store, 700)
+    _fill(store, 400, start=700)  # the same slot, continued: its second summary page fills up
+    assert sorted(store.values["filters:0:0"]) == ["0", "1"]
+    assert not any(name.startswith("writer:1:") for name in store.values)
+    reader = registry(store)
+    assert reader.require("orders/00010").schedule_id == "s"
+    assert reader.require("orders/00900").schedule_id == "s"
+    assert reader.require("orders/01050").schedule_id == "s"
