@@ -216,6 +216,27 @@ _EXCEPTION_LINE = re.compile(r"^[\w.]+(?:Error|Exception): ")
 _LOG_LINE_START = re.compile(r"^(\[?\d{4}-\d{2}-\d{2}[T ][\d:.]+(?:Z|[+-]\d{4})?\]? [\[{]|[│╰╭])")
 
 
+#: The instant a log line begins with, in either of the two formats Airflow 2.11 prints a task's records
+#: in ("[2026-12-07 03:53:00,922]" and "[2026-12-07T03:53:00.922+0000]").
+_RECORD_START = re.compile(r"\[(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})[,.](\d{3})[^\]]*\] ")
+
+
+def records_holding(log: str, message: str) -> int:
+    """How many log records of ``log`` (a task's log, as ``run_dag_logged`` splits it) hold ``message``,
+    each counted once. Under ``dag.test()`` Airflow 2.11 may print every record of a task twice, through
+    two handlers with two timestamp formats (and 3.0 adds lines of its own between them); a record is its
+    instant, to the millisecond, and the ``{file:line}`` that logged it."""
+    starts = list(_RECORD_START.finditer(log))
+    if not starts:
+        return log.count(message)
+    records = set()
+    for at, start in enumerate(starts):
+        text = log[start.end() : starts[at + 1].start() if at + 1 < len(starts) else len(log)]
+        if message in text:
+            records.add((start.groups(), text.split(" ", 1)[0]))
+    return len(records)
+
+
 def plain_text(text: str) -> str:
     """``text`` without terminal colour codes and with white space collapsed (Airflow 3.0's rich
     tracebacks colour and wrap long messages)."""
