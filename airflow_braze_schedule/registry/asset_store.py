@@ -231,6 +231,59 @@ def _newest(pages: Iterable[dict[str, Any]], version: Callable[[Any], int]) -> d
     return newest
 
 
+#: A slot walk's summary pages and tails (entries pages past them), each with its name.
+_SummariesAndTails = tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]
+
+
+class _KeyKnowledge:
+    """What one registry object knows of keys (see "Paged keys"): paged ones, by the entries page holding
+    their newest copy; those with an own value; those looked up and found nowhere; and the prefixes it
+    listed whole (a key under one that the listing lacked is new). A reader learns nothing: it writes no
+    key, so it needs none of this, and it must not trust what it learnt while others write."""
+
+    def __init__(self, *, learning: bool) -> None:
+        self.learning = learning
+        self._paged: dict[str, str] = {}
+        self._owned: set[str] = set()
+        self._absent: set[str] = set()
+        self._scopes: list[str] = []
+
+    def page_of(self, key: str) -> str | None:
+        return self._paged.get(key)
+
+    def is_absent(self, key: str) -> bool:
+        return key in self._absent
+
+    def has_no_own_value(self, key: str) -> bool:
+        """Known to have no own value: paged, or found nowhere."""
+        return key in self._paged or key in self._absent
+
+    def may_page(self, key: str) -> bool:
+        """The key may be written as a page copy: it has no own value, as far as this object knows."""
+        if key in self._owned:
+            return False
+        return self.has_no_own_value(key) or any(key.startswith(scope) for scope in self._scopes)
+
+    def paged(self, key: str, page: str) -> None:
+        if self.learning:
+            self._paged[key] = page
+            self._absent.discard(key)
+
+    def owned(self, key: str) -> None:
+        if self.learning:
+            self._owned.add(key)
+            self._paged.pop(key, None)
+            self._absent.discard(key)
+
+    def absent(self, keys: Iterable[str]) -> None:
+        if self.learning:
+            self._absent.update(keys)
+
+    def listed(self, prefix: str) -> None:
+        if self.learning:
+            self._scopes.append(prefix)
+
+
 class AssetStateStoreBackend:
     """Registry entries in an asset's state store (a task's ``asset_state_store[asset]``), see above.
 
@@ -259,13 +312,7 @@ class AssetStateStoreBackend:
         self._positions = 0  # positions taken in the slot's pages, by this writer and those before it
         self._entry_pages: list[dict[str, dict[str, Any]]] = []
         self._summary_pages: list[dict[str, list[Any]]] = []
-        # What this object knows of keys (see "Paged keys"): paged ones by the entries page holding their
-        # newest copy; those with an own value; those looked up and found nowhere; and the prefixes it
-        # listed whole (a key under one that the listing lacked is new).
-        self._paged: dict[str, str] = {}
-        self._owned: set[str] = set()
-        self._absent: set[str] = set()
-        self._scopes: list[str] = []
+        self._keys = _KeyKnowledge(learning=not read_only)
         self._summaries_due: set[int] = set()  # this writer's summary pages changed but not written
         self._filters: dict[int, dict[str, str]] = {}  # this slot's filter pages, by number
 
@@ -278,18 +325,21 @@ class AssetStateStoreBackend:
         return {name: value for name in names if (value := self.accessor.get(name, None)) is not None}
 
     def load(self, schedule_key: str) -> dict[str, Any] | None:
-        if schedule_key in self._paged or schedule_key in self._absent:  # no own value: see _load_paged
+        if self._keys.has_no_own_value(schedule_key):  # see _load_paged
             return self._load_paged([schedule_key]).get(schedule_key)
         value = self.accessor.get(_ENTRY + schedule_key, None)
         if isinstance(value, dict):
             return self._newer_than_own({schedule_key: value})[schedule_key]
         return self._load_paged([schedule_key]).get(schedule_key)
 
-    def load_many(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
-        """Whole entries: own values, then paged keys from their pages (located if need be)."""
-        unknown = [key for key in schedule_keys if key not in self._paged and key not in self._absent]
+    def load_many(
+        self, schedule_keys: list[str], *, read: _SummariesAndTails | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Whole entries: own values, then paged keys from their pages (located if need be, in ``read``
+        if the caller has read the summaries and tails already)."""
+        unknown = [key for key in schedule_keys if not self._keys.has_no_own_value(key)]
         found = self._newer_than_own(self._load_own(unknown))
-        found.update(self._load_paged([key for key in schedule_keys if key not in found]))
+        found.update(self._load_paged([key for key in schedule_keys if key not in found], read=read))
         return found
 
     def _load_own(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -308,27 +358,23 @@ class AssetStateStoreBackend:
             if entry_version(copy) > entry_version(own[key])
         }
         for key in own.keys() - newer.keys():
-            self._note_owned(key)
+            self._keys.owned(key)
         return {**own, **newer}
 
-    def _note_owned(self, key: str) -> None:
-        if not self.read_only:
-            self._owned.add(key)
-            self._paged.pop(key, None)
-            self._absent.discard(key)
-
-    def _load_paged(self, schedule_keys: list[str]) -> dict[str, dict[str, Any]]:
+    def _load_paged(
+        self, schedule_keys: list[str], *, read: _SummariesAndTails | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Paged keys' whole entries from their pages: where a listing saw them, else where the summary
         pages place them. A key found nowhere is new (noted, so that its first write may page it, and not
         looked for again: one task changes a key at a time, so only this object could have added it)."""
-        schedule_keys = [key for key in schedule_keys if key not in self._absent]
+        schedule_keys = [key for key in schedule_keys if not self._keys.is_absent(key)]
         if not schedule_keys:
             return {}
-        where: dict[str, list[str]] = {key: [self._paged[key]] for key in schedule_keys if key in self._paged}
+        where = {key: [page] for key in schedule_keys if (page := self._keys.page_of(key)) is not None}
         unplaced = {key for key in schedule_keys if key not in where}
         pages: dict[str, Any] = {}
         if unplaced:
-            located, pages = self._locate(unplaced)
+            located, pages = self._locate(unplaced, read)
             where.update(located)
         pages.update(self._get_many({name for names in where.values() for name in names} - pages.keys()))
         found: dict[str, dict[str, Any]] = {}
@@ -345,19 +391,19 @@ class AssetStateStoreBackend:
             if copies:
                 copy, name = max(copies, key=lambda pair: entry_version(pair[0]))
                 found[key] = {field: value for field, value in copy.items() if field != _PAGED}
-                if not self.read_only:
-                    self._paged[key] = name
-        if not self.read_only:
-            # Located but with no marked copy: a key with an own value once (lost since), not a new one.
-            self._absent.update(key for key in schedule_keys if key not in where)
+                self._keys.paged(key, name)
+        # Located but with no marked copy: a key with an own value once (lost since), not a new one.
+        self._keys.absent(key for key in schedule_keys if key not in where)
         return found
 
-    def _locate(self, keys: set[str]) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    def _locate(
+        self, keys: set[str], read: _SummariesAndTails | None = None
+    ) -> tuple[dict[str, list[str]], dict[str, Any]]:
         """The entries pages that may hold each key's paged copy: from the summary pages (which give each
         key's position in its slot; summaries written before positions were kept name no paged key),
-        and the tails, read here (returned too, by name)."""
+        and the tails, read here unless given (returned too, by name)."""
         where: dict[str, list[str]] = {}
-        summaries, tails = self._summaries_with_tails(keys)
+        summaries, tails = read if read is not None else self._summaries_with_tails(keys)
         for name, page in summaries:
             slot = int(name.split(":")[1])
             for key in keys & page.keys():
@@ -371,9 +417,7 @@ class AssetStateStoreBackend:
                 where.setdefault(key, []).append(name)
         return where, dict(tails)
 
-    def _summaries_with_tails(
-        self, keys: set[str] | None = None
-    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    def _summaries_with_tails(self, keys: set[str] | None = None) -> _SummariesAndTails:
         """Every slot's summary pages, and its *tail*: the entries pages past what those cover (see
         "Summaries written late"), at most :data:`TAIL_PAGES` a slot. Given ``keys``, a slot walk skips
         the summary pages whose key filters hold none of them (see "Key filters")."""
@@ -395,45 +439,49 @@ class AssetStateStoreBackend:
         read = self._get_many(names)
         return summaries, [(name, read[name]) for name in names if isinstance(read.get(name), dict)]
 
-    def _walk_summaries_with_tails(
-        self, keys: set[str] | None
-    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    def _walk_summaries_with_tails(self, keys: set[str] | None) -> _SummariesAndTails:
         summaries: list[tuple[str, dict[str, Any]]] = []
         tails: list[tuple[str, dict[str, Any]]] = []
+        for slot in self._open_slots():
+            filters = self._read_filters(slot) if keys is not None else {}
+            hashed = [_key_bits(key) for key in keys] if filters and keys is not None else []
+            covered = 0
+            page = 0
+            while True:
+                bits = filters.get(page)
+                if bits is not None:  # a full page, written before its filter: it exists
+                    covered = _covered_by(page, SUMMARIES_PER_PAGE)
+                    if any(_may_hold(bits, indexes) for indexes in hashed):
+                        value = self.accessor.get(name := _page(_SUMMARY_PAGES, slot, page), None)
+                        if isinstance(value, dict):
+                            summaries.append((name, value))
+                else:
+                    value = self.accessor.get(name := _page(_SUMMARY_PAGES, slot, page), None)
+                    if not isinstance(value, dict):
+                        break
+                    summaries.append((name, value))
+                    covered = _covered_by(page, len(value))
+                page += 1
+            first = covered // ENTRIES_PER_PAGE
+            for page in range(first, first + TAIL_PAGES):
+                if not isinstance(
+                    value := self.accessor.get(name := _page(_ENTRY_PAGES, slot, page), None), dict
+                ):
+                    break
+                tails.append((name, value))
+        return summaries, tails
+
+    def _open_slots(self) -> Iterator[int]:
+        """The slots ever claimed, by their doors: past the last open door, every door within reach of a
+        writer is shut (see "Why no key is lost when writers race")."""
         slot, shut = 0, 0
         while shut < SLOT_SPREAD:
             if self.accessor.get(_door(slot), None) is None:
                 shut += 1
             else:
                 shut = 0
-                filters = self._read_filters(slot) if keys is not None else {}
-                hashed = [_key_bits(key) for key in keys] if filters and keys is not None else []
-                covered = 0
-                page = 0
-                while True:
-                    bits = filters.get(page)
-                    if bits is not None:  # a full page, written before its filter: it exists
-                        covered = (page + 1) * SUMMARIES_PER_PAGE
-                        if any(_may_hold(bits, indexes) for indexes in hashed):
-                            value = self.accessor.get(name := _page(_SUMMARY_PAGES, slot, page), None)
-                            if isinstance(value, dict):
-                                summaries.append((name, value))
-                    else:
-                        value = self.accessor.get(name := _page(_SUMMARY_PAGES, slot, page), None)
-                        if not isinstance(value, dict):
-                            break
-                        summaries.append((name, value))
-                        covered = page * SUMMARIES_PER_PAGE + len(value)
-                    page += 1
-                first = covered // ENTRIES_PER_PAGE
-                for page in range(first, first + TAIL_PAGES):
-                    if not isinstance(
-                        value := self.accessor.get(name := _page(_ENTRY_PAGES, slot, page), None), dict
-                    ):
-                        break
-                    tails.append((name, value))
+                yield slot
             slot += 1
-        return summaries, tails
 
     def _read_filters(self, slot: int) -> dict[int, bytes]:
         """A slot's key filters, by summary page: its filter pages, read until one is missing."""
@@ -460,17 +508,11 @@ class AssetStateStoreBackend:
                 (name, value) for name, value in values_with_prefix(kind).items() if isinstance(value, dict)
             )
             return
-        slot, shut = 0, 0
-        while shut < SLOT_SPREAD:  # past the last open door, every door within reach of a writer is shut
-            if self.accessor.get(_door(slot), None) is None:
-                shut += 1
-            else:
-                shut = 0
-                page = 0
-                while isinstance(value := self.accessor.get(name := _page(kind, slot, page), None), dict):
-                    yield name, value
-                    page += 1
-            slot += 1
+        for slot in self._open_slots():
+            page = 0
+            while isinstance(value := self.accessor.get(name := _page(kind, slot, page), None), dict):
+                yield name, value
+                page += 1
 
     def _legacy_keys(self, listed: Iterable[str]) -> list[str]:
         """Keys of the old index values that no page lists yet."""
@@ -508,15 +550,13 @@ class AssetStateStoreBackend:
         listing = {}
         for key, value in newest.items():
             page = value.pop(_PAGED, None)
-            if not self.read_only:
-                if page is not None:
-                    self._paged[key] = page
-                else:
-                    self._owned.add(key)
+            if page is not None:
+                self._keys.paged(key, page)
+            else:
+                self._keys.owned(key)
             if key.startswith(prefix):
                 listing[key] = value
-        if not self.read_only:
-            self._scopes.append(prefix)
+        self._keys.listed(prefix)
         return listing
 
     def _adopt_legacy(self, listed: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -528,7 +568,7 @@ class AssetStateStoreBackend:
 
     def query(self, query: RegistryQuery, now: datetime | None) -> tuple[int, list[dict[str, Any]]]:
         """A page of a query from the summary pages; then only that page's entries are read."""
-        summaries, tails = self._summaries_with_tails()
+        summaries, tails = read = self._summaries_with_tails()
         pages = [page for _, page in summaries]
         pages += [
             {key: _summary_item(copy) for key, copy in tail.items() if isinstance(copy, dict)}
@@ -538,7 +578,7 @@ class AssetStateStoreBackend:
         newest.update((key, _summary_item(value)) for key, value in self._adopt_legacy(newest).items())
         matched = sorted(query.select(newest.items(), now))
         keys = matched[query.offset : query.offset + query.limit]
-        entries = self.load_many(keys)
+        entries = self.load_many(keys, read=read)  # paged keys are placed by what was just read
         shared: dict[Any, Any] = {}
         return len(matched), [listed_value(entries[key], shared) for key in keys if key in entries]
 
@@ -562,13 +602,11 @@ class AssetStateStoreBackend:
     def _may_page(self, entry: dict[str, Any]) -> bool:
         """A key is paged while its history is short, if this object knows it has no own value: seen
         paged, looked up and found nowhere, or missing from a listing of a prefix it falls under."""
-        key, history = entry["schedule_key"], entry.get("history") or []
+        history = entry.get("history") or []
         # A page copy holds the key's whole history: short, and from its first line on.
-        if len(history) > PAGE_HISTORY or (history and history[0].get("seq", 0) != 0) or key in self._owned:
+        if len(history) > PAGE_HISTORY or (history and history[0].get("seq", 0) != 0):
             return False
-        return (
-            key in self._paged or key in self._absent or any(key.startswith(scope) for scope in self._scopes)
-        )
+        return self._keys.may_page(entry["schedule_key"])
 
     def _write_pages(
         self, entries: list[dict[str, Any]], paged: set[str] | frozenset[str] = frozenset()
@@ -581,7 +619,6 @@ class AssetStateStoreBackend:
         names: dict[int, str] = {}
         for entry in entries:
             key = entry["schedule_key"]
-            self._absent.discard(key)
             position = self._position.get(key)
             if position is None:
                 position = self._position[key] = self._positions
@@ -593,10 +630,10 @@ class AssetStateStoreBackend:
                 self._summary_pages.append({})
             if key in paged:
                 self._entry_pages[at_entry][key] = {**entry, _PAGED: True}
-                self._paged[key] = names.setdefault(at_entry, _page(_ENTRY_PAGES, slot, at_entry))
+                self._keys.paged(key, names.setdefault(at_entry, _page(_ENTRY_PAGES, slot, at_entry)))
             else:
                 self._entry_pages[at_entry][key] = _last_line_only(entry)
-                self._note_owned(key)
+                self._keys.owned(key)
             self._summary_pages[at_summary][key] = [*_summary_item(entry), position]
             touched_entries.add(at_entry)
             touched_summaries.add(at_summary)
@@ -736,13 +773,18 @@ def _may_hold(bits: bytes, indexes: list[int]) -> bool:
     return all(bits[index // 8] >> (index % 8) & 1 for index in indexes)
 
 
+def _covered_by(number: int, length: int) -> int:
+    """The positions a slot's summary pages cover up to page ``number`` holding ``length`` summaries: a
+    slot's pages are written whole and in order, and a page holds the positions from its first on."""
+    return number * SUMMARIES_PER_PAGE + length
+
+
 def _coverage(summaries: Iterable[tuple[str, dict[str, Any]]]) -> dict[int, int]:
-    """Per slot, the positions its summary pages cover: a slot's pages are written whole and in order,
-    and a page holds the positions from its first on, so its last page's length tells."""
+    """Per slot, the positions its summary pages cover (its last page's length tells)."""
     covered: dict[int, int] = {}
     for name, page in summaries:
         _, slot, number = name.split(":")
-        covered[int(slot)] = max(covered.get(int(slot), 0), int(number) * SUMMARIES_PER_PAGE + len(page))
+        covered[int(slot)] = max(covered.get(int(slot), 0), _covered_by(int(number), len(page)))
     return covered
 
 

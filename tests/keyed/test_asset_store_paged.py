@@ -126,6 +126,28 @@ def test_lookups_and_queries_read_the_tail_a_live_writer_has_not_summarized_yet(
     assert registry(store).query(RegistryQuery(prefix="orders/", state="scheduled")).total == 620
 
 
+def test_a_query_reads_the_summaries_and_tails_once_and_places_its_paged_keys_by_them() -> None:
+    """A query's page of paged keys is located in the summaries and tails the query has just read, not
+    by a second walk of them."""
+    store = SharedStore()
+    writer = registry(store)
+    _new_keys(writer, [f"orders/{n:03d}" for n in range(620)])
+    reads: list[str] = []
+    get = store.get
+
+    def counted(key: str, default: Any = None) -> Any:
+        reads.append(key)
+        return get(key, default)
+
+    store.get = counted  # type: ignore[method-assign]
+    page = registry(store).query(RegistryQuery(prefix="orders/", limit=5, offset=608))
+    assert [entry.schedule_key for entry in page.entries] == [f"orders/{n}" for n in range(608, 613)]
+    assert all(entry.schedule_id == "s" for entry in page.entries)
+    read_twice = sorted(name for name in set(reads) if reads.count(name) > 1)
+    assert read_twice == []
+    assert "summaries:0:0" in reads and "entries:0:12" in reads
+
+
 def test_a_change_that_outgrows_the_page_copy_moves_the_key_to_its_own_value() -> None:
     store = SharedStore()
     _new_keys(registry(store), ["orders/1"])
