@@ -41,6 +41,33 @@ CONNECTION_FIELDS: dict[str, Any] = {
     },
 }
 
+#: The settings section of the schedules page and the ``airflow-braze-schedule`` command: where they
+#: read the registry. Declared here so that ``airflow config list`` shows it with its defaults.
+CONFIG_SECTION = "braze_schedule"
+CONFIG: dict[str, Any] = {
+    CONFIG_SECTION: {
+        "description": "Where the Braze schedules page, its API and the airflow-braze-schedule command read the "
+        "registry of keyed schedules. Keyed operators are told where to write by their own arguments.",
+        "options": {
+            "registry_conn_id": {
+                "description": "A database connection holding the SQL registry (the operators' "
+                "registry_conn_id). Empty: the asset store of each Braze connection (Airflow 3.3+).",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": "braze_registry",
+                "default": "",
+            },
+            "registry_table": {
+                "description": "The SQL registry's table (the operators' registry_table).",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": None,
+                "default": "braze_schedule_registry",
+            },
+        },
+    }
+}
+
 
 def get_provider_info() -> dict[str, Any]:
     return {
@@ -77,6 +104,7 @@ def get_provider_info() -> dict[str, Any]:
         "plugins": [
             {"name": "braze_schedules", "plugin-class": "airflow_braze_schedule.plugins.BrazeSchedulesPlugin"}
         ],
+        "config": CONFIG,
         "connection-types": [
             {
                 "hook-class-name": "airflow_braze_schedule.hooks.braze.BrazeHook",

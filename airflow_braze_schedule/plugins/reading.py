@@ -5,9 +5,8 @@ Free of FastAPI, so the CLI runs on Airflow 2 too.
 
 from __future__ import annotations
 
+from airflow_braze_schedule.get_provider_info import CONFIG_SECTION
 from airflow_braze_schedule.registry import DEFAULT_TABLE, ScheduleRegistry
-
-CONFIG_SECTION = "braze_schedule"
 
 
 def registry_location() -> tuple[str | None, str]:

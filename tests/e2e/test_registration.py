@@ -66,3 +66,33 @@ def test_airflow_connections_test_reaches_braze(fake_braze):
     [request] = fake_braze.received
     assert request.path == "/messages/scheduled_broadcasts"
     assert fake_braze.api_key not in result.stdout + result.stderr
+
+
+def test_provider_info_matches_airflows_schema_and_declares_the_registry_settings():
+    """Airflow validates provider info against its schema; the settings' defaults are the registry's."""
+    import json
+    from pathlib import Path
+
+    import airflow
+    import jsonschema
+
+    from airflow_braze_schedule.registry import DEFAULT_TABLE
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validate(info, schema)
+    options = info["config"]["braze_schedule"]["options"]
+    assert options["registry_table"]["default"] == DEFAULT_TABLE
+    assert options["registry_conn_id"]["default"] == ""
+
+
+@pytest.mark.slow
+def test_airflow_config_shows_the_registry_settings_with_their_defaults():
+    result = _airflow(
+        "config", "list", "--section", "braze_schedule", "--show-values", "--include-descriptions"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "registry_table = braze_schedule_registry" in result.stdout
+    assert "registry_conn_id = \n" in result.stdout + "\n"
+    assert lines_about_the_provider(result.stdout + result.stderr, "warning") == []
