@@ -39,6 +39,13 @@ _JS_HISTORY_SHOWS = """(() => !document.getElementById('detail').hidden
 _JS_ROW_TEXT = """(() => { const row = document.querySelector(`#schedules tbody tr[data-key="${%s}"]`);
   return row ? row.innerText : null; })()"""
 _JS_NOTICES = "document.getElementById('notices').innerText"
+# The page inside Airflow's UI (the Browse menu's entry): the frame's resolved address, once its table has
+# loaded and shows every string of %s.
+_JS_FRAME_SHOWS = """(() => { const frame = document.querySelector('iframe[title="Braze schedules"]');
+  const inner = frame && frame.contentDocument;
+  if (!inner || !inner.body || inner.body.dataset.loaded !== 'true') return null;
+  const table = inner.querySelector('#schedules tbody');
+  return table && %s.every(s => table.innerText.includes(s)) ? frame.src : null; })()"""
 _JS_CENTRE_OF = """(() => { const node = document.querySelector(%s);
   if (!node) return null; node.scrollIntoView({block: 'center'});
   const box = node.getBoundingClientRect(); return {x: box.x + box.width / 2, y: box.y + box.height / 2}; })()"""
@@ -88,6 +95,20 @@ def open_schedules(page: DevTools, airflow_url: str, expected: list[str], query:
         interval=0.05,
     )
     return time.monotonic() - started
+
+
+def open_from_menu(page: DevTools, airflow_url: str, expected: list[str]) -> str:
+    """Open the page where the UI's Browse menu entry leads (``/plugin/braze-schedules``), wait until the
+    frame shows every string in ``expected``, and give the address the frame resolved its entry to."""
+    page.call("Page.navigate", url=airflow_url + "/plugin/braze-schedules")
+    return str(
+        wait_for(
+            "the schedules page inside Airflow's UI",
+            lambda: page.evaluate(_JS_FRAME_SHOWS % json.dumps(expected)),
+            timeout=60,
+            interval=0.1,
+        )
+    )
 
 
 def filter_scope(page: DevTools, scope: str, expected: list[str]) -> None:

@@ -53,7 +53,8 @@ class BrazeSchedulesPlugin(AirflowPlugin):
         external_views = [
             {
                 "name": "Braze schedules",
-                "href": URL_PREFIX + "/",
+                # Relative: the UI resolves it against its own base, so it holds under a sub-path.
+                "href": URL_PREFIX.lstrip("/") + "/",
                 "destination": "nav",
                 "category": "browse",
                 "url_route": "braze-schedules",

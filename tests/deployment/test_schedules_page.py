@@ -100,6 +100,9 @@ def test_the_schedules_page_lists_keyed_sends_and_cancels_through_the_maintenanc
 
         # The admin signs in, opens one key's history (made by the run above) and presses Cancel.
         ui.log_in(browser, deployment.api_url, ADMIN_USER, deployment.password)
+        # The Browse menu's entry shows the page inside the UI; its address is relative to the UI's base,
+        # so it holds under a sub-path too.
+        assert ui.open_from_menu(browser, deployment.api_url, [keys[0]]) == deployment.api_url + "/braze/"
         ui.open_schedules(browser, deployment.api_url, [keys[0]])
         ui.filter_scope(browser, prefix + "/", [*keys, *send_times.values()])
         ui.open_history(browser, keys[0], ["create", KEYS_DAG, run_id, "upsert_reminder"])

@@ -303,4 +303,4 @@ def test_the_plugin_adds_a_braze_schedules_entry_to_the_ui(client, viewer):
     plugins = client.get("/api/v2/plugins", headers=viewer).json()["plugins"]
     ours = next(p for p in plugins if p["name"] == "braze_schedules")
 
-    assert [(v["name"], v["href"]) for v in ours["external_views"]] == [("Braze schedules", "/braze/")]
+    assert [(v["name"], v["href"]) for v in ours["external_views"]] == [("Braze schedules", "braze/")]
