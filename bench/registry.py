@@ -1,9 +1,9 @@
 """Benchmark 6: the registry's cost per key, on both stores, as it grows.
 
 (a) **Growth.** ``put_many`` of 1,000 / 10,000 / 100,000 new keys in batches of ``BATCH`` (the intents,
-    then the answers, as a reconcile writes them), into an empty registry: the SQL store (a SQLite
-    file) and the asset store (an in-memory state store that keeps JSON text, as Airflow's database
-    does, and counts calls: inside a task each is an API call). Time per key against a floor measured
+    then the answers, as a reconcile writes them, after listing its scope), into an empty registry: the
+    SQL store (a SQLite file) and the asset store (an in-memory state store that keeps JSON text, as
+    Airflow's database does, and counts calls: inside a task each is an API call). Time per key against a floor measured
     in the same child: ``json.dumps`` of the same values, the least any store does per key. CPU time
     (``time.process_time``), which other processes on a shared machine inflate less than wall time.
 (b) **Listing 100,000 entries.** ``scope("")`` in a fresh child: the SQL store, the asset store read
@@ -123,7 +123,11 @@ def child_write(store: str, count: int, path: str) -> None:
     else:
         backend = AssetStateStoreBackend(memory, uri=f"braze://{CONN}/schedules")
     registry = ScheduleRegistry(backend, workspace=CONN)
-    spent = floor = 0.0
+    # A reconcile lists its scope first; on the asset store that is how a writer knows its keys are new,
+    # and keeps them in its pages only (see "Paged keys" in registry/asset_store.py).
+    began = time.process_time()
+    registry.scope("bench/")
+    spent, floor = time.process_time() - began, 0.0
     for start in range(0, count, BATCH):
         intents, answers = _entries(start, min(BATCH, count - start))
         for batch in (intents, answers):
@@ -160,9 +164,10 @@ def child_list(store: str, path: str) -> None:
 
 
 def _raw_values(store: str, path: str, memory: JsonTextStore) -> list[Any]:
-    """The floor of a listing: every stored value of the registry, read once and parsed."""
+    """The floor of a listing: every stored value of the registry, read once and parsed (on the asset
+    store, own values and pages alike: since paged keys, most entries live in pages only)."""
     if store.startswith("asset-task"):
-        return [json.loads(text) for key, text in memory.values.items() if key.startswith("entry:")]
+        return [json.loads(text) for text in memory.values.values()]
     if store.startswith("sql"):
         import sqlite3
 
@@ -177,9 +182,7 @@ def _raw_values(store: str, path: str, memory: JsonTextStore) -> list[Any]:
         rows = session.scalars(
             select(AssetStateStoreModel.value)
             .join(AssetModel, AssetModel.id == AssetStateStoreModel.asset_id)
-            .where(
-                AssetModel.uri == f"braze://{CONN}/schedules", AssetStateStoreModel.key.startswith("entry:")
-            )
+            .where(AssetModel.uri == f"braze://{CONN}/schedules")
         ).all()
     return [json.loads(value) for value in rows]
 
@@ -250,7 +253,7 @@ def run(workspace: Workspace) -> Table:
     table = Table(
         title="6. Registry cost per key",
         method=(
-            f"put_many of new keys in batches of {BATCH} (intents, then answers) into an empty registry; "
+            f"put_many of new keys in batches of {BATCH} (intents, then answers; the scope listed first) into an empty registry; "
             f"scope('') of {LISTED:,} entries in a fresh process; a query page of 100 at offset "
             f"{LISTED // 2:,}: the first in its process, then the median of {QUERY_ROUNDS} more. Floors from the same child: json.dumps of the "
             "values written; reading and parsing the stored JSON once; reading the page's 100 entries by key."
