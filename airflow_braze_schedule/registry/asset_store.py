@@ -741,7 +741,7 @@ class AssetStateStoreBackend:
             self._positions = max(positions, start + len(self._position))
             self._slot, self._epoch = slot, epoch
             # The hint is left as it is: a claimer rewriting it would drop the slots closed meanwhile, and
-            # a taken slot left in it costs the next claimer a read (its next door is open).
+            # a taken slot left in it costs the next claimer a read (its next epoch's race is set).
             return True
         return False
 
@@ -749,11 +749,11 @@ class AssetStateStoreBackend:
         """Add ``slot`` to the free hint, newest last. Another closer may write the hint between this
         one's read and write, and drop the slot: so read it back and add it again, a few times at most
         (each round it is dropped again needs yet another closer in that window)."""
+        hint = self._free_slots()
         for _ in range(OFFER_TRIES):
-            self.accessor.set(
-                _FREE, [*(free for free in self._free_slots() if free != slot), slot][-FREE_HINT_LENGTH:]
-            )
-            if slot in self._free_slots():
+            self.accessor.set(_FREE, [*(free for free in hint if free != slot), slot][-FREE_HINT_LENGTH:])
+            hint = self._free_slots()  # read back: also what the next try starts from
+            if slot in hint:
                 return
 
     def close(self) -> None:
